@@ -1,0 +1,24 @@
+// The attn dialect: declarations generated from AttnDialect.td.
+#ifndef ATTN_DIALECT_ATTNDIALECT_H
+#define ATTN_DIALECT_ATTNDIALECT_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Dialect.h"
+
+#include "dialect/AttnDialect.h.inc"
+#include "dialect/AttnEnums.h.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "dialect/AttnAttrs.h.inc"
+
+namespace mlir::attn {
+/// Argument and result attributes of a kernel function.
+constexpr llvm::StringLiteral kNameAttr = "attn.name";   // source name
+constexpr llvm::StringLiteral kDimsAttr = "attn.dims";   // size symbol per dim
+constexpr llvm::StringLiteral kKernelAttr = "attn.kernel"; // marks a kernel
+} // namespace mlir::attn
+
+#endif

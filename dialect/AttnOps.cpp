@@ -1,0 +1,276 @@
+// Builders and verifiers of the attn ops. Every error here has a lit test in
+// test/Dialect/invalid.mlir.
+#include "dialect/AttnOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+#include "llvm/ADT/SmallBitVector.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+#define GET_OP_CLASSES
+#include "dialect/AttnOps.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// EinsumOp
+//===----------------------------------------------------------------------===//
+
+void EinsumOp::build(OpBuilder &b, OperationState &state, Type resultType,
+                     ValueRange inputs, ValueRange tables, ValueRange sizes,
+                     ValueRange symbols, ArrayRef<AffineMap> maps,
+                     ReductionKind kind, ArrayRef<IntegerSet> filter) {
+  state.addOperands(inputs);
+  state.addOperands(tables);
+  state.addOperands(sizes);
+  state.addOperands(symbols);
+  state.addAttribute(getOperandSegmentSizesAttrName(state.name),
+                     b.getDenseI32ArrayAttr(
+                         {static_cast<int32_t>(inputs.size()),
+                          static_cast<int32_t>(tables.size()),
+                          static_cast<int32_t>(sizes.size()),
+                          static_cast<int32_t>(symbols.size())}));
+  state.addAttribute(getIndexingMapsAttrName(state.name),
+                     b.getAffineMapArrayAttr(maps));
+  state.addAttribute(getKindAttrName(state.name),
+                     ReductionKindAttr::get(b.getContext(), kind));
+  if (!filter.empty()) {
+    SmallVector<Attribute> sets;
+    for (IntegerSet set : filter)
+      sets.push_back(IntegerSetAttr::get(set));
+    state.addAttribute(getFilterAttrName(state.name), b.getArrayAttr(sets));
+  }
+  state.addTypes(resultType);
+  state.addRegion();
+  state.addRegion();
+}
+
+AffineMap EinsumOp::getInputMap(unsigned i) {
+  return cast<AffineMapAttr>(getIndexingMaps()[i]).getValue();
+}
+
+AffineMap EinsumOp::getResultMap() {
+  return cast<AffineMapAttr>(getIndexingMaps()[getInputs().size()]).getValue();
+}
+
+SmallVector<unsigned> EinsumOp::getReducedDims() {
+  llvm::SmallBitVector named(getNumDims());
+  for (AffineExpr e : getResultMap().getResults())
+    if (auto d = dyn_cast<AffineDimExpr>(e))
+      named.set(d.getPosition());
+  SmallVector<unsigned> reduced;
+  for (unsigned i = 0; i < getNumDims(); ++i)
+    if (!named.test(i))
+      reduced.push_back(i);
+  return reduced;
+}
+
+Block *EinsumOp::createBodyBlock(bool withGuard) {
+  Location loc = getLoc();
+  Block *body = new Block();
+  getBody().push_back(body);
+  for (Value in : getInputs())
+    body->addArgument(cast<RankedTensorType>(in.getType()).getElementType(),
+                      loc);
+  IndexType index = IndexType::get(getContext());
+  for (unsigned i = 0; i < getNumDims(); ++i)
+    body->addArgument(index, loc);
+  if (withGuard) {
+    Block *guard = new Block();
+    getGuard().push_back(guard);
+    for (unsigned i = 0; i < getNumDims(); ++i)
+      guard->addArgument(index, loc);
+  }
+  return body;
+}
+
+/// The constant value of `v`, if it is an index constant.
+static std::optional<int64_t> constantIndex(Value v) {
+  if (auto c = v.getDefiningOp<arith::ConstantIndexOp>())
+    return c.value();
+  return std::nullopt;
+}
+
+LogicalResult EinsumOp::verify() {
+  unsigned numDims = getNumDims();
+  unsigned numSyms = getSymbols().size();
+  unsigned numInputs = getInputs().size();
+  if (getIndexingMaps().size() != numInputs + 1)
+    return emitOpError("expects one indexing map per input and one for the "
+                       "result (")
+           << numInputs + 1 << "), got " << getIndexingMaps().size();
+
+  auto checkMap = [&](AffineMap map, RankedTensorType type,
+                      StringRef what) -> LogicalResult {
+    if (map.getNumDims() != numDims)
+      return emitOpError() << what << " map has " << map.getNumDims()
+                           << " dimensions, but the iteration space has "
+                           << numDims;
+    if (map.getNumSymbols() != numSyms)
+      return emitOpError() << what << " map has " << map.getNumSymbols()
+                           << " symbols, but the op has " << numSyms
+                           << " symbol operands";
+    if (map.getNumResults() != static_cast<unsigned>(type.getRank()))
+      return emitOpError() << what << " map has " << map.getNumResults()
+                           << " results, but the tensor has rank "
+                           << type.getRank();
+    // A bare dimension indexes a tensor dimension directly: static extents
+    // must agree with constant sizes.
+    for (auto [pos, e] : llvm::enumerate(map.getResults())) {
+      auto d = dyn_cast<AffineDimExpr>(e);
+      if (!d || type.isDynamicDim(pos))
+        continue;
+      std::optional<int64_t> size = constantIndex(getSizes()[d.getPosition()]);
+      if (size && *size != type.getDimSize(pos))
+        return emitOpError() << what << " dimension " << pos << " has extent "
+                             << type.getDimSize(pos) << ", but d"
+                             << d.getPosition() << " ranges over " << *size;
+    }
+    return success();
+  };
+  for (unsigned i = 0; i < numInputs; ++i) {
+    std::string what = "input " + std::to_string(i);
+    if (failed(checkMap(getInputMap(i),
+                        cast<RankedTensorType>(getInputs()[i].getType()),
+                        what)))
+      return failure();
+  }
+  auto resultType = cast<RankedTensorType>(getResult().getType());
+  if (failed(checkMap(getResultMap(), resultType, "result")))
+    return failure();
+
+  llvm::SmallBitVector seen(numDims);
+  for (AffineExpr e : getResultMap().getResults()) {
+    auto d = dyn_cast<AffineDimExpr>(e);
+    if (!d)
+    {
+      std::string text;
+      llvm::raw_string_ostream os(text);
+      e.print(os);
+      return emitOpError("result map must name dimensions only, got ") << text;
+    }
+    if (seen.test(d.getPosition()))
+      return emitOpError("result map names d")
+             << d.getPosition() << " twice";
+    seen.set(d.getPosition());
+  }
+  bool reduces = seen.count() != numDims;
+  if (reduces && getKind() == ReductionKind::none)
+    return emitOpError("reduces dimensions not named by the result map but "
+                       "has reduction kind 'none'");
+  if (!reduces && getKind() != ReductionKind::none)
+    return emitOpError("has reduction kind '")
+           << stringifyReductionKind(getKind())
+           << "' but reduces no dimension";
+
+  if (std::optional<ArrayAttr> filter = getFilter()) {
+    if (filter->empty())
+      return emitOpError("filter must hold at least one integer set");
+    for (Attribute a : *filter) {
+      IntegerSet set = cast<IntegerSetAttr>(a).getValue();
+      if (set.getNumDims() != numDims || set.getNumSymbols() != numSyms)
+        return emitOpError("filter set must have ")
+               << numDims << " dimensions and " << numSyms
+               << " symbols, got " << set.getNumDims() << " and "
+               << set.getNumSymbols();
+    }
+  }
+
+  Type elem = resultType.getElementType();
+  if (!elem.isIntOrIndexOrFloat())
+    return emitOpError("result element type must be an integer or a float, "
+                       "got ")
+           << elem;
+  return success();
+}
+
+LogicalResult EinsumOp::verifyRegions() {
+  unsigned numDims = getNumDims();
+  Block &body = getBody().front();
+  unsigned numInputs = getInputs().size();
+  if (body.getNumArguments() != numInputs + numDims)
+    return emitOpError("body must take one argument per input and one index "
+                       "per dimension (")
+           << numInputs + numDims << "), got " << body.getNumArguments();
+  for (unsigned i = 0; i < numInputs; ++i) {
+    Type want =
+        cast<RankedTensorType>(getInputs()[i].getType()).getElementType();
+    if (body.getArgument(i).getType() != want)
+      return emitOpError("body argument ")
+             << i << " must have the element type of input " << i << " ("
+             << want << "), got " << body.getArgument(i).getType();
+  }
+  for (unsigned i = 0; i < numDims; ++i)
+    if (!body.getArgument(numInputs + i).getType().isIndex())
+      return emitOpError("body argument ")
+             << numInputs + i << " (dimension " << i << ") must be an index";
+  auto yield = cast<YieldOp>(body.getTerminator());
+  Type elem = cast<RankedTensorType>(getResult().getType()).getElementType();
+  if (yield.getValues().size() != 1 || yield.getValues()[0].getType() != elem)
+    return yield.emitOpError("in the body must yield one value of the "
+                             "result element type ")
+           << elem;
+
+  if (!getGuard().empty()) {
+    if (!getGuard().hasOneBlock())
+      return emitOpError("guard must have one block");
+    Block &guard = getGuard().front();
+    if (guard.getNumArguments() != numDims ||
+        llvm::any_of(guard.getArgumentTypes(),
+                     [](Type t) { return !t.isIndex(); }))
+      return emitOpError("guard must take one index per dimension (")
+             << numDims << ")";
+    auto gy = dyn_cast<YieldOp>(guard.getTerminator());
+    if (!gy || gy.getValues().size() != 1 ||
+        !gy.getValues()[0].getType().isInteger(1))
+      return emitOpError("guard must end in attn.yield of one i1");
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// YieldOp, ReadOp, FillOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult YieldOp::verify() {
+  if (getValues().size() != 1)
+    return emitOpError("must yield exactly one value, got ")
+           << getValues().size();
+  return success();
+}
+
+LogicalResult ReadOp::verify() {
+  auto type = cast<RankedTensorType>(getTensor().getType());
+  if (static_cast<int64_t>(getIndices().size()) != type.getRank())
+    return emitOpError("has ") << getIndices().size()
+                               << " indices for a tensor of rank "
+                               << type.getRank();
+  if (getValue().getType() != type.getElementType())
+    return emitOpError("result type ")
+           << getValue().getType() << " must be the element type "
+           << type.getElementType();
+  auto einsum = (*this)->getParentOfType<EinsumOp>();
+  if (!einsum)
+    return emitOpError("must be inside an attn.einsum");
+  if (!llvm::is_contained(einsum.getTables(), getTensor()))
+    return emitOpError("reads a tensor that is not one of the enclosing "
+                       "einsum's tables");
+  return success();
+}
+
+LogicalResult FillOp::verify() {
+  auto in = cast<RankedTensorType>(getInput().getType());
+  auto out = cast<RankedTensorType>(getResult().getType());
+  if (in.getRank() != out.getRank())
+    return emitOpError("result rank ")
+           << out.getRank() << " differs from input rank " << in.getRank();
+  for (int64_t i = 0; i < in.getRank(); ++i)
+    if (!in.isDynamicDim(i) && !out.isDynamicDim(i) &&
+        in.getDimSize(i) != out.getDimSize(i))
+      return emitOpError("dimension ") << i << " has extent "
+                                       << in.getDimSize(i) << " in and "
+                                       << out.getDimSize(i) << " out";
+  if (!out.getElementType().isIntOrFloat())
+    return emitOpError("result element type must be an integer or a float");
+  return success();
+}

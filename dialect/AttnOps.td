@@ -1,0 +1,113 @@
+// The ops of the attn dialect: einsum, its terminator, indirect reads, fill.
+#ifndef ATTN_OPS_TD
+#define ATTN_OPS_TD
+
+include "dialect/AttnDialect.td"
+include "mlir/IR/CommonAttrConstraints.td"
+include "mlir/IR/CommonTypeConstraints.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/Interfaces/ControlFlowInterfaces.td"
+
+def Attn_IntegerSetArrayAttr : TypedArrayAttrBase<
+    IntegerSetAttr, "array of integer sets">;
+
+def Attn_EinsumOp : Attn_Op<"einsum", [AttrSizedOperandSegments,
+    RecursiveMemoryEffects, SingleBlockImplicitTerminator<"YieldOp">]> {
+  let summary = "one extended Einsum: map, filter, reduce";
+  let description = [{
+    The iteration space has one dimension per `sizes` operand, dimension `i`
+    ranging over `[0, sizes[i])`. `indexing_maps` holds one affine map per
+    input and one for the result, over those dimensions and over `symbols`
+    (maps may be semi-affine: `d0 floordiv s0`). The result map is a
+    projection: each of its results is a distinct dimension; the dimensions
+    it does not name are reduced with `kind` (`none` exactly when no
+    dimension is reduced).
+
+    A point exists when it satisfies the `filter` (a union of integer sets:
+    the point must lie in at least one of them; no filter means every point)
+    and, if the `guard` region is not empty, when the guard yields true.
+    At an existing point whose inputs are all present, the body runs with
+    the input elements (in operand order) followed by the index value of
+    every dimension, and yields the value to combine. Result points that
+    receive no value are absent.
+
+    `tables` are tensors read inside the regions by `attn.read` with
+    computed (data-dependent) indices: paged caches, block layouts.
+  }];
+  let arguments = (ins Variadic<AnyRankedTensor>:$inputs,
+                       Variadic<AnyRankedTensor>:$tables,
+                       Variadic<Index>:$sizes,
+                       Variadic<Index>:$symbols,
+                       AffineMapArrayAttr:$indexing_maps,
+                       Attn_ReductionKindAttr:$kind,
+                       OptionalAttr<Attn_IntegerSetArrayAttr>:$filter);
+  let results = (outs AnyRankedTensor:$result);
+  let regions = (region SizedRegion<1>:$body, AnyRegion:$guard);
+  let assemblyFormat = [{
+    (`ins` `(` $inputs^ `:` type($inputs) `)`)?
+    (`tables` `(` $tables^ `:` type($tables) `)`)?
+    `sizes` `(` $sizes `)`
+    (`symbols` `(` $symbols^ `)`)?
+    attr-dict `->` type($result) $body (`guard` $guard^)?
+  }];
+  let hasVerifier = 1;
+  let hasRegionVerifier = 1;
+  let skipDefaultBuilders = 1;
+  let builders = [
+    OpBuilder<(ins "Type":$resultType, "ValueRange":$inputs,
+                   "ValueRange":$tables, "ValueRange":$sizes,
+                   "ValueRange":$symbols, "ArrayRef<AffineMap>":$maps,
+                   "ReductionKind":$kind, "ArrayRef<IntegerSet>":$filter)>
+  ];
+  let extraClassDeclaration = [{
+    unsigned getNumDims() { return getSizes().size(); }
+    AffineMap getInputMap(unsigned i);
+    AffineMap getResultMap();
+    /// Dimensions that the result map does not name, in increasing order.
+    SmallVector<unsigned> getReducedDims();
+    bool hasFilter() { return getFilter().has_value(); }
+    bool hasGuard() { return !getGuard().empty(); }
+    /// Creates the body block (and the guard block when `withGuard`), with
+    /// their arguments, and returns the body block.
+    Block *createBodyBlock(bool withGuard);
+  }];
+}
+
+def Attn_YieldOp : Attn_Op<"yield", [Pure, Terminator, ReturnLike,
+    ParentOneOf<["EinsumOp"]>]> {
+  let summary = "the value of an einsum point (body) or its existence (guard)";
+  let arguments = (ins Variadic<AnyType>:$values);
+  let assemblyFormat = "attr-dict ($values^ `:` type($values))?";
+  let builders = [OpBuilder<(ins), [{ /* nothing */ }]>];
+  let hasVerifier = 1;
+}
+
+def Attn_ReadOp : Attn_Op<"read", [Pure]> {
+  let summary = "read a table element at computed indices";
+  let description = [{
+    Inside an einsum's body or guard: reads `tensor[indices]`, where the
+    tensor is one of the einsum's `tables`. An index outside the tensor is a
+    run-time error; reading an absent element makes the point absent.
+  }];
+  let arguments = (ins AnyRankedTensor:$tensor, Variadic<Index>:$indices);
+  let results = (outs AnyType:$value);
+  let assemblyFormat =
+      "$tensor `[` $indices `]` attr-dict `:` type($tensor) `->` type($value)";
+  let hasVerifier = 1;
+}
+
+def Attn_FillOp : Attn_Op<"fill", [Pure]> {
+  let summary = "give absent points a value and convert the element type";
+  let description = [{
+    The result holds `input` where it is present and `value` where it is
+    absent, converted to the result's element type (round to nearest even
+    for floats). Outputs of a kernel are written through it.
+  }];
+  let arguments = (ins AnyRankedTensor:$input, F64Attr:$value);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat =
+      "$input `,` $value attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+#endif // ATTN_OPS_TD
