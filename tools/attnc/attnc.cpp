@@ -1,1 +1,522 @@
-int main() { return 2; }
+// attnc: the attn compiler driver. File in, artefact out; `run` executes a
+// kernel on .npy inputs. Exit codes: 0 success, 1 user error, 2 internal.
+//
+//   attnc FILE.attn --emit=mlir [-o OUT]
+//   attnc run FILE.attn --target=ref --in Q=q.npy --in scale=0.5 --out O=o.npy
+//   attnc inputs FILE.attn --sizes B=1,H=2,... -o DIR   (random inputs)
+#include "codegen/ref/ReferenceInterpreter.h"
+#include "dialect/AttnOps.h"
+#include "frontend/Frontend.h"
+#include "passes/Passes.h"
+#include "runtime/DType.h"
+#include "runtime/Npy.h"
+
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "mlir/Support/Timing.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cmath>
+#include <map>
+#include <set>
+#include <cstdlib>
+#include <random>
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+namespace {
+
+enum ExitCode { kOk = 0, kUserError = 1, kInternalError = 2 };
+
+cl::OptionCategory attncCategory("attnc options");
+
+cl::opt<std::string> inputFile(cl::Positional, cl::desc("<file.attn>"),
+                               cl::Required, cl::cat(attncCategory));
+cl::opt<std::string> emit("emit", cl::desc("What to emit: mlir"),
+                          cl::init("mlir"), cl::cat(attncCategory));
+cl::opt<std::string> target("target",
+                            cl::desc("Target: ref (the float64 reference "
+                                     "interpreter)"),
+                            cl::init("ref"), cl::cat(attncCategory));
+cl::opt<std::string> outputFile("o", cl::desc("Output file (or directory for "
+                                              "`inputs`)"),
+                                cl::value_desc("path"), cl::init("-"),
+                                cl::cat(attncCategory));
+cl::opt<std::string> kernelName("kernel",
+                                cl::desc("The kernel to run or emit (default: "
+                                         "the only one in the file)"),
+                                cl::cat(attncCategory));
+cl::list<std::string> params("param", cl::desc("Override a param: NAME=VALUE"),
+                             cl::cat(attncCategory));
+cl::list<std::string> binds("bind",
+                            cl::desc("Fix a size symbol at compile time: "
+                                     "SYM=N"),
+                            cl::cat(attncCategory));
+cl::list<std::string> ins("in",
+                          cl::desc("run: an input, NAME=FILE.npy or NAME=NUMBER"),
+                          cl::cat(attncCategory));
+cl::list<std::string> outs("out", cl::desc("run: write an output, NAME=FILE.npy"),
+                           cl::cat(attncCategory));
+cl::opt<bool> convert("convert",
+                      cl::desc("run: round inputs to their declared dtypes "
+                               "instead of requiring the exact dtype"),
+                      cl::cat(attncCategory));
+cl::opt<std::string> sizes("sizes",
+                           cl::desc("inputs: size of every symbol, "
+                                    "B=1,H=2,P=37,..."),
+                           cl::cat(attncCategory));
+cl::opt<unsigned> seed("seed", cl::desc("inputs: random seed"), cl::init(1),
+                       cl::cat(attncCategory));
+cl::opt<bool> verifyDiagnostics(
+    "verify-diagnostics",
+    cl::desc("Check `expected-error` annotations in the source (lit tests)"),
+    cl::cat(attncCategory));
+
+/// A user error, reported as "attnc: error: ..." and exit code 1.
+int userError(const llvm::Twine &message) {
+  llvm::errs() << "attnc: error: " << message << "\n";
+  return kUserError;
+}
+
+/// Splits "NAME=VALUE"; false when there is no '=' or no name.
+bool splitAssignment(StringRef text, std::string &name, std::string &value) {
+  auto [n, v] = text.split('=');
+  if (n.empty() || n.size() == text.size())
+    return false;
+  name = n.trim().str();
+  value = v.trim().str();
+  return true;
+}
+
+/// Parses the whole of `text` as a number.
+bool parseNumber(const std::string &text, double &value) {
+  if (text.empty())
+    return false;
+  if (text == "inf" || text == "+inf" || text == "-inf") {
+    value = text[0] == '-' ? -INFINITY : INFINITY;
+    return true;
+  }
+  char *end = nullptr;
+  value = std::strtod(text.c_str(), &end);
+  return end && *end == '\0' && !std::isnan(value);
+}
+
+std::optional<attn::rt::DType> dtypeOf(Type t) {
+  using attn::rt::DType;
+  if (t.isF16()) return DType::f16;
+  if (t.isBF16()) return DType::bf16;
+  if (t.isF32()) return DType::f32;
+  if (t.isF64()) return DType::f64;
+  if (t.isInteger(1)) return DType::boolean;
+  if (t.isInteger(32)) return DType::i32;
+  if (t.isInteger(64)) return DType::i64;
+  return std::nullopt;
+}
+
+std::string argName(func::FuncOp f, unsigned i) {
+  if (auto n = f.getArgAttrOfType<StringAttr>(i, attn::kNameAttr))
+    return n.str();
+  return "arg" + std::to_string(i);
+}
+std::string resultName(func::FuncOp f, unsigned i) {
+  if (auto n = f.getResultAttrOfType<StringAttr>(i, attn::kNameAttr))
+    return n.str();
+  return "result" + std::to_string(i);
+}
+SmallVector<std::string> dimSymbols(ArrayAttr dims) {
+  SmallVector<std::string> out;
+  if (dims)
+    for (Attribute a : dims)
+      out.push_back(cast<StringAttr>(a).str());
+  return out;
+}
+
+/// How a declared tensor looks in messages: bf16[B, H, P, E].
+std::string describe(Type type, ArrayAttr dims) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  if (auto t = dyn_cast<RankedTensorType>(type)) {
+    auto dt = dtypeOf(t.getElementType());
+    os << (dt ? attn::rt::dtypeName(*dt) : "?") << "[";
+    SmallVector<std::string> syms = dimSymbols(dims);
+    for (int64_t i = 0; i < t.getRank(); ++i) {
+      if (i) os << ", ";
+      if (i < static_cast<int64_t>(syms.size())) os << syms[i];
+      else os << "?";
+    }
+    os << "]";
+  } else {
+    auto dt = dtypeOf(type);
+    os << (dt ? attn::rt::dtypeName(*dt) : "?");
+  }
+  return s;
+}
+
+/// Compiles the file into a module. Diagnostics go to stderr (or are verified
+/// against expected-* annotations). Returns null after errors.
+OwningOpRef<ModuleOp> compile(MLIRContext &context, llvm::SourceMgr &sourceMgr,
+                              int &exitCode) {
+  attn::FrontendOptions options;
+  for (const std::string &p : params) {
+    std::string n, v;
+    if (!splitAssignment(p, n, v)) {
+      exitCode = userError("--param expects NAME=VALUE, got '" + p + "'");
+      return nullptr;
+    }
+    options.params[n] = v;
+  }
+  for (const std::string &b : binds) {
+    std::string n, v;
+    long long value = 0;
+    if (!splitAssignment(b, n, v) || StringRef(v).getAsInteger(10, value) ||
+        value <= 0) {
+      exitCode = userError("--bind expects SYM=N with N a positive integer, "
+                           "got '" + b + "'");
+      return nullptr;
+    }
+    options.binds[n] = value;
+  }
+  exitCode = kUserError;
+  return attn::translateAttnToMLIR(sourceMgr, &context, options);
+}
+
+/// The kernel named by --kernel, or the only kernel of the module.
+func::FuncOp pickKernel(ModuleOp module, int &exitCode) {
+  SmallVector<func::FuncOp> kernels;
+  for (auto f : module.getOps<func::FuncOp>())
+    kernels.push_back(f);
+  if (!kernelName.empty()) {
+    for (auto f : kernels)
+      if (f.getSymName() == kernelName)
+        return f;
+    std::string names;
+    for (auto f : kernels)
+      names += (names.empty() ? "" : ", ") + f.getSymName().str();
+    exitCode = userError("no kernel named '" + kernelName + "' (the file has: " +
+                         names + ")");
+    return nullptr;
+  }
+  if (kernels.size() == 1)
+    return kernels.front();
+  std::string names;
+  for (auto f : kernels)
+    names += (names.empty() ? "" : ", ") + f.getSymName().str();
+  exitCode = userError(kernels.empty() ? std::string("the file has no kernel")
+                                       : "the file has several kernels (" +
+                                             names + "): choose one with "
+                                                     "--kernel NAME");
+  return nullptr;
+}
+
+/// Runs the target's default pipeline (MLIR's pass-manager flags apply).
+LogicalResult runPipeline(ModuleOp module) {
+  PassManager pm(module->getName());
+  if (failed(applyPassManagerCLOptions(pm)))
+    return failure();
+  return pm.run(module);
+}
+
+int emitModule(ModuleOp module) {
+  if (emit != "mlir")
+    return userError("--emit=" + emit + " is not available for --target=" +
+                     target + " (available: mlir)");
+  if (failed(runPipeline(module)))
+    return kInternalError;
+  std::string error;
+  auto output = openOutputFile(outputFile, &error);
+  if (!output)
+    return userError("cannot write '" + outputFile + "': " + error);
+  module.print(output->os());
+  output->os() << "\n";
+  output->keep();
+  return kOk;
+}
+
+/// Reads one tensor input for `run`, checking dtype and rank.
+int loadTensorInput(func::FuncOp kernel, unsigned i, const std::string &path,
+                    attn::RefArg &arg) {
+  auto type = cast<RankedTensorType>(kernel.getArgument(i).getType());
+  auto declared = dtypeOf(type.getElementType());
+  std::string name = argName(kernel, i);
+  auto dims = kernel.getArgAttrOfType<ArrayAttr>(i, attn::kDimsAttr);
+  attn::rt::NpyArray array;
+  std::string error;
+  if (!attn::rt::readNpy(path, array, error))
+    return userError("input " + name + ": " + error);
+  if (array.dtype != *declared && !convert) {
+    std::string hint =
+        *declared == attn::rt::DType::bf16
+            ? " (bf16 has no NumPy dtype: give f32 data and pass --convert)"
+            : " (pass --convert to round it to " +
+                  std::string(attn::rt::dtypeName(*declared)) + ")";
+    return userError("input " + name + " is declared " +
+                     describe(type, dims) + " but '" + path + "' holds " +
+                     attn::rt::dtypeName(array.dtype) + " data" + hint);
+  }
+  if (static_cast<int64_t>(array.shape.size()) != type.getRank()) {
+    return userError("input " + name + " is declared " + describe(type, dims) +
+                     " (rank " + std::to_string(type.getRank()) + ") but '" +
+                     path + "' has rank " + std::to_string(array.shape.size()));
+  }
+  attn::RefTensor t;
+  t.shape = array.shape;
+  size_t n = array.numElements();
+  t.values.resize(n);
+  for (size_t k = 0; k < n; ++k)
+    t.values[k] = attn::rt::roundToDType(
+        attn::rt::loadElement(array.data.data(), array.dtype, k), *declared);
+  arg = attn::RefArg::ofTensor(std::move(t));
+  return kOk;
+}
+
+int runKernel(ModuleOp module) {
+  if (target != "ref")
+    return userError("--target=" + target +
+                     " cannot run yet (available: ref)");
+  int exitCode = kOk;
+  func::FuncOp kernel = pickKernel(module, exitCode);
+  if (!kernel)
+    return exitCode;
+
+  std::map<std::string, std::string> given;
+  for (const std::string &in : ins) {
+    std::string n, v;
+    if (!splitAssignment(in, n, v))
+      return userError("--in expects NAME=FILE.npy or NAME=NUMBER, got '" +
+                       in + "'");
+    if (!given.emplace(n, v).second)
+      return userError("input " + n + " is given twice");
+  }
+  std::vector<attn::RefArg> args;
+  unsigned numArgs = kernel.getNumArguments();
+  std::set<std::string> known;
+  for (unsigned i = 0; i < numArgs; ++i) {
+    std::string name = argName(kernel, i);
+    known.insert(name);
+    Type type = kernel.getArgument(i).getType();
+    auto dims = kernel.getArgAttrOfType<ArrayAttr>(i, attn::kDimsAttr);
+    auto it = given.find(name);
+    if (it == given.end())
+      return userError("missing input " + name + " (" + describe(type, dims) +
+                       "): give --in " + name +
+                       (isa<RankedTensorType>(type) ? "=FILE.npy" : "=NUMBER"));
+    attn::RefArg arg;
+    if (isa<RankedTensorType>(type)) {
+      if (int rc = loadTensorInput(kernel, i, it->second, arg))
+        return rc;
+    } else {
+      double v;
+      if (!parseNumber(it->second, v))
+        return userError("scalar input " + name + " expects a number, got '" +
+                         it->second + "'");
+      auto dt = dtypeOf(type);
+      if (dt && !attn::rt::isFloat(*dt) && v != std::trunc(v))
+        return userError("scalar input " + name + " is declared " +
+                         attn::rt::dtypeName(*dt) + " but '" + it->second +
+                         "' is not an integer");
+      arg = attn::RefArg::ofScalar(dt ? attn::rt::roundToDType(v, *dt) : v);
+    }
+    args.push_back(std::move(arg));
+  }
+  for (auto &[n, v] : given)
+    if (!known.count(n))
+      return userError("kernel " + kernel.getSymName().str() +
+                       " has no input named '" + n + "'");
+
+  std::map<std::string, std::string> wanted;
+  for (const std::string &out : outs) {
+    std::string n, v;
+    if (!splitAssignment(out, n, v))
+      return userError("--out expects NAME=FILE.npy, got '" + out + "'");
+    wanted[n] = v;
+  }
+  std::set<std::string> resultNames;
+  for (unsigned i = 0; i < kernel.getNumResults(); ++i)
+    resultNames.insert(resultName(kernel, i));
+  for (auto &[n, v] : wanted)
+    if (!resultNames.count(n))
+      return userError("kernel " + kernel.getSymName().str() +
+                       " has no output named '" + n + "'");
+
+  std::vector<attn::RefTensor> results;
+  std::string error;
+  if (failed(attn::interpretKernel(kernel, args, results, error)))
+    return userError(error);
+
+  for (unsigned i = 0; i < kernel.getNumResults(); ++i) {
+    std::string name = resultName(kernel, i);
+    auto type = cast<RankedTensorType>(kernel.getResultTypes()[i]);
+    auto dt = *dtypeOf(type.getElementType());
+    // bf16 has no NumPy dtype: it is written as f32 (exact).
+    auto fileType = dt == attn::rt::DType::bf16 ? attn::rt::DType::f32 : dt;
+    const attn::RefTensor &t = results[i];
+    auto it = wanted.find(name);
+    if (it == wanted.end()) {
+      llvm::errs() << "attnc: " << name << ": shape [";
+      for (size_t k = 0; k < t.shape.size(); ++k)
+        llvm::errs() << (k ? ", " : "") << t.shape[k];
+      llvm::errs() << "] computed (not written: give --out " << name
+                   << "=FILE.npy)\n";
+      continue;
+    }
+    attn::rt::NpyArray array;
+    array.dtype = fileType;
+    array.shape = t.shape;
+    array.data.resize(t.values.size() * attn::rt::dtypeSize(fileType));
+    for (size_t k = 0; k < t.values.size(); ++k)
+      attn::rt::storeElement(array.data.data(), fileType, k, t.values[k]);
+    if (!attn::rt::writeNpy(it->second, array, error))
+      return userError("output " + name + ": " + error);
+  }
+  return kOk;
+}
+
+/// Parses "B=1,H=2,P=37".
+bool parseSizes(const std::string &text, std::map<std::string, int64_t> &out,
+                std::string &error) {
+  SmallVector<StringRef> parts;
+  StringRef(text).split(parts, ',', -1, false);
+  for (StringRef part : parts) {
+    std::string n, v;
+    long long value;
+    if (!splitAssignment(part, n, v) || StringRef(v).getAsInteger(10, value) ||
+        value < 0) {
+      error = "--sizes expects SYM=N,... with N >= 0, got '" + part.str() + "'";
+      return false;
+    }
+    out[n] = value;
+  }
+  return true;
+}
+
+/// `attnc inputs`: writes random inputs for a kernel (floats uniform in
+/// [-1, 1), integers in [0, 4)), one NAME.npy per tensor input, into the
+/// directory given by -o, and prints the matching --in flags.
+int writeRandomInputs(ModuleOp module) {
+  int exitCode = kOk;
+  func::FuncOp kernel = pickKernel(module, exitCode);
+  if (!kernel)
+    return exitCode;
+  std::map<std::string, int64_t> symbols;
+  std::string error;
+  if (!parseSizes(sizes, symbols, error))
+    return userError(error);
+  if (outputFile == "-")
+    return userError("inputs: give the output directory with -o DIR");
+  if (auto ec = llvm::sys::fs::create_directories(outputFile))
+    return userError("cannot create directory '" + outputFile +
+                     "': " + ec.message());
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> uniform(-1.0, 1.0);
+  std::string flags;
+  for (unsigned i = 0; i < kernel.getNumArguments(); ++i) {
+    std::string name = argName(kernel, i);
+    auto type = dyn_cast<RankedTensorType>(kernel.getArgument(i).getType());
+    if (!type) {
+      flags += " --in " + name + "=1";
+      continue;
+    }
+    auto dims = kernel.getArgAttrOfType<ArrayAttr>(i, attn::kDimsAttr);
+    SmallVector<std::string> syms = dimSymbols(dims);
+    attn::rt::NpyArray array;
+    auto dt = *dtypeOf(type.getElementType());
+    array.dtype = dt == attn::rt::DType::bf16 ? attn::rt::DType::f32 : dt;
+    for (int64_t d = 0; d < type.getRank(); ++d) {
+      std::string sym = d < static_cast<int64_t>(syms.size()) ? syms[d] : "";
+      long long lit;
+      if (!StringRef(sym).getAsInteger(10, lit)) {
+        array.shape.push_back(lit);
+        continue;
+      }
+      auto it = symbols.find(sym);
+      if (it == symbols.end())
+        return userError("inputs: no size for symbol " + sym + " (input " +
+                         name + "): add " + sym + "=N to --sizes");
+      array.shape.push_back(it->second);
+    }
+    size_t n = array.numElements();
+    array.data.resize(n * attn::rt::dtypeSize(array.dtype));
+    for (size_t k = 0; k < n; ++k) {
+      double v = attn::rt::isFloat(dt) ? uniform(rng)
+                                       : std::floor((uniform(rng) + 1) * 2);
+      attn::rt::storeElement(array.data.data(), array.dtype, k,
+                             attn::rt::roundToDType(v, dt));
+    }
+    std::string path = outputFile + "/" + name + ".npy";
+    if (!attn::rt::writeNpy(path, array, error))
+      return userError(error);
+    flags += " --in " + name + "=" + path;
+  }
+  llvm::outs() << flags.substr(1) << (flags.empty() ? "" : "\n");
+  return kOk;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM initLLVM(argc, argv);
+  // Subcommands: `attnc run ...`, `attnc inputs ...`; otherwise compile.
+  std::string mode = "compile";
+  std::vector<char *> args(argv, argv + argc);
+  if (argc > 1 && (StringRef(argv[1]) == "run" || StringRef(argv[1]) == "inputs")) {
+    mode = argv[1];
+    args.erase(args.begin() + 1);
+  }
+  registerAsmPrinterCLOptions();
+  registerMLIRContextCLOptions();
+  registerPassManagerCLOptions();
+  registerDefaultTimingManagerCLOptions();
+  attn::registerAttnPasses();
+  cl::ParseCommandLineOptions(
+      static_cast<int>(args.size()), args.data(),
+      "attnc: the attn compiler\n\n"
+      "  attnc FILE.attn --emit=mlir [-o OUT]\n"
+      "  attnc run FILE.attn --target=ref --in NAME=FILE.npy|NUMBER ... "
+      "--out NAME=FILE.npy\n"
+      "  attnc inputs FILE.attn --sizes B=1,H=2,... -o DIR\n");
+  if (mode == "compile" && (!ins.empty() || !outs.empty()))
+    return userError("--in and --out belong to `attnc run`");
+
+  DialectRegistry registry;
+  registry.insert<attn::AttnDialect, arith::ArithDialect, math::MathDialect,
+                  tensor::TensorDialect, func::FuncDialect>();
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+
+  std::string error;
+  auto file = openInputFile(inputFile, &error);
+  if (!file)
+    return userError("cannot read '" + inputFile + "': " + error);
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+
+  int exitCode = kOk;
+  if (verifyDiagnostics) {
+    SourceMgrDiagnosticVerifierHandler handler(sourceMgr, &context);
+    OwningOpRef<ModuleOp> module = compile(context, sourceMgr, exitCode);
+    if (module && failed(verify(*module)))
+      return kInternalError;
+    return failed(handler.verify()) ? kUserError : kOk;
+  }
+  SourceMgrDiagnosticHandler handler(sourceMgr, &context);
+  OwningOpRef<ModuleOp> module = compile(context, sourceMgr, exitCode);
+  if (!module)
+    return exitCode;
+  if (failed(verify(*module))) {
+    llvm::errs() << "attnc: internal error: the frontend emitted IR that does "
+                    "not verify\n";
+    return kInternalError;
+  }
+  if (mode == "run")
+    return runKernel(*module);
+  if (mode == "inputs")
+    return writeRandomInputs(*module);
+  return emitModule(*module);
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what attnc needs on Debian 12 (idempotent: installs only what is
+# missing) and configures the build in build/. Needs root for apt-get.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools
+          libhalide14-0-dev libgtest-dev cmake ninja-build g++ clang
+          libclang-rt-14-dev python3)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+fi
+
+if [ ! -f build/build.ninja ]; then
+  cmake -G Ninja -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+fi
+echo "setup: done"
