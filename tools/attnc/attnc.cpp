@@ -14,10 +14,12 @@
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
@@ -30,6 +32,7 @@
 
 using namespace mlir;
 namespace cl = llvm::cl;
+namespace rt = ::attn::rt;
 
 namespace {
 
@@ -108,8 +111,8 @@ bool parseNumber(const std::string &text, double &value) {
   return end && *end == '\0' && !std::isnan(value);
 }
 
-std::optional<attn::rt::DType> dtypeOf(Type t) {
-  using attn::rt::DType;
+std::optional<rt::DType> dtypeOf(Type t) {
+  using rt::DType;
   if (t.isF16()) return DType::f16;
   if (t.isBF16()) return DType::bf16;
   if (t.isF32()) return DType::f32;
@@ -121,12 +124,12 @@ std::optional<attn::rt::DType> dtypeOf(Type t) {
 }
 
 std::string argName(func::FuncOp f, unsigned i) {
-  if (auto n = f.getArgAttrOfType<StringAttr>(i, attn::kNameAttr))
+  if (auto n = f.getArgAttrOfType<StringAttr>(i, mlir::attn::kNameAttr))
     return n.str();
   return "arg" + std::to_string(i);
 }
 std::string resultName(func::FuncOp f, unsigned i) {
-  if (auto n = f.getResultAttrOfType<StringAttr>(i, attn::kNameAttr))
+  if (auto n = f.getResultAttrOfType<StringAttr>(i, mlir::attn::kNameAttr))
     return n.str();
   return "result" + std::to_string(i);
 }
@@ -144,7 +147,7 @@ std::string describe(Type type, ArrayAttr dims) {
   llvm::raw_string_ostream os(s);
   if (auto t = dyn_cast<RankedTensorType>(type)) {
     auto dt = dtypeOf(t.getElementType());
-    os << (dt ? attn::rt::dtypeName(*dt) : "?") << "[";
+    os << (dt ? rt::dtypeName(*dt) : "?") << "[";
     SmallVector<std::string> syms = dimSymbols(dims);
     for (int64_t i = 0; i < t.getRank(); ++i) {
       if (i) os << ", ";
@@ -154,7 +157,7 @@ std::string describe(Type type, ArrayAttr dims) {
     os << "]";
   } else {
     auto dt = dtypeOf(type);
-    os << (dt ? attn::rt::dtypeName(*dt) : "?");
+    os << (dt ? rt::dtypeName(*dt) : "?");
   }
   return s;
 }
@@ -163,7 +166,7 @@ std::string describe(Type type, ArrayAttr dims) {
 /// against expected-* annotations). Returns null after errors.
 OwningOpRef<ModuleOp> compile(MLIRContext &context, llvm::SourceMgr &sourceMgr,
                               int &exitCode) {
-  attn::FrontendOptions options;
+  mlir::attn::FrontendOptions options;
   for (const std::string &p : params) {
     std::string n, v;
     if (!splitAssignment(p, n, v)) {
@@ -184,7 +187,7 @@ OwningOpRef<ModuleOp> compile(MLIRContext &context, llvm::SourceMgr &sourceMgr,
     options.binds[n] = value;
   }
   exitCode = kUserError;
-  return attn::translateAttnToMLIR(sourceMgr, &context, options);
+  return mlir::attn::translateAttnToMLIR(sourceMgr, &context, options);
 }
 
 /// The kernel named by --kernel, or the only kernel of the module.
@@ -241,38 +244,38 @@ int emitModule(ModuleOp module) {
 
 /// Reads one tensor input for `run`, checking dtype and rank.
 int loadTensorInput(func::FuncOp kernel, unsigned i, const std::string &path,
-                    attn::RefArg &arg) {
+                    mlir::attn::RefArg &arg) {
   auto type = cast<RankedTensorType>(kernel.getArgument(i).getType());
   auto declared = dtypeOf(type.getElementType());
   std::string name = argName(kernel, i);
-  auto dims = kernel.getArgAttrOfType<ArrayAttr>(i, attn::kDimsAttr);
-  attn::rt::NpyArray array;
+  auto dims = kernel.getArgAttrOfType<ArrayAttr>(i, mlir::attn::kDimsAttr);
+  rt::NpyArray array;
   std::string error;
-  if (!attn::rt::readNpy(path, array, error))
+  if (!rt::readNpy(path, array, error))
     return userError("input " + name + ": " + error);
   if (array.dtype != *declared && !convert) {
     std::string hint =
-        *declared == attn::rt::DType::bf16
+        *declared == rt::DType::bf16
             ? " (bf16 has no NumPy dtype: give f32 data and pass --convert)"
             : " (pass --convert to round it to " +
-                  std::string(attn::rt::dtypeName(*declared)) + ")";
+                  std::string(rt::dtypeName(*declared)) + ")";
     return userError("input " + name + " is declared " +
                      describe(type, dims) + " but '" + path + "' holds " +
-                     attn::rt::dtypeName(array.dtype) + " data" + hint);
+                     rt::dtypeName(array.dtype) + " data" + hint);
   }
   if (static_cast<int64_t>(array.shape.size()) != type.getRank()) {
     return userError("input " + name + " is declared " + describe(type, dims) +
                      " (rank " + std::to_string(type.getRank()) + ") but '" +
                      path + "' has rank " + std::to_string(array.shape.size()));
   }
-  attn::RefTensor t;
+  mlir::attn::RefTensor t;
   t.shape = array.shape;
   size_t n = array.numElements();
   t.values.resize(n);
   for (size_t k = 0; k < n; ++k)
-    t.values[k] = attn::rt::roundToDType(
-        attn::rt::loadElement(array.data.data(), array.dtype, k), *declared);
-  arg = attn::RefArg::ofTensor(std::move(t));
+    t.values[k] = rt::roundToDType(
+        rt::loadElement(array.data.data(), array.dtype, k), *declared);
+  arg = mlir::attn::RefArg::ofTensor(std::move(t));
   return kOk;
 }
 
@@ -294,20 +297,20 @@ int runKernel(ModuleOp module) {
     if (!given.emplace(n, v).second)
       return userError("input " + n + " is given twice");
   }
-  std::vector<attn::RefArg> args;
+  std::vector<mlir::attn::RefArg> args;
   unsigned numArgs = kernel.getNumArguments();
   std::set<std::string> known;
   for (unsigned i = 0; i < numArgs; ++i) {
     std::string name = argName(kernel, i);
     known.insert(name);
     Type type = kernel.getArgument(i).getType();
-    auto dims = kernel.getArgAttrOfType<ArrayAttr>(i, attn::kDimsAttr);
+    auto dims = kernel.getArgAttrOfType<ArrayAttr>(i, mlir::attn::kDimsAttr);
     auto it = given.find(name);
     if (it == given.end())
       return userError("missing input " + name + " (" + describe(type, dims) +
                        "): give --in " + name +
                        (isa<RankedTensorType>(type) ? "=FILE.npy" : "=NUMBER"));
-    attn::RefArg arg;
+    mlir::attn::RefArg arg;
     if (isa<RankedTensorType>(type)) {
       if (int rc = loadTensorInput(kernel, i, it->second, arg))
         return rc;
@@ -317,11 +320,11 @@ int runKernel(ModuleOp module) {
         return userError("scalar input " + name + " expects a number, got '" +
                          it->second + "'");
       auto dt = dtypeOf(type);
-      if (dt && !attn::rt::isFloat(*dt) && v != std::trunc(v))
+      if (dt && !rt::isFloat(*dt) && v != std::trunc(v))
         return userError("scalar input " + name + " is declared " +
-                         attn::rt::dtypeName(*dt) + " but '" + it->second +
+                         rt::dtypeName(*dt) + " but '" + it->second +
                          "' is not an integer");
-      arg = attn::RefArg::ofScalar(dt ? attn::rt::roundToDType(v, *dt) : v);
+      arg = mlir::attn::RefArg::ofScalar(dt ? rt::roundToDType(v, *dt) : v);
     }
     args.push_back(std::move(arg));
   }
@@ -345,9 +348,9 @@ int runKernel(ModuleOp module) {
       return userError("kernel " + kernel.getSymName().str() +
                        " has no output named '" + n + "'");
 
-  std::vector<attn::RefTensor> results;
+  std::vector<mlir::attn::RefTensor> results;
   std::string error;
-  if (failed(attn::interpretKernel(kernel, args, results, error)))
+  if (failed(mlir::attn::interpretKernel(kernel, args, results, error)))
     return userError(error);
 
   for (unsigned i = 0; i < kernel.getNumResults(); ++i) {
@@ -355,8 +358,8 @@ int runKernel(ModuleOp module) {
     auto type = cast<RankedTensorType>(kernel.getResultTypes()[i]);
     auto dt = *dtypeOf(type.getElementType());
     // bf16 has no NumPy dtype: it is written as f32 (exact).
-    auto fileType = dt == attn::rt::DType::bf16 ? attn::rt::DType::f32 : dt;
-    const attn::RefTensor &t = results[i];
+    auto fileType = dt == rt::DType::bf16 ? rt::DType::f32 : dt;
+    const mlir::attn::RefTensor &t = results[i];
     auto it = wanted.find(name);
     if (it == wanted.end()) {
       llvm::errs() << "attnc: " << name << ": shape [";
@@ -366,13 +369,13 @@ int runKernel(ModuleOp module) {
                    << "=FILE.npy)\n";
       continue;
     }
-    attn::rt::NpyArray array;
+    rt::NpyArray array;
     array.dtype = fileType;
     array.shape = t.shape;
-    array.data.resize(t.values.size() * attn::rt::dtypeSize(fileType));
+    array.data.resize(t.values.size() * rt::dtypeSize(fileType));
     for (size_t k = 0; k < t.values.size(); ++k)
-      attn::rt::storeElement(array.data.data(), fileType, k, t.values[k]);
-    if (!attn::rt::writeNpy(it->second, array, error))
+      rt::storeElement(array.data.data(), fileType, k, t.values[k]);
+    if (!rt::writeNpy(it->second, array, error))
       return userError("output " + name + ": " + error);
   }
   return kOk;
@@ -423,11 +426,11 @@ int writeRandomInputs(ModuleOp module) {
       flags += " --in " + name + "=1";
       continue;
     }
-    auto dims = kernel.getArgAttrOfType<ArrayAttr>(i, attn::kDimsAttr);
+    auto dims = kernel.getArgAttrOfType<ArrayAttr>(i, mlir::attn::kDimsAttr);
     SmallVector<std::string> syms = dimSymbols(dims);
-    attn::rt::NpyArray array;
+    rt::NpyArray array;
     auto dt = *dtypeOf(type.getElementType());
-    array.dtype = dt == attn::rt::DType::bf16 ? attn::rt::DType::f32 : dt;
+    array.dtype = dt == rt::DType::bf16 ? rt::DType::f32 : dt;
     for (int64_t d = 0; d < type.getRank(); ++d) {
       std::string sym = d < static_cast<int64_t>(syms.size()) ? syms[d] : "";
       long long lit;
@@ -442,15 +445,15 @@ int writeRandomInputs(ModuleOp module) {
       array.shape.push_back(it->second);
     }
     size_t n = array.numElements();
-    array.data.resize(n * attn::rt::dtypeSize(array.dtype));
+    array.data.resize(n * rt::dtypeSize(array.dtype));
     for (size_t k = 0; k < n; ++k) {
-      double v = attn::rt::isFloat(dt) ? uniform(rng)
+      double v = rt::isFloat(dt) ? uniform(rng)
                                        : std::floor((uniform(rng) + 1) * 2);
-      attn::rt::storeElement(array.data.data(), array.dtype, k,
-                             attn::rt::roundToDType(v, dt));
+      rt::storeElement(array.data.data(), array.dtype, k,
+                             rt::roundToDType(v, dt));
     }
     std::string path = outputFile + "/" + name + ".npy";
-    if (!attn::rt::writeNpy(path, array, error))
+    if (!rt::writeNpy(path, array, error))
       return userError(error);
     flags += " --in " + name + "=" + path;
   }
@@ -473,7 +476,7 @@ int main(int argc, char **argv) {
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
   registerDefaultTimingManagerCLOptions();
-  attn::registerAttnPasses();
+  mlir::attn::registerAttnPasses();
   cl::ParseCommandLineOptions(
       static_cast<int>(args.size()), args.data(),
       "attnc: the attn compiler\n\n"
@@ -485,7 +488,7 @@ int main(int argc, char **argv) {
     return userError("--in and --out belong to `attnc run`");
 
   DialectRegistry registry;
-  registry.insert<attn::AttnDialect, arith::ArithDialect, math::MathDialect,
+  registry.insert<mlir::attn::AttnDialect, arith::ArithDialect, math::MathDialect,
                   tensor::TensorDialect, func::FuncDialect>();
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
