@@ -106,23 +106,73 @@ float halfBitsToFloat(uint16_t h) {
   return bitsFloat(sign | ((exp - 15 + 127) << 23) | (mant << 13));
 }
 
-template <typename I> static double saturateInt(double v) {
+/// Truncates toward zero and saturates to I's range; NaN gives 0. The bounds
+/// are compared as doubles that are exact powers of two (INT64_MAX is not a
+/// double: 2^63 would overflow the cast), so every cast here is defined.
+template <typename I> static I saturatingCast(double v) {
   if (std::isnan(v))
     return 0;
   double t = std::trunc(v);
+  // -2^(bits-1) and 2^(bits-1), both exact doubles.
   double lo = static_cast<double>(std::numeric_limits<I>::min());
-  double hi = static_cast<double>(std::numeric_limits<I>::max());
-  return t < lo ? lo : (t > hi ? hi : t);
+  double hiExclusive = -lo;
+  if (t < lo)
+    return std::numeric_limits<I>::min();
+  if (t >= hiExclusive)
+    return std::numeric_limits<I>::max();
+  return static_cast<I>(t);
+}
+
+template <typename I> static double saturateInt(double v) {
+  return static_cast<double>(saturatingCast<I>(v));
+}
+
+/// Rounds a finite or infinite double to the nearest value of a binary float
+/// format with `fracBits` fraction bits, minimum normal exponent `minExp` and
+/// largest finite value `maxFinite` (round to nearest, ties to even; past the
+/// largest finite value to infinity). Done in one step from the double: going
+/// through float first would round twice and break ties the wrong way.
+static double roundToFormat(double v, int fracBits, int minExp,
+                            double maxFinite) {
+  if (std::isnan(v) || std::isinf(v) || v == 0)
+    return v;
+  double a = std::fabs(v);
+  int e = std::ilogb(a);
+  if (e < minExp)
+    e = minExp; // subnormal: the spacing stays that of the smallest normal
+  double ulp = std::ldexp(1.0, e - fracBits);
+  double q = a / ulp; // exact: a power-of-two scaling of a double
+  double fl = std::floor(q);
+  double rest = q - fl; // exact
+  if (rest > 0.5 || (rest == 0.5 && std::fmod(fl, 2.0) != 0))
+    fl += 1;
+  double r = fl * ulp;
+  if (r > maxFinite)
+    r = std::numeric_limits<double>::infinity();
+  return std::copysign(r, v);
+}
+
+double roundToHalf(double v) { return roundToFormat(v, 10, -14, 65504.0); }
+
+double roundToBF16(double v) {
+  return roundToFormat(v, 7, -126, std::ldexp(255.0, 120));
+}
+
+uint16_t doubleToHalfBits(double v) {
+  // The rounded value is exactly a half, hence exactly a float.
+  return floatToHalfBits(static_cast<float>(roundToHalf(v)));
+}
+
+uint16_t doubleToBF16Bits(double v) {
+  return floatToBF16Bits(static_cast<float>(roundToBF16(v)));
 }
 
 double roundToDType(double v, DType t) {
   switch (t) {
   case DType::f64: return v;
   case DType::f32: return static_cast<double>(static_cast<float>(v));
-  case DType::bf16:
-    return bf16BitsToFloat(floatToBF16Bits(static_cast<float>(v)));
-  case DType::f16:
-    return halfBitsToFloat(floatToHalfBits(static_cast<float>(v)));
+  case DType::bf16: return roundToBF16(v);
+  case DType::f16: return roundToHalf(v);
   case DType::i32: return saturateInt<int32_t>(v);
   case DType::i64: return saturateInt<int64_t>(v);
   case DType::boolean: return v != 0 ? 1.0 : 0.0;
@@ -146,18 +196,18 @@ double loadElement(const void *data, DType t, size_t i) {
 void storeElement(void *data, DType t, size_t i, double v) {
   switch (t) {
   case DType::f16:
-    static_cast<uint16_t *>(data)[i] = floatToHalfBits(static_cast<float>(v));
+    static_cast<uint16_t *>(data)[i] = doubleToHalfBits(v);
     return;
   case DType::bf16:
-    static_cast<uint16_t *>(data)[i] = floatToBF16Bits(static_cast<float>(v));
+    static_cast<uint16_t *>(data)[i] = doubleToBF16Bits(v);
     return;
   case DType::f32: static_cast<float *>(data)[i] = static_cast<float>(v); return;
   case DType::f64: static_cast<double *>(data)[i] = v; return;
   case DType::i32:
-    static_cast<int32_t *>(data)[i] = static_cast<int32_t>(saturateInt<int32_t>(v));
+    static_cast<int32_t *>(data)[i] = saturatingCast<int32_t>(v);
     return;
   case DType::i64:
-    static_cast<int64_t *>(data)[i] = static_cast<int64_t>(saturateInt<int64_t>(v));
+    static_cast<int64_t *>(data)[i] = saturatingCast<int64_t>(v);
     return;
   case DType::boolean: static_cast<uint8_t *>(data)[i] = v != 0; return;
   }

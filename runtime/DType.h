@@ -25,7 +25,15 @@ bool isFloat(DType t);
 /// is v != 0). NaN stays NaN for floats.
 double roundToDType(double v, DType t);
 
-/// IEEE half and bfloat16 bit patterns (round to nearest even).
+/// Rounds a double straight to the nearest half (f16) or bfloat16 value, as a
+/// double (one rounding, ties to even; subnormals kept; overflow to infinity).
+double roundToHalf(double v);
+double roundToBF16(double v);
+
+/// IEEE half and bfloat16 bit patterns (round to nearest even). The double
+/// versions round once, straight from the double.
+uint16_t doubleToHalfBits(double v);
+uint16_t doubleToBF16Bits(double v);
 uint16_t floatToHalfBits(float f);
 float halfBitsToFloat(uint16_t h);
 uint16_t floatToBF16Bits(float f);

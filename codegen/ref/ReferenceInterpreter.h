@@ -34,6 +34,26 @@ struct RefArg {
 /// element types, every element present. On a user error (a shape that does
 /// not match, inconsistent size symbols, an out-of-range read, an
 /// unsupported op) returns failure with `error` naming it.
+///
+/// How it reads the semantics (LANGUAGE.md, "Absent points"):
+/// - Each einsum point is tried in order: the filter (affine, evaluated with
+///   floor division), then the guard, then the presence of every input
+///   element read through a map, then the body. Nothing later is evaluated
+///   once a step says the point does not exist, so garbage indices at such
+///   points are never read or bounds-checked.
+/// - An input map that leaves its tensor is an error only at a point that
+///   would otherwise contribute (the filter and guard pass and the inputs
+///   that are in range are present); an attn.read that leaves its table is an
+///   error when it is executed. An attn.read of an absent element makes the
+///   point absent.
+/// - Arithmetic is in double whatever the element types (index and integer
+///   math in int64, wrapping at each type's width, integer division by zero
+///   an error); arith.truncf is the one place that rounds, to its result
+///   type; fptosi/fptoui saturate. attn.fill rounds to its result type
+///   (attn::rt::roundToDType). A returned value that still has absent points
+///   (not written through attn.fill) gets 0 there.
+/// - Arguments are checked first: their number, scalar versus tensor, rank,
+///   static extents, and that extents with the same attn.dims symbol agree.
 LogicalResult interpretKernel(func::FuncOp kernel, ArrayRef<RefArg> args,
                               std::vector<RefTensor> &results,
                               std::string &error);
