@@ -19,6 +19,7 @@ tool_dirs = [os.path.join(config.attn_obj_root, "tools", "attnc"),
              os.path.join(config.attn_obj_root, "test", "fuzz"),
              config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(["attnc", "attn-opt"], tool_dirs)
-llvm_config.with_environment("PATH", os.pathsep.join(tool_dirs[:3]), append_path=False)
+for d in tool_dirs[:3]:
+    llvm_config.with_environment("PATH", d, append_path=True)
 if config.attn_have_fuzzer:
     config.available_features.add("libfuzzer")
