@@ -28,8 +28,9 @@ assert raw[:6] == b"\x93NUMPY", "not a .npy file"
 hlen = struct.unpack("<H", raw[8:10])[0]
 header = raw[10:10 + hlen].decode()
 data = raw[10 + hlen:]
-n = len(data) // 4
-vals = struct.unpack("<%df" % n, data)
+fmt = {"<f2": "e", "<f4": "f", "<f8": "d"}[eval(header)["descr"]]
+n = len(data) // struct.calcsize(fmt)
+vals = struct.unpack("<%d%s" % (n, fmt), data)
 bad = [v for v in vals if not math.isfinite(v)]
 print("   O.npy:", header.strip(), "|", n, "values, |max| = %.4f" % max(abs(v) for v in vals))
 if bad or n == 0:
