@@ -1,0 +1,1069 @@
+// The algorithm half of the CPU code generator: each attn.einsum becomes a
+// Halide Func over its result dimensions (reduced dimensions an RDom, the
+// affine filter and the guard its where-clause), carrying, where the semantics
+// need them, a presence flag (absent points, LANGUAGE.md) and an error code
+// (an out-of-range read at a contributing point). Reads that may fall outside
+// a tensor are clamped, so nothing is ever loaded out of bounds, and checked.
+// No schedule here: see HalideSchedule.cpp.
+#include "codegen/halide/HalidePipeline.h"
+#include "codegen/halide/HalideScalarOps.h"
+
+#include "dialect/AttnOps.h"
+#include "runtime/DType.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/AffineExpr.h"
+#include "mlir/IR/IntegerSet.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/SmallBitVector.h"
+
+#include <cmath>
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::attn;
+namespace H = Halide;
+namespace HI = Halide::Internal;
+namespace rt = ::attn::rt;
+
+//===----------------------------------------------------------------------===//
+// Scalar parameters and types
+//===----------------------------------------------------------------------===//
+
+H::Expr HalideScalarParam::expr() const {
+  H::Expr e;
+  if (f32)
+    e = *f32;
+  else if (f64)
+    e = *f64;
+  else if (i32)
+    e = *i32;
+  else if (i64)
+    e = *i64;
+  else
+    e = *u8;
+  if (type.is_bool())
+    return e != 0;
+  return e.type() == type ? e : H::cast(type, e);
+}
+
+void HalideScalarParam::bind(H::ParamMap &map, double value) const {
+  if (f32)
+    map.set(*f32, static_cast<float>(value));
+  else if (f64)
+    map.set(*f64, value);
+  else if (i32)
+    map.set(*i32, static_cast<int32_t>(value));
+  else if (i64)
+    map.set(*i64, static_cast<int64_t>(value));
+  else
+    map.set(*u8, static_cast<uint8_t>(value != 0));
+}
+
+std::optional<H::Type> mlir::attn::halideStorageType(Type type) {
+  if (type.isInteger(1))
+    return H::UInt(8);
+  if (type.isIndex())
+    return std::nullopt;
+  return halideValueType(type, H::Int(64));
+}
+
+std::optional<rt::DType> mlir::attn::runtimeDType(Type t) {
+  if (t.isF16())
+    return rt::DType::f16;
+  if (t.isBF16())
+    return rt::DType::bf16;
+  if (t.isF32())
+    return rt::DType::f32;
+  if (t.isF64())
+    return rt::DType::f64;
+  if (t.isInteger(1))
+    return rt::DType::boolean;
+  if (t.isInteger(32))
+    return rt::DType::i32;
+  if (t.isInteger(64))
+    return rt::DType::i64;
+  return std::nullopt;
+}
+
+//===----------------------------------------------------------------------===//
+// Expression helpers
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+bool isTrue(const H::Expr &e) { return HI::is_const_one(e); }
+bool isFalse(const H::Expr &e) { return HI::is_const_zero(e); }
+
+H::Expr andE(const H::Expr &a, const H::Expr &b) {
+  if (isTrue(a))
+    return b;
+  if (isTrue(b))
+    return a;
+  return a && b;
+}
+H::Expr orE(const H::Expr &a, const H::Expr &b) {
+  if (isFalse(a))
+    return b;
+  if (isFalse(b))
+    return a;
+  return a || b;
+}
+H::Expr notE(const H::Expr &a) {
+  if (isTrue(a))
+    return HI::const_false();
+  if (isFalse(a))
+    return HI::const_true();
+  return !a;
+}
+
+/// The first nonzero error code of `first` (checked first) and `second`.
+H::Expr firstError(const H::Expr &first, const H::Expr &second) {
+  if (isFalse(first))
+    return second;
+  if (isFalse(second))
+    return first;
+  return H::select(first != 0, first, second);
+}
+
+/// `code` where `cond` holds, else 0.
+H::Expr errorIf(const H::Expr &cond, const H::Expr &code) {
+  if (isFalse(cond) || isFalse(code))
+    return HI::make_zero(H::Int(32));
+  if (isTrue(cond))
+    return code;
+  return H::select(cond, code, 0);
+}
+
+H::Expr negInf(H::Type t) {
+  return HI::make_const(t, -std::numeric_limits<double>::infinity());
+}
+H::Expr posInf(H::Type t) {
+  return HI::make_const(t, std::numeric_limits<double>::infinity());
+}
+
+std::string locationText(Location loc) {
+  if (auto file = loc->findInstanceOf<FileLineColLoc>())
+    return (file.getFilename().str() + ":" + std::to_string(file.getLine()) +
+            ":" + std::to_string(file.getColumn()));
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  loc.print(os);
+  return text;
+}
+
+//===----------------------------------------------------------------------===//
+// How a tensor value is seen in Halide
+//===----------------------------------------------------------------------===//
+
+struct TensorView {
+  bool isImage = false;
+  H::ImageParam image;
+  H::Func func;
+  int stage = -1;               // index into HalidePipeline::stages
+  Type elementType;             // MLIR element type
+  unsigned numElements = 1;     // tuple size of `func`
+  int presentIndex = -1;        // tuple element of the presence flag, or -1
+  H::Expr uniformPresent;       // presence when presentIndex < 0
+  int errorIndex = -1;          // tuple element of the error code, or -1
+  std::vector<H::Expr> extents; // tensor order, Int(32)
+  std::string description;      // for messages
+  int argument = -1;            // the kernel argument it is, or -1
+
+  unsigned rank() const { return extents.size(); }
+
+  /// Loads the element at `coords` (tensor order, Int(32), in range): its
+  /// value (as a computation value: bool for i1) and presence.
+  std::pair<H::Expr, H::Expr> load(const std::vector<H::Expr> &coords) const {
+    std::vector<H::Expr> args(coords.rbegin(), coords.rend());
+    H::Expr value, present = uniformPresent;
+    if (isImage) {
+      value = image(args);
+    } else {
+      H::FuncRef ref = func(args);
+      if (numElements == 1) {
+        value = ref;
+      } else {
+        value = ref[0];
+        if (presentIndex >= 0)
+          present = ref[presentIndex] != 0;
+      }
+    }
+    if (elementType.isInteger(1))
+      value = value != 0;
+    return {value, present};
+  }
+  bool hasElementPresence() const { return presentIndex >= 0; }
+};
+
+/// What a region (guard or body) evaluates to at one point.
+struct RegionValue {
+  H::Expr value;
+  /// Every table element read is present.
+  H::Expr present = HI::const_true();
+  /// Evaluation got to the end: every read was present and in range.
+  H::Expr reached = HI::const_true();
+  /// The error code of the first out-of-range read (0: none).
+  H::Expr error = HI::make_zero(H::Int(32));
+  bool elementPresence = false; // some read has a per-element presence
+  bool checked = false;         // some read is range-checked
+};
+
+//===----------------------------------------------------------------------===//
+// The builder
+//===----------------------------------------------------------------------===//
+
+class PipelineBuilder {
+public:
+  PipelineBuilder(func::FuncOp kernel, HalidePipeline &pipeline)
+      : kernel(kernel), p(pipeline) {}
+
+  LogicalResult build() {
+    if (kernel.getBody().getBlocks().size() != 1)
+      return kernel.emitError("the Halide code generator expects a kernel "
+                              "with one block");
+    if (failed(addArguments()))
+      return failure();
+    for (Operation &op : kernel.getBody().front())
+      if (failed(visit(&op)))
+        return failure();
+    buildErrorCheck();
+    return success();
+  }
+
+private:
+  //===--------------------------------------------------------------------===//
+  // Arguments
+  //===--------------------------------------------------------------------===//
+
+  LogicalResult addArguments() {
+    Block &entry = kernel.getBody().front();
+    for (BlockArgument arg : entry.getArguments()) {
+      unsigned i = arg.getArgNumber();
+      HalideArgument a;
+      a.type = arg.getType();
+      if (auto n = kernel.getArgAttrOfType<StringAttr>(i, kNameAttr))
+        a.name = n.str();
+      else
+        a.name = "arg" + std::to_string(i);
+      if (auto dims = kernel.getArgAttrOfType<ArrayAttr>(i, kDimsAttr))
+        for (Attribute d : dims)
+          if (auto s = dyn_cast<StringAttr>(d))
+            a.dims.push_back(s.str());
+      std::string hname = "in_" + std::to_string(i);
+      if (auto tensor = dyn_cast<RankedTensorType>(a.type)) {
+        std::optional<H::Type> st = halideStorageType(tensor.getElementType());
+        if (!st || !runtimeDType(tensor.getElementType()))
+          return kernel.emitError("argument ")
+                 << i << " has element type " << tensor.getElementType()
+                 << ", which the Halide code generator does not support";
+        int rank = tensor.getRank();
+        a.image = H::ImageParam(*st, rank, hname);
+        TensorView view;
+        view.isImage = true;
+        view.image = a.image;
+        view.elementType = tensor.getElementType();
+        view.uniformPresent = HI::const_true();
+        view.description = a.name;
+        view.argument = i;
+        for (int k = 0; k < rank; ++k) {
+          HI::Dimension dim = a.image.dim(rank - 1 - k);
+          dim.set_min(0);
+          if (!tensor.isDynamicDim(k))
+            dim.set_extent(static_cast<int>(tensor.getDimSize(k)));
+          view.extents.push_back(dim.extent());
+        }
+        if (rank > 0)
+          a.image.dim(0).set_stride(1);
+        tensors[arg] = view;
+      } else {
+        std::optional<H::Type> vt = halideValueType(a.type, H::Int(64));
+        if (!vt || !runtimeDType(a.type))
+          return kernel.emitError("argument ")
+                 << i << " has type " << a.type
+                 << ", which the Halide code generator does not support";
+        a.isScalar = true;
+        HalideScalarParam &s = a.scalar;
+        s.type = *vt;
+        if (vt->is_float() && vt->bits() <= 32)
+          s.f32.emplace(hname);
+        else if (vt->is_float())
+          s.f64.emplace(hname);
+        else if (vt->is_bool())
+          s.u8.emplace(hname);
+        else if (vt->bits() == 64)
+          s.i64.emplace(hname);
+        else
+          s.i32.emplace(hname);
+        scalars[arg] = s.expr();
+      }
+      p.arguments.push_back(std::move(a));
+    }
+    return success();
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Function-level ops
+  //===--------------------------------------------------------------------===//
+
+  LogicalResult visit(Operation *op) {
+    if (auto e = dyn_cast<EinsumOp>(op))
+      return visitEinsum(e);
+    if (auto f = dyn_cast<FillOp>(op))
+      return visitFill(f);
+    if (auto r = dyn_cast<func::ReturnOp>(op))
+      return visitReturn(r);
+    if (auto d = dyn_cast<tensor::DimOp>(op)) {
+      std::optional<int64_t> k = d.getConstantIndex();
+      auto it = tensors.find(d.getSource());
+      if (!k || it == tensors.end() || *k < 0 ||
+          *k >= static_cast<int64_t>(it->second.rank()))
+        return op->emitOpError("needs a constant dimension of a known "
+                               "tensor in the Halide code generator");
+      scalars[d.getResult()] = it->second.extents[*k];
+      return success();
+    }
+    if (op->getNumResults() != 1 || isa<ShapedType>(op->getResult(0).getType()))
+      return op->emitOpError("is not supported by the Halide code generator");
+    FailureOr<H::Expr> e = translateScalarOp(
+        op, [&](Value v) { return scalars.lookup(v); }, H::Int(32));
+    if (failed(e))
+      return failure();
+    scalars[op->getResult(0)] = *e;
+    return success();
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Keys that prove two extents equal (the runner checks that dimensions
+  // with the same size symbol agree, so equal keys mean equal values).
+  //===--------------------------------------------------------------------===//
+
+  std::optional<std::string> tensorDimKey(Value t, unsigned k) {
+    auto type = cast<RankedTensorType>(t.getType());
+    if (!type.isDynamicDim(k))
+      return "#" + std::to_string(type.getDimSize(k));
+    if (auto arg = dyn_cast<BlockArgument>(t)) {
+      if (arg.getOwner() != &kernel.getBody().front())
+        return std::nullopt;
+      const HalideArgument &a = p.arguments[arg.getArgNumber()];
+      if (k < a.dims.size()) {
+        long long lit;
+        if (!StringRef(a.dims[k]).getAsInteger(10, lit))
+          return "#" + std::to_string(lit);
+        return "$" + a.dims[k];
+      }
+      return "@" + std::to_string(arg.getArgNumber()) + "." + std::to_string(k);
+    }
+    if (auto e = t.getDefiningOp<EinsumOp>()) {
+      auto d = cast<AffineDimExpr>(e.getResultMap().getResult(k));
+      return sizeKey(e.getSizes()[d.getPosition()]);
+    }
+    if (auto f = t.getDefiningOp<FillOp>())
+      return tensorDimKey(f.getInput(), k);
+    return std::nullopt;
+  }
+
+  std::optional<std::string> sizeKey(Value v) {
+    if (auto c = v.getDefiningOp<arith::ConstantOp>())
+      if (auto i = dyn_cast<IntegerAttr>(c.getValue()))
+        return "#" + std::to_string(i.getInt());
+    if (auto d = v.getDefiningOp<tensor::DimOp>())
+      if (std::optional<int64_t> k = d.getConstantIndex())
+        return tensorDimKey(d.getSource(), *k);
+    // A size read from a scalar argument is equal only to itself.
+    if (auto c = v.getDefiningOp<arith::IndexCastOp>())
+      if (auto arg = dyn_cast<BlockArgument>(c.getIn()))
+        if (arg.getOwner() == &kernel.getBody().front())
+          return "%" + std::to_string(arg.getArgNumber());
+    return std::nullopt;
+  }
+
+  /// Whether dimension `d` of `op` (ranging over sizes[d]) always indexes
+  /// dimension `k` of `tensor` in range.
+  bool provablyInRange(EinsumOp op, unsigned d, Value tensor, unsigned k) {
+    Value size = op.getSizes()[d];
+    std::optional<std::string> a = sizeKey(size), b = tensorDimKey(tensor, k);
+    return a && b && *a == *b;
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Affine maps and sets
+  //===--------------------------------------------------------------------===//
+
+  FailureOr<H::Expr> affine(AffineExpr e, ArrayRef<H::Expr> dims,
+                            ArrayRef<H::Expr> syms, Operation *op) {
+    switch (e.getKind()) {
+    case AffineExprKind::Constant: {
+      int64_t c = cast<AffineConstantExpr>(e).getValue();
+      if (c < std::numeric_limits<int32_t>::min() ||
+          c > std::numeric_limits<int32_t>::max()) {
+        op->emitOpError("has an affine constant outside the 32-bit range");
+        return failure();
+      }
+      return H::Expr(static_cast<int32_t>(c));
+    }
+    case AffineExprKind::DimId:
+      return dims[cast<AffineDimExpr>(e).getPosition()];
+    case AffineExprKind::SymbolId:
+      return syms[cast<AffineSymbolExpr>(e).getPosition()];
+    default:
+      break;
+    }
+    auto bin = cast<AffineBinaryOpExpr>(e);
+    FailureOr<H::Expr> l = affine(bin.getLHS(), dims, syms, op);
+    FailureOr<H::Expr> r = affine(bin.getRHS(), dims, syms, op);
+    if (failed(l) || failed(r))
+      return failure();
+    switch (e.getKind()) {
+    case AffineExprKind::Add:
+      return *l + *r;
+    case AffineExprKind::Mul:
+      return *l * *r;
+    case AffineExprKind::FloorDiv:
+      return halideFloorDiv(*l, *r);
+    case AffineExprKind::CeilDiv:
+      return -halideFloorDiv(-*l, *r);
+    case AffineExprKind::Mod:
+      return halideFloorMod(*l, *r);
+    default:
+      op->emitOpError("has an affine expression the Halide code generator "
+                      "does not support");
+      return failure();
+    }
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Regions
+  //===--------------------------------------------------------------------===//
+
+  /// The iteration point of one einsum, as the regions see it.
+  struct Point {
+    EinsumOp op;
+    SmallVector<H::Expr> dims; // Int(32): a Var, an RVar
+    SmallVector<H::Expr> sizes;
+    SmallVector<H::Expr> syms;
+    unsigned stage; // the stage being defined (for uses)
+  };
+
+  /// A new error code for a read of dimension `dim` of `t` out of range.
+  H::Expr newReadError(const TensorView &t, unsigned dim, EinsumOp op,
+                       const std::string &how) {
+    HalideRunError e;
+    e.what = "out-of-range read of " + t.description;
+    e.argument = t.argument;
+    e.dimension = dim;
+    e.where = how + " in the attn.einsum at " + locationText(op.getLoc());
+    p.runErrors.push_back(e);
+    return H::Expr(static_cast<int32_t>(p.runErrors.size()));
+  }
+
+  /// Records that the stage being defined at `pt` reads `tensor`: for the
+  /// scheduler. `links[v]` gives the consumer var of each tensor var.
+  void addUse(const TensorView &tensor, unsigned consumer,
+              std::vector<int> links) {
+    if (tensor.stage < 0)
+      return;
+    p.stages[tensor.stage].uses.push_back({consumer, std::move(links)});
+  }
+
+  /// Translates a guard or body block at `pt`; `args` are the block
+  /// arguments' values (inputs, then dimensions). Reads are lazy: a read
+  /// after an absent or out-of-range one is not checked.
+  FailureOr<RegionValue> translateRegion(Block &block, ArrayRef<H::Expr> args,
+                                         unsigned firstDimArg,
+                                         const Point &pt) {
+    RegionValue rv;
+    llvm::DenseMap<Value, H::Expr> local;
+    for (auto [i, a] : llvm::enumerate(block.getArguments()))
+      local[a] = args[i];
+    auto lookup = [&](Value v) -> H::Expr {
+      auto it = local.find(v);
+      if (it != local.end())
+        return it->second;
+      return scalars.lookup(v);
+    };
+    for (Operation &op : block.without_terminator()) {
+      if (auto read = dyn_cast<ReadOp>(&op)) {
+        auto it = tensors.find(read.getTensor());
+        if (it == tensors.end())
+          return read.emitOpError("reads a tensor the Halide code generator "
+                                  "does not know"),
+                 failure();
+        const TensorView &t = it->second;
+        std::vector<H::Expr> coords;
+        H::Expr oobAny = HI::const_false();
+        H::Expr code = HI::make_zero(H::Int(32));
+        for (auto [k, idx] : llvm::enumerate(read.getIndices())) {
+          auto barg = dyn_cast<BlockArgument>(idx);
+          if (barg && barg.getOwner() == &block &&
+              barg.getArgNumber() >= firstDimArg) {
+            unsigned d = barg.getArgNumber() - firstDimArg;
+            if (provablyInRange(pt.op, d, read.getTensor(), k)) {
+              coords.push_back(pt.dims[d]);
+              continue;
+            }
+          }
+          H::Expr i64 = lookup(idx);
+          if (!i64.defined())
+            return read.emitOpError("uses an index the Halide code "
+                                    "generator cannot see"),
+                   failure();
+          i64 = H::cast(H::Int(64), i64);
+          H::Expr ext = t.extents[k];
+          H::Expr ext64 = H::cast(H::Int(64), ext);
+          H::Expr oob = i64 < 0 || i64 >= ext64;
+          // Clamped twice: in 64 bits (no wrap-around), then in 32 bits so
+          // that Halide's bounds inference sees [0, extent).
+          coords.push_back(
+              H::clamp(H::cast(H::Int(32),
+                               H::clamp(i64, H::Expr(int64_t(0)), ext64 - 1)),
+                       0, ext - 1));
+          code = firstError(
+              code, errorIf(oob, newReadError(t, k, pt.op, "by attn.read")));
+          oobAny = orE(oobAny, oob);
+          rv.checked = true;
+        }
+        auto [value, present] = t.load(coords);
+        std::vector<int> links(t.rank(), -1);
+        addUse(t, pt.stage, links);
+        rv.error = firstError(rv.error, errorIf(rv.reached, code));
+        rv.reached = andE(rv.reached, andE(notE(oobAny), present));
+        rv.present = andE(rv.present, present);
+        rv.elementPresence |= t.hasElementPresence();
+        local[read.getResult()] = value;
+        continue;
+      }
+      FailureOr<H::Expr> e = translateScalarOp(&op, lookup, H::Int(64));
+      if (failed(e))
+        return failure();
+      local[op.getResult(0)] = *e;
+      // Integer division by zero is an error where it is evaluated.
+      if (isa<arith::DivSIOp, arith::DivUIOp, arith::FloorDivSIOp,
+              arith::CeilDivSIOp, arith::RemSIOp, arith::RemUIOp>(op)) {
+        H::Expr divisor = lookup(op.getOperand(1));
+        const int64_t *c = HI::as_const_int(divisor);
+        if (!c || *c == 0) {
+          HalideRunError err;
+          err.what = "integer division by zero";
+          err.where = "by " + op.getName().getStringRef().str() +
+                      " in the attn.einsum at " + locationText(pt.op->getLoc());
+          p.runErrors.push_back(err);
+          H::Expr code(static_cast<int32_t>(p.runErrors.size()));
+          rv.error = firstError(rv.error,
+                                errorIf(andE(rv.reached, divisor == 0), code));
+          rv.checked = true;
+        }
+      }
+    }
+    auto yield = cast<YieldOp>(block.getTerminator());
+    rv.value = lookup(yield.getValues()[0]);
+    if (!rv.value.defined())
+      return yield.emitOpError("yields a value the Halide code generator "
+                               "cannot see"),
+             failure();
+    return rv;
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Einsum
+  //===--------------------------------------------------------------------===//
+
+  LogicalResult visitEinsum(EinsumOp op) {
+    unsigned n = op.getNumDims();
+    unsigned stageIndex = p.stages.size();
+    std::string name = "e" + std::to_string(stageIndex);
+    Point pt;
+    pt.op = op;
+    pt.stage = stageIndex;
+    for (Value s : llvm::concat<Value>(op.getSizes(), op.getSymbols())) {
+      H::Expr e = scalars.lookup(s);
+      if (!e.defined())
+        return op.emitOpError("has a size or symbol the Halide code "
+                              "generator cannot compute");
+      (pt.sizes.size() < n ? pt.sizes : pt.syms)
+          .push_back(e.type() == H::Int(32) ? e : H::cast(H::Int(32), e));
+    }
+    auto resultType = cast<RankedTensorType>(op.getResult().getType());
+    std::optional<H::Type> vt =
+        halideValueType(resultType.getElementType(), H::Int(64));
+    std::optional<H::Type> st = halideStorageType(resultType.getElementType());
+    if (!vt || !st)
+      return op.emitOpError("has a result element type the Halide code "
+                            "generator does not support");
+    ReductionKind kind = op.getKind();
+    if (vt->is_bool() && kind != ReductionKind::none)
+      return op.emitOpError("reduces i1 values, which the Halide code "
+                            "generator does not support");
+
+    // Result dimensions are pure Vars (Halide order: innermost first);
+    // reduced dimensions an RDom, innermost = the last reduced dimension.
+    AffineMap resultMap = op.getResultMap();
+    unsigned rank = resultMap.getNumResults();
+    std::vector<H::Var> vars(rank);
+    pt.dims.resize(n);
+    SmallVector<int> dimToVar(n, -1);
+    for (unsigned j = 0; j < rank; ++j) {
+      unsigned d = cast<AffineDimExpr>(resultMap.getResult(j)).getPosition();
+      H::Var v(name + "_d" + std::to_string(d));
+      vars[rank - 1 - j] = v;
+      pt.dims[d] = v;
+      dimToVar[d] = rank - 1 - j;
+    }
+    SmallVector<unsigned> reduced = op.getReducedDims();
+    std::optional<H::RDom> rdom;
+    std::vector<H::RVar> rvars;
+    SmallVector<int> dimToRVar(n, -1);
+    H::Expr volumePositive = HI::const_true();
+    if (!reduced.empty()) {
+      H::Region region;
+      for (auto it = reduced.rbegin(); it != reduced.rend(); ++it)
+        region.push_back(H::Range(0, pt.sizes[*it]));
+      rdom = H::RDom(region, name + "_r");
+      for (unsigned i = 0; i < reduced.size(); ++i) {
+        unsigned d = reduced[reduced.size() - 1 - i];
+        H::RVar r = (*rdom)[i];
+        rvars.push_back(r);
+        pt.dims[d] = r;
+        dimToRVar[d] = i;
+        volumePositive = andE(volumePositive, pt.sizes[d] > 0);
+      }
+    }
+
+    HalideStage stage;
+    stage.name = name;
+    stage.func = H::Func(name);
+    stage.vars = vars;
+    stage.rvars = rvars;
+    stage.elementwise = kind == ReductionKind::none;
+    p.stages.push_back(stage);
+
+    SmallVector<H::Expr> dims64;
+    for (const H::Expr &d : pt.dims)
+      dims64.push_back(H::cast(H::Int(64), d));
+
+    // The filter: a union of conjunctions of affine constraints.
+    H::Expr filter = HI::const_true();
+    if (std::optional<ArrayAttr> sets = op.getFilter()) {
+      filter = HI::const_false();
+      for (Attribute a : *sets) {
+        IntegerSet set = cast<IntegerSetAttr>(a).getValue();
+        H::Expr conj = HI::const_true();
+        for (unsigned c = 0; c < set.getNumConstraints(); ++c) {
+          FailureOr<H::Expr> e =
+              affine(set.getConstraint(c), pt.dims, pt.syms, op);
+          if (failed(e))
+            return failure();
+          conj = andE(conj, set.isEq(c) ? (*e == 0) : (*e >= 0));
+        }
+        filter = orE(filter, conj);
+      }
+    }
+
+    // The guard, evaluated where the filter holds.
+    RegionValue guard;
+    guard.value = HI::const_true();
+    if (op.hasGuard()) {
+      FailureOr<RegionValue> g =
+          translateRegion(op.getGuard().front(), dims64, 0, pt);
+      if (failed(g))
+        return failure();
+      guard = *g;
+    }
+    H::Expr guardPass = andE(guard.reached, guard.value);
+
+    // Inputs read through the indexing maps.
+    SmallVector<H::Expr> bodyArgs;
+    H::Expr mapOob = HI::const_false(), mapError = HI::make_zero(H::Int(32));
+    H::Expr mapPresent = HI::const_true();
+    // Every input read in range is present: an input read out of range is an
+    // error only then (the point would otherwise contribute).
+    H::Expr mapPresentInRange = HI::const_true();
+    bool elementPresence =
+        guard.elementPresence || op.hasFilter() || op.hasGuard();
+    bool checked = guard.checked;
+    for (auto [i, input] : llvm::enumerate(op.getInputs())) {
+      auto it = tensors.find(input);
+      if (it == tensors.end())
+        return op.emitOpError("reads a tensor the Halide code generator "
+                              "does not know");
+      const TensorView &t = it->second;
+      AffineMap map = op.getInputMap(i);
+      std::vector<H::Expr> coords;
+      std::vector<int> links(t.rank(), -1);
+      HalideMapRead read;
+      read.consumer = stageIndex;
+      read.isImage = t.isImage;
+      read.image = t.image;
+      read.producer = t.stage;
+      read.pureVar.assign(t.rank(), -1);
+      read.reductionVar.assign(t.rank(), -1);
+      H::Expr inputOob = HI::const_false();
+      for (unsigned k = 0; k < map.getNumResults(); ++k) {
+        AffineExpr e = map.getResult(k);
+        if (auto d = dyn_cast<AffineDimExpr>(e)) {
+          read.pureVar[t.rank() - 1 - k] = dimToVar[d.getPosition()];
+          read.reductionVar[t.rank() - 1 - k] = dimToRVar[d.getPosition()];
+        }
+        // The scheduler's link: a coordinate that depends on one result
+        // dimension of this einsum only.
+        llvm::SmallBitVector used(n);
+        e.walk([&](AffineExpr sub) {
+          if (auto d = dyn_cast<AffineDimExpr>(sub))
+            used.set(d.getPosition());
+        });
+        if (used.count() == 1 && dimToVar[used.find_first()] >= 0)
+          links[t.rank() - 1 - k] = dimToVar[used.find_first()];
+        if (auto d = dyn_cast<AffineDimExpr>(e))
+          if (provablyInRange(op, d.getPosition(), input, k)) {
+            coords.push_back(pt.dims[d.getPosition()]);
+            continue;
+          }
+        FailureOr<H::Expr> c = affine(e, pt.dims, pt.syms, op);
+        if (failed(c))
+          return failure();
+        H::Expr ext = t.extents[k];
+        H::Expr oob = *c < 0 || *c >= ext;
+        coords.push_back(H::clamp(*c, 0, ext - 1));
+        mapError = firstError(
+            mapError, errorIf(oob, newReadError(t, k, op,
+                                                "through the map of input " +
+                                                    std::to_string(i))));
+        inputOob = orE(inputOob, oob);
+        checked = true;
+      }
+      addUse(t, stageIndex, links);
+      p.mapReads.push_back(read);
+      auto [value, present] = t.load(coords);
+      bodyArgs.push_back(value);
+      mapOob = orE(mapOob, inputOob);
+      mapPresent = andE(mapPresent, present);
+      mapPresentInRange = andE(mapPresentInRange, orE(inputOob, present));
+      elementPresence |= t.hasElementPresence();
+    }
+    for (const H::Expr &d : dims64)
+      bodyArgs.push_back(d);
+
+    FailureOr<RegionValue> body = translateRegion(
+        op.getBody().front(), bodyArgs, op.getInputs().size(), pt);
+    if (failed(body))
+      return failure();
+    elementPresence |= body->elementPresence;
+    checked |= body->checked;
+    H::Expr value = body->value;
+    if (value.type() != *vt)
+      return op.emitOpError("body yields a value of an unexpected type");
+
+    // Where the point exists and contributes (ignoring out-of-range reads,
+    // which fail the run anyway), and the error code of the point.
+    H::Expr contributes =
+        andE(andE(guard.present, guard.value), andE(mapPresent, body->present));
+    auto pointError = [&](const H::Expr &inFilter) {
+      H::Expr atMaps = andE(inFilter, guardPass);
+      H::Expr atBody = andE(atMaps, andE(notE(mapOob), mapPresent));
+      return firstError(
+          errorIf(inFilter, guard.error),
+          firstError(errorIf(andE(atMaps, mapPresentInRange), mapError),
+                     errorIf(atBody, body->error)));
+    };
+
+    // Tuple layout: value [, presence] [, error].
+    unsigned numElements = 1;
+    int presentIndex = elementPresence ? numElements++ : -1;
+    int errorIndex = checked ? numElements++ : -1;
+    auto tuple = [&](H::Expr v, H::Expr present, H::Expr err) {
+      std::vector<H::Expr> elems{v.type().is_bool() ? H::cast(H::UInt(8), v)
+                                                    : v};
+      if (presentIndex >= 0)
+        elems.push_back(H::cast(H::UInt(8), present));
+      if (errorIndex >= 0)
+        elems.push_back(err);
+      return elems;
+    };
+    std::vector<H::Expr> pureArgs(vars.begin(), vars.end());
+    H::Func &f = p.stages[stageIndex].func;
+
+    if (kind == ReductionKind::none) {
+      H::Expr present = andE(filter, contributes);
+      std::vector<H::Expr> def = tuple(value, present, pointError(filter));
+      if (def.size() == 1)
+        f(pureArgs) = def[0];
+      else
+        f(pureArgs) = H::Tuple(def);
+    } else {
+      H::Type t = *vt;
+      H::Expr identity;
+      switch (kind) {
+      case ReductionKind::sum:
+        identity = HI::make_zero(t);
+        break;
+      case ReductionKind::prod:
+        identity = HI::make_one(t);
+        break;
+      case ReductionKind::max:
+        identity = t.is_float() ? negInf(t) : t.min();
+        break;
+      case ReductionKind::min:
+        identity = t.is_float() ? posInf(t) : t.max();
+        break;
+      case ReductionKind::none:
+        break;
+      }
+      std::vector<H::Expr> init =
+          tuple(identity, HI::const_false(), HI::make_zero(H::Int(32)));
+      if (init.size() == 1)
+        f(pureArgs) = init[0];
+      else
+        f(pureArgs) = H::Tuple(init);
+
+      // The filter (and the guard, so that nothing the guard excludes is
+      // loaded) restrict the reduction domain; where a guard read goes out of
+      // range the point stays in, to record the error.
+      H::Expr where = filter;
+      if (op.hasGuard())
+        where = andE(where, orE(guardPass, guard.error != 0));
+      if (!isTrue(where))
+        rdom->where(where);
+      // Every reduction variable must appear in the update, or Halide drops
+      // its loop (a body that ignores a reduced index, like a count, would
+      // then run once): a condition the simplifier later proves true.
+      H::Expr rvarsUsed = HI::const_true();
+      for (const H::RVar &r : rvars)
+        rvarsUsed = rvarsUsed && H::Expr(r) >= 0;
+
+      H::FuncRef self = f(pureArgs);
+      H::Expr acc = numElements == 1 ? H::Expr(self) : H::Expr(self[0]);
+      H::Expr combined;
+      switch (kind) {
+      case ReductionKind::sum:
+        combined = acc + value;
+        break;
+      case ReductionKind::prod:
+        combined = acc * value;
+        break;
+      case ReductionKind::max:
+        combined = H::max(acc, value);
+        break;
+      case ReductionKind::min:
+        combined = H::min(acc, value);
+        break;
+      case ReductionKind::none:
+        break;
+      }
+      combined = H::select(rvarsUsed, combined, acc);
+      std::vector<H::Expr> upd;
+      if (presentIndex >= 0) {
+        upd.push_back(H::select(contributes, combined, acc));
+        upd.push_back(
+            H::select(contributes, H::Expr(uint8_t(1)), self[presentIndex]));
+      } else {
+        upd.push_back(combined);
+      }
+      if (errorIndex >= 0)
+        upd.push_back(H::max(self[errorIndex], pointError(HI::const_true())));
+      if (upd.size() == 1)
+        f(pureArgs) = upd[0];
+      else
+        f(pureArgs) = H::Tuple(upd);
+    }
+
+    TensorView view;
+    view.func = f;
+    view.stage = stageIndex;
+    view.elementType = resultType.getElementType();
+    view.numElements = numElements;
+    view.presentIndex = presentIndex;
+    view.errorIndex = errorIndex;
+    if (presentIndex < 0)
+      view.uniformPresent = kind == ReductionKind::none
+                                ? contributes
+                                : andE(contributes, volumePositive);
+    for (unsigned j = 0; j < rank; ++j)
+      view.extents.push_back(
+          pt.sizes[cast<AffineDimExpr>(resultMap.getResult(j)).getPosition()]);
+    view.description =
+        "the intermediate defined at " + locationText(op.getLoc());
+    p.stages[stageIndex].mustBeRoot = errorIndex >= 0;
+    tensors[op.getResult()] = view;
+    if (errorIndex >= 0)
+      checkedStages.push_back(stageIndex);
+    return success();
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Fill and return
+  //===--------------------------------------------------------------------===//
+
+  /// A new stage holding `in` where present and `fill` elsewhere, converted
+  /// to `elementType`.
+  FailureOr<TensorView> makeFilled(const TensorView &in, Type elementType,
+                                   double fill, Operation *op) {
+    std::optional<H::Type> vt = halideValueType(elementType, H::Int(64));
+    std::optional<H::Type> st = halideStorageType(elementType);
+    std::optional<rt::DType> dt = runtimeDType(elementType);
+    if (!vt || !st || !dt) {
+      op->emitOpError("has an element type the Halide code generator does "
+                      "not support");
+      return failure();
+    }
+    unsigned stageIndex = p.stages.size();
+    std::string name = "f" + std::to_string(stageIndex);
+    unsigned rank = in.rank();
+    std::vector<H::Var> vars;
+    std::vector<H::Expr> coords(rank);
+    for (unsigned v = 0; v < rank; ++v) {
+      vars.push_back(H::Var(name + "_v" + std::to_string(v)));
+      coords[rank - 1 - v] = vars.back();
+    }
+    auto [value, present] = in.load(coords);
+    double rounded = rt::roundToDType(fill, *dt);
+    H::Expr fillValue =
+        vt->is_bool()
+            ? H::Expr(rounded != 0 ? HI::const_true() : HI::const_false())
+        : vt->is_float() ? HI::make_const(*vt, rounded)
+                         : HI::make_const(*vt, static_cast<int64_t>(rounded));
+    H::Expr out = halideConvert(value, *vt);
+    if (!isTrue(present))
+      out = H::select(present, out, fillValue);
+    if (vt->is_bool())
+      out = H::cast(H::UInt(8), out);
+
+    HalideStage stage;
+    stage.name = name;
+    stage.func = H::Func(name);
+    stage.vars = vars;
+    stage.elementwise = true;
+    stage.func(std::vector<H::Expr>(vars.begin(), vars.end())) = out;
+    p.stages.push_back(stage);
+    std::vector<int> links(rank);
+    for (unsigned v = 0; v < rank; ++v)
+      links[v] = v;
+    addUse(in, stageIndex, links);
+
+    TensorView view;
+    view.func = p.stages[stageIndex].func;
+    view.stage = stageIndex;
+    view.elementType = elementType;
+    view.uniformPresent = HI::const_true();
+    view.extents = in.extents;
+    view.description =
+        "the filled tensor defined at " + locationText(op->getLoc());
+    return view;
+  }
+
+  LogicalResult visitFill(FillOp op) {
+    auto it = tensors.find(op.getInput());
+    if (it == tensors.end())
+      return op.emitOpError("fills a tensor the Halide code generator does "
+                            "not know");
+    FailureOr<TensorView> v = makeFilled(
+        it->second,
+        cast<RankedTensorType>(op.getResult().getType()).getElementType(),
+        op.getValue().convertToDouble(), op);
+    if (failed(v))
+      return failure();
+    tensors[op.getResult()] = *v;
+    return success();
+  }
+
+  LogicalResult visitReturn(func::ReturnOp op) {
+    for (auto [i, value] : llvm::enumerate(op.getOperands())) {
+      auto type = dyn_cast<RankedTensorType>(value.getType());
+      auto it = tensors.find(value);
+      if (!type || it == tensors.end())
+        return op.emitOpError("returns a value that is not a tensor the "
+                              "Halide code generator knows");
+      TensorView view = it->second;
+      // An output is a fill stage of its own; a result that is not one (an
+      // unfilled einsum, an argument, a value returned twice) gets one, with
+      // the default fill 0.
+      bool ownStage = value.getDefiningOp<FillOp>() && view.stage >= 0 &&
+                      p.stages[view.stage].output < 0;
+      if (!ownStage) {
+        FailureOr<TensorView> filled =
+            makeFilled(view, type.getElementType(), 0.0, op);
+        if (failed(filled))
+          return failure();
+        view = *filled;
+      }
+      HalideOutput out;
+      out.func = view.func;
+      out.elementType = type.getElementType();
+      out.storageType = *halideStorageType(type.getElementType());
+      out.stage = view.stage;
+      p.stages[view.stage].output = p.outputs.size();
+      H::OutputImageParam buffer = out.func.output_buffer();
+      for (unsigned v = 0; v < view.rank(); ++v)
+        buffer.dim(v).set_min(0);
+      if (view.rank() > 0)
+        buffer.dim(0).set_stride(1);
+      p.outputs.push_back(out);
+      (void)i;
+    }
+    return success();
+  }
+
+  //===--------------------------------------------------------------------===//
+  // The error check: the largest error code over every checked stage's
+  // whole domain, one row (outermost coordinate) at a time.
+  //===--------------------------------------------------------------------===//
+
+  void buildErrorCheck() {
+    if (checkedStages.empty())
+      return;
+    H::Func code("error_code");
+    code() = 0;
+    for (unsigned s : checkedStages) {
+      const HalideStage &stage = p.stages[s];
+      const TensorView *view = nullptr;
+      for (auto &[v, t] : tensors)
+        if (t.stage == static_cast<int>(s) && !t.isImage)
+          view = &t;
+      unsigned rank = stage.vars.size();
+      int e = view->errorIndex;
+      if (rank == 0) {
+        code() = H::max(code(), stage.func()[e]);
+        continue;
+      }
+      H::Func rows(stage.name + "_errors");
+      H::Var o(stage.name + "_errors_o");
+      if (rank == 1) {
+        rows(o) = stage.func(o)[e];
+      } else {
+        H::Region region;
+        for (unsigned v = 0; v + 1 < rank; ++v)
+          region.push_back(H::Range(0, view->extents[rank - 1 - v]));
+        H::RDom r(region, stage.name + "_errors_r");
+        std::vector<H::Expr> args;
+        for (unsigned v = 0; v + 1 < rank; ++v)
+          args.push_back(r[v]);
+        args.push_back(o);
+        rows(o) = 0;
+        rows(o) = H::max(rows(o), stage.func(args)[e]);
+      }
+      H::RDom ro(0, view->extents[0], stage.name + "_errors_ro");
+      code() = H::max(code(), rows(ro));
+      p.errorStages.push_back(rows);
+    }
+    p.errorCode = code;
+  }
+
+  func::FuncOp kernel;
+  HalidePipeline &p;
+  llvm::DenseMap<Value, H::Expr> scalars;
+  llvm::DenseMap<Value, TensorView> tensors;
+  std::vector<unsigned> checkedStages;
+};
+
+} // namespace
+
+LogicalResult mlir::attn::buildHalidePipeline(func::FuncOp kernel,
+                                              HalidePipeline &pipeline) {
+  try {
+    PipelineBuilder builder(kernel, pipeline);
+    return builder.build();
+  } catch (const H::Error &e) {
+    return kernel.emitError("Halide rejected the pipeline: ") << e.what();
+  }
+}

@@ -1,0 +1,82 @@
+// The CPU code generator: a kernel func.func of the attn dialect becomes a
+// Halide pipeline (built through Halide's C++ API), JIT-compiled in process
+// and run on host tensors. Halide itself stays out of this header.
+#ifndef ATTN_CODEGEN_HALIDE_HALIDEEMITTER_H
+#define ATTN_CODEGEN_HALIDE_HALIDEEMITTER_H
+
+#include "codegen/ref/ReferenceInterpreter.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Support/LLVM.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mlir::attn {
+
+/// How the pipeline is scheduled and compiled (what is computed never
+/// depends on these).
+struct HalideCodegenOptions {
+  /// Halide target string ("host", or e.g. "x86-64-linux-avx2").
+  std::string target = "host";
+  /// Lanes of the vectorized innermost loops; 0 picks the target's natural
+  /// vector width for f32.
+  int vectorWidth = 0;
+  /// Extent of the second-innermost output dimension (the rows) given to one
+  /// parallel task; the dimensions outside it are fused into the parallel
+  /// loop. Intermediates are computed per task where that is legal. 0 picks
+  /// the vector width (intermediates are vectorized along the rows).
+  int rowTile = 0;
+  /// Materialize every intermediate over its whole domain (compute_root)
+  /// instead of per output tile.
+  bool computeRoot = false;
+  /// IEEE float semantics (Halide's StrictFloat: no reassociation, no
+  /// contraction, infinities and NaNs kept). Off lets Halide use fast math,
+  /// which assumes no infinity or NaN ever appears.
+  bool strictFloat = true;
+};
+
+/// A kernel compiled for the CPU. Move-only; `run` may be called many times,
+/// from one thread at a time.
+class HalideKernel {
+public:
+  /// Lowers `kernel` (docs/dialect.md conventions) to a Halide pipeline,
+  /// schedules it and JIT-compiles it. What the code generator does not
+  /// support is reported through MLIR diagnostics at the offending op.
+  static FailureOr<HalideKernel> compile(func::FuncOp kernel,
+                                         const HalideCodegenOptions &options);
+
+  /// Runs the kernel on `args` (one per function argument, in order; tensor
+  /// values are converted to the declared element types). `results` receives
+  /// one tensor per function result, values widened to double, every element
+  /// present. A bad argument (count, kind, rank, a dimension that disagrees
+  /// with its size symbol or static extent), or a read outside a tensor at a
+  /// contributing point, returns failure with `error` naming it.
+  LogicalResult run(ArrayRef<RefArg> args, std::vector<RefTensor> &results,
+                    std::string &error);
+
+  /// Halide's lowered loop nest of the pipeline, as text (for inspection).
+  std::string loweredStatement();
+
+  HalideKernel(HalideKernel &&) noexcept;
+  HalideKernel &operator=(HalideKernel &&) noexcept;
+  ~HalideKernel();
+
+  struct Impl;
+
+private:
+  explicit HalideKernel(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl;
+};
+
+/// Compiles and runs in one step, as a tool does for `--target=cpu`: any
+/// compile diagnostic is also returned in `error`.
+LogicalResult runKernelOnCpu(func::FuncOp kernel, ArrayRef<RefArg> args,
+                             std::vector<RefTensor> &results,
+                             std::string &error,
+                             const HalideCodegenOptions &options = {});
+
+} // namespace mlir::attn
+
+#endif

@@ -1,0 +1,130 @@
+// What the Halide emitter builds from a kernel: the Funcs of the algorithm,
+// what the scheduler needs to know about them, and what a run must bind.
+// Internal to codegen/halide (it includes Halide.h).
+#ifndef ATTN_CODEGEN_HALIDE_HALIDEPIPELINE_H
+#define ATTN_CODEGEN_HALIDE_HALIDEPIPELINE_H
+
+#include "codegen/halide/HalideEmitter.h"
+#include "runtime/DType.h"
+
+#include "Halide.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mlir::attn {
+
+/// A scalar kernel argument, as a typed Halide Param so that a ParamMap can
+/// bind it per run.
+struct HalideScalarParam {
+  Halide::Type type;
+  std::optional<Halide::Param<float>> f32;
+  std::optional<Halide::Param<double>> f64;
+  std::optional<Halide::Param<int32_t>> i32;
+  std::optional<Halide::Param<int64_t>> i64;
+  std::optional<Halide::Param<uint8_t>> u8;
+  /// The parameter as an Expr of `type`.
+  Halide::Expr expr() const;
+  /// Binds `value` (already rounded to the declared type) in `map`.
+  void bind(Halide::ParamMap &map, double value) const;
+};
+
+/// One function argument.
+struct HalideArgument {
+  bool isScalar = false;
+  Type type;                     // the MLIR type of the argument
+  std::string name;              // attn.name, or "argN"
+  std::vector<std::string> dims; // attn.dims (empty when absent)
+  Halide::ImageParam image;      // tensors: dimension 0 is the last one
+  HalideScalarParam scalar;      // scalars
+};
+
+/// One Func of the algorithm as the scheduler sees it.
+struct HalideStage {
+  std::string name;
+  Halide::Func func;
+  /// Pure variables in Halide order: vars[0] is the tensor's last (innermost,
+  /// contiguous) dimension.
+  std::vector<Halide::Var> vars;
+  /// Reduction variables of the update, innermost first (empty: no update).
+  std::vector<Halide::RVar> rvars;
+  /// An elementwise stage (no reduction), cheap to recompute.
+  bool elementwise = false;
+  /// Index into HalidePipeline::outputs, or -1 for an intermediate.
+  int output = -1;
+  /// Read in full by the error check: must be computed over its whole domain.
+  bool mustBeRoot = false;
+  /// Stages that read this one. `varLinks[v]` is the consumer's pure var
+  /// index that fixes this stage's var `v` (through an affine access in that
+  /// one dimension), or -1.
+  struct Use {
+    unsigned consumer;
+    std::vector<int> varLinks;
+  };
+  std::vector<Use> uses;
+};
+
+/// One read of a tensor through an indexing map, for layout choices: which
+/// of the consumer's loop variables each coordinate of the source is.
+struct HalideMapRead {
+  unsigned consumer; // the reading stage
+  bool isImage = false;
+  Halide::ImageParam image; // the source, when an argument
+  int producer = -1;        // the source stage otherwise
+  /// Per source var (Halide order): the consumer's pure var index or
+  /// reduction var index that the coordinate is exactly, or -1.
+  std::vector<int> pureVar, reductionVar;
+};
+
+/// One result of the kernel.
+struct HalideOutput {
+  Halide::Func func;
+  Type elementType;         // the declared MLIR element type
+  Halide::Type storageType; // bool is stored as uint8
+  unsigned stage;           // index into HalidePipeline::stages
+};
+
+/// An error a run can detect, named by its code in HalidePipeline::errorCode.
+struct HalideRunError {
+  std::string what;  // "out-of-range read of Kc", "integer division by zero"
+  int argument = -1; // the kernel argument read, whose shape the message shows
+  int dimension = -1;
+  std::string where; // "in the attn.einsum at FILE:LINE:COL"
+};
+
+/// The whole algorithm of one kernel, before scheduling.
+struct HalidePipeline {
+  std::vector<HalideArgument> arguments;
+  std::vector<HalideStage> stages; // in definition order (producers first)
+  std::vector<HalideMapRead> mapReads;
+  std::vector<HalideOutput> outputs;
+  /// A scalar Int(32) Func: 0, or 1 + the index into `runErrors` of an error
+  /// at a contributing point (an out-of-range read, an integer division by
+  /// zero). Undefined when no such error can happen.
+  Halide::Func errorCode;
+  std::vector<HalideRunError> runErrors;
+  /// Funcs that only feed the error check (scheduled with it).
+  std::vector<Halide::Func> errorStages;
+};
+
+/// Lowers `kernel` to the algorithm (no schedule). Unsupported constructs are
+/// reported as MLIR diagnostics.
+LogicalResult buildHalidePipeline(func::FuncOp kernel,
+                                  HalidePipeline &pipeline);
+
+/// Chooses the schedule (HalideSchedule.cpp).
+void scheduleHalidePipeline(HalidePipeline &pipeline,
+                            const HalideCodegenOptions &options,
+                            const Halide::Target &target);
+
+/// Maps an MLIR element type to the Halide type that stores it (i1: uint8).
+std::optional<Halide::Type> halideStorageType(Type type);
+
+/// The runtime's element type for an MLIR type that can cross the kernel
+/// boundary (f16 bf16 f32 f64 i1 i32 i64), or nullopt.
+std::optional<::attn::rt::DType> runtimeDType(Type type);
+
+} // namespace mlir::attn
+
+#endif
