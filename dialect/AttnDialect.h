@@ -19,6 +19,8 @@ namespace mlir::attn {
 constexpr llvm::StringLiteral kNameAttr = "attn.name";   // source name
 constexpr llvm::StringLiteral kDimsAttr = "attn.dims";   // size symbol per dim
 constexpr llvm::StringLiteral kKernelAttr = "attn.kernel"; // marks a kernel
+/// On an einsum: the source name of each iteration dimension (optional).
+constexpr llvm::StringLiteral kIndicesAttr = "attn.indices";
 } // namespace mlir::attn
 
 #endif

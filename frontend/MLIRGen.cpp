@@ -808,6 +808,11 @@ LogicalResult KernelEmitter::emitStatement(const StatementInfo &si) {
   RankedTensorType resultType = tensorType(resultDims, computeType);
   auto einsum = EinsumOp::create(b, l, resultType, inputs, tables, sizes,
                                  symbols, maps, reductionKind(si.kind), filter);
+  // The source index names, for remarks ("rank m: 1 pass") and people.
+  SmallVector<Attribute> indexNames;
+  for (const IterationDim &d : si.dims)
+    indexNames.push_back(b.getStringAttr(d.name));
+  einsum->setAttr(kIndicesAttr, b.getArrayAttr(indexNames));
   currentEinsum = einsum;
   Block *body = einsum.createBodyBlock(!si.guard.empty());
 

@@ -50,7 +50,7 @@ RankAnalysis::RankAnalysis(func::FuncOp kernel) {
   });
   // Name the ranks in order of first appearance.
   for (EinsumOp e : einsums) {
-    auto indices = e->getAttrOfType<ArrayAttr>("attn.indices");
+    auto indices = e->getAttrOfType<ArrayAttr>(kIndicesAttr);
     for (unsigned d = 0; d < e.getNumDims(); ++d) {
       unsigned root = find(slot(e.getOperation(), d));
       if (rankOfRoot.count(root))

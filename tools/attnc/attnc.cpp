@@ -3,7 +3,9 @@
 //
 //   attnc FILE.attn --emit=mlir [-o OUT]
 //   attnc run FILE.attn --target=ref --in Q=q.npy --in scale=0.5 --out O=o.npy
+//   attnc check FILE.attn --sizes B=1,H=2,... --target=cpu
 //   attnc inputs FILE.attn --sizes B=1,H=2,... -o DIR   (random inputs)
+#include "codegen/halide/HalideEmitter.h"
 #include "codegen/ref/ReferenceInterpreter.h"
 #include "dialect/AttnOps.h"
 #include "frontend/Frontend.h"
@@ -20,6 +22,8 @@
 #include "mlir/Support/Timing.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
+#include "mlir/Pass/PassRegistry.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
@@ -42,11 +46,14 @@ cl::OptionCategory attncCategory("attnc options");
 
 cl::opt<std::string> inputFile(cl::Positional, cl::desc("<file.attn>"),
                                cl::Required, cl::cat(attncCategory));
-cl::opt<std::string> emit("emit", cl::desc("What to emit: mlir"),
+cl::opt<std::string> emit("emit",
+                          cl::desc("What to emit: mlir (after the target's "
+                                   "default pipeline), halide (--target=cpu: "
+                                   "Halide's lowered statement)"),
                           cl::init("mlir"), cl::cat(attncCategory));
 cl::opt<std::string> target("target",
                             cl::desc("Target: ref (the float64 reference "
-                                     "interpreter)"),
+                                     "interpreter) or cpu (Halide)"),
                             cl::init("ref"), cl::cat(attncCategory));
 cl::opt<std::string> outputFile("o", cl::desc("Output file (or directory for "
                                               "`inputs`)"),
@@ -77,6 +84,14 @@ cl::opt<std::string> sizes("sizes",
                            cl::cat(attncCategory));
 cl::opt<unsigned> seed("seed", cl::desc("inputs: random seed"), cl::init(1),
                        cl::cat(attncCategory));
+cl::opt<bool> remarks("remarks",
+                      cl::desc("Print the passes' remarks (e.g. `rank m: 1 "
+                               "pass`) on stderr"),
+                      cl::cat(attncCategory));
+cl::opt<bool> printPipeline("print-pipeline",
+                            cl::desc("Print the target's default pass "
+                                     "pipeline and exit"),
+                            cl::cat(attncCategory));
 cl::opt<bool> verifyDiagnostics(
     "verify-diagnostics",
     cl::desc("Check `expected-error` annotations in the source (lit tests)"),
@@ -218,18 +233,79 @@ func::FuncOp pickKernel(ModuleOp module, int &exitCode) {
   return nullptr;
 }
 
+/// The target's default pass pipeline on the module, as text (docs/pipeline.md).
+std::string defaultPipeline() {
+  // Analysis only for now: the cascade rewrites land in passes/.
+  return "func.func(attn-count-passes)";
+}
+
 /// Runs the target's default pipeline (MLIR's pass-manager flags apply).
 LogicalResult runPipeline(ModuleOp module) {
   PassManager pm(module->getName());
+  if (failed(parsePassPipeline(defaultPipeline(), pm, llvm::errs())))
+    return failure();
   if (failed(applyPassManagerCLOptions(pm)))
     return failure();
   return pm.run(module);
 }
 
+bool knownTarget(int &exitCode) {
+  if (target == "ref" || target == "cpu")
+    return true;
+  if (StringRef(target).starts_with("cuda"))
+    exitCode = userError("--target=" + target +
+                         " is not available yet (available: ref, cpu)");
+  else
+    exitCode = userError("unknown --target=" + target +
+                         " (available: ref, cpu)");
+  return false;
+}
+
+/// Runs `kernel` on `args` for the chosen target.
+int execute(func::FuncOp kernel, ArrayRef<mlir::attn::RefArg> args,
+            std::vector<mlir::attn::RefTensor> &results) {
+  std::string error;
+  if (target == "ref") {
+    if (failed(mlir::attn::interpretKernel(kernel, args, results, error)))
+      return userError(error);
+    return kOk;
+  }
+  FailureOr<mlir::attn::HalideKernel> compiled =
+      mlir::attn::HalideKernel::compile(kernel, {});
+  if (failed(compiled)) {
+    llvm::errs() << "attnc: error: the CPU code generator could not compile "
+                 << kernel.getSymName() << "\n";
+    return kInternalError;
+  }
+  if (failed(compiled->run(args, results, error)))
+    return userError(error);
+  return kOk;
+}
+
 int emitModule(ModuleOp module) {
+  int exitCode = kOk;
+  if (!knownTarget(exitCode))
+    return exitCode;
+  if (emit == "halide" && target == "cpu") {
+    func::FuncOp kernel = pickKernel(module, exitCode);
+    if (!kernel)
+      return exitCode;
+    FailureOr<mlir::attn::HalideKernel> compiled =
+        mlir::attn::HalideKernel::compile(kernel, {});
+    if (failed(compiled))
+      return kInternalError;
+    std::string error;
+    auto output = openOutputFile(outputFile, &error);
+    if (!output)
+      return userError("cannot write '" + outputFile + "': " + error);
+    output->os() << compiled->loweredStatement();
+    output->keep();
+    return kOk;
+  }
   if (emit != "mlir")
     return userError("--emit=" + emit + " is not available for --target=" +
-                     target + " (available: mlir)");
+                     target + " (available: mlir" +
+                     (target == "cpu" ? ", halide" : "") + ")");
   if (failed(runPipeline(module)))
     return kInternalError;
   std::string error;
@@ -280,10 +356,9 @@ int loadTensorInput(func::FuncOp kernel, unsigned i, const std::string &path,
 }
 
 int runKernel(ModuleOp module) {
-  if (target != "ref")
-    return userError("--target=" + target +
-                     " cannot run yet (available: ref)");
   int exitCode = kOk;
+  if (!knownTarget(exitCode))
+    return exitCode;
   func::FuncOp kernel = pickKernel(module, exitCode);
   if (!kernel)
     return exitCode;
@@ -350,8 +425,8 @@ int runKernel(ModuleOp module) {
 
   std::vector<mlir::attn::RefTensor> results;
   std::string error;
-  if (failed(mlir::attn::interpretKernel(kernel, args, results, error)))
-    return userError(error);
+  if (int rc = execute(kernel, args, results))
+    return rc;
 
   for (unsigned i = 0; i < kernel.getNumResults(); ++i) {
     std::string name = resultName(kernel, i);
@@ -399,31 +474,26 @@ bool parseSizes(const std::string &text, std::map<std::string, int64_t> &out,
   return true;
 }
 
-/// `attnc inputs`: writes random inputs for a kernel (floats uniform in
-/// [-1, 1), integers in [0, 4)), one NAME.npy per tensor input, into the
-/// directory given by -o, and prints the matching --in flags.
-int writeRandomInputs(ModuleOp module) {
-  int exitCode = kOk;
-  func::FuncOp kernel = pickKernel(module, exitCode);
-  if (!kernel)
-    return exitCode;
+/// Draws random inputs for `kernel` with the sizes of --sizes: floats
+/// uniform in [-1, 1) (rounded to the declared dtype), integers uniform in
+/// [0, 4), scalars 1. `arrays` receives each tensor as it would be written
+/// to a .npy file (bf16 as f32), in argument order.
+int drawInputs(func::FuncOp kernel, std::vector<mlir::attn::RefArg> &args,
+               std::vector<std::pair<std::string, rt::NpyArray>> &arrays) {
   std::map<std::string, int64_t> symbols;
   std::string error;
+  if (sizes.empty())
+    return userError("give the size of every symbol with --sizes "
+                     "B=1,H=2,...");
   if (!parseSizes(sizes, symbols, error))
     return userError(error);
-  if (outputFile == "-")
-    return userError("inputs: give the output directory with -o DIR");
-  if (auto ec = llvm::sys::fs::create_directories(outputFile))
-    return userError("cannot create directory '" + outputFile +
-                     "': " + ec.message());
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> uniform(-1.0, 1.0);
-  std::string flags;
   for (unsigned i = 0; i < kernel.getNumArguments(); ++i) {
     std::string name = argName(kernel, i);
     auto type = dyn_cast<RankedTensorType>(kernel.getArgument(i).getType());
     if (!type) {
-      flags += " --in " + name + "=1";
+      args.push_back(mlir::attn::RefArg::ofScalar(1.0));
       continue;
     }
     auto dims = kernel.getArgAttrOfType<ArrayAttr>(i, mlir::attn::kDimsAttr);
@@ -440,25 +510,130 @@ int writeRandomInputs(ModuleOp module) {
       }
       auto it = symbols.find(sym);
       if (it == symbols.end())
-        return userError("inputs: no size for symbol " + sym + " (input " +
-                         name + "): add " + sym + "=N to --sizes");
+        return userError("no size for symbol " + sym + " (input " + name +
+                         "): add " + sym + "=N to --sizes");
       array.shape.push_back(it->second);
     }
     size_t n = array.numElements();
     array.data.resize(n * rt::dtypeSize(array.dtype));
+    mlir::attn::RefTensor t;
+    t.shape = array.shape;
+    t.values.resize(n);
     for (size_t k = 0; k < n; ++k) {
       double v = rt::isFloat(dt) ? uniform(rng)
-                                       : std::floor((uniform(rng) + 1) * 2);
-      rt::storeElement(array.data.data(), array.dtype, k,
-                             rt::roundToDType(v, dt));
+                                 : std::floor((uniform(rng) + 1) * 2);
+      t.values[k] = rt::roundToDType(v, dt);
+      rt::storeElement(array.data.data(), array.dtype, k, t.values[k]);
+    }
+    args.push_back(mlir::attn::RefArg::ofTensor(std::move(t)));
+    arrays.emplace_back(name, std::move(array));
+  }
+  return kOk;
+}
+
+/// `attnc inputs`: writes random inputs (drawInputs), one NAME.npy per
+/// tensor input, into the directory given by -o, and prints the matching
+/// --in flags.
+int writeRandomInputs(ModuleOp module) {
+  int exitCode = kOk;
+  func::FuncOp kernel = pickKernel(module, exitCode);
+  if (!kernel)
+    return exitCode;
+  if (outputFile == "-")
+    return userError("inputs: give the output directory with -o DIR");
+  std::vector<mlir::attn::RefArg> args;
+  std::vector<std::pair<std::string, rt::NpyArray>> arrays;
+  if (int rc = drawInputs(kernel, args, arrays))
+    return rc;
+  if (auto ec = llvm::sys::fs::create_directories(outputFile))
+    return userError("cannot create directory '" + outputFile +
+                     "': " + ec.message());
+  std::string flags, error;
+  size_t next = 0;
+  for (unsigned i = 0; i < kernel.getNumArguments(); ++i) {
+    std::string name = argName(kernel, i);
+    if (args[i].isScalar) {
+      flags += " --in " + name + "=1";
+      continue;
     }
     std::string path = outputFile + "/" + name + ".npy";
-    if (!rt::writeNpy(path, array, error))
+    if (!rt::writeNpy(path, arrays[next++].second, error))
       return userError(error);
     flags += " --in " + name + "=" + path;
   }
   llvm::outs() << flags.substr(1) << (flags.empty() ? "" : "\n");
   return kOk;
+}
+
+/// The relative-error bound of `check`: 2e-2 when any input or output is a
+/// 16-bit float, 1e-5 for f32, 1e-9 when everything is f64.
+double errorBound(func::FuncOp kernel) {
+  bool half = false, single = false;
+  auto look = [&](Type t) {
+    if (auto tt = dyn_cast<RankedTensorType>(t))
+      t = tt.getElementType();
+    half |= t.isF16() || t.isBF16();
+    single |= t.isF32();
+  };
+  for (Type t : kernel.getArgumentTypes())
+    look(t);
+  for (Type t : kernel.getResultTypes())
+    look(t);
+  return half ? 2e-2 : single ? 1e-5 : 1e-9;
+}
+
+/// `attnc check`: random inputs, the kernel on the target and the float64
+/// reference interpreter, the relative error of every output (max |x - ref|
+/// over max |ref|); exit 1 past the dtype's bound.
+int checkKernel(ModuleOp module) {
+  int exitCode = kOk;
+  if (!knownTarget(exitCode))
+    return exitCode;
+  func::FuncOp kernel = pickKernel(module, exitCode);
+  if (!kernel)
+    return exitCode;
+  std::vector<mlir::attn::RefArg> args;
+  std::vector<std::pair<std::string, rt::NpyArray>> arrays;
+  if (int rc = drawInputs(kernel, args, arrays))
+    return rc;
+  std::vector<mlir::attn::RefTensor> expected, actual;
+  std::string error;
+  if (failed(mlir::attn::interpretKernel(kernel, args, expected, error)))
+    return userError("reference: " + error);
+  if (int rc = execute(kernel, args, actual))
+    return rc;
+  double bound = errorBound(kernel);
+  bool ok = true;
+  for (unsigned i = 0; i < expected.size(); ++i) {
+    const auto &e = expected[i];
+    const auto &a = actual[i];
+    std::string name = resultName(kernel, i);
+    if (a.shape != e.shape || a.values.size() != e.values.size()) {
+      llvm::outs() << name << ": shape differs from the reference\n";
+      ok = false;
+      continue;
+    }
+    double maxRef = 0, maxErr = 0;
+    bool finite = true;
+    for (size_t k = 0; k < e.values.size(); ++k) {
+      maxRef = std::max(maxRef, std::fabs(e.values[k]));
+      double d = std::fabs(a.values[k] - e.values[k]);
+      if (std::isnan(d) && !(std::isnan(a.values[k]) && std::isnan(e.values[k])))
+        finite = false;
+      else if (!std::isnan(d))
+        maxErr = std::max(maxErr, d);
+    }
+    double rel = maxRef > 0 ? maxErr / maxRef : maxErr;
+    bool pass = finite && rel <= bound;
+    ok &= pass;
+    llvm::outs() << llvm::format("%s: %zu elements, relative error %.3g "
+                                 "(bound %.0e) %s\n",
+                                 name.c_str(), e.values.size(), rel, bound,
+                                 pass ? "ok" : (finite ? "FAIL" : "FAIL (NaN)"));
+  }
+  llvm::outs() << (ok ? "check: ok" : "check: FAILED") << " (" << target
+               << " against the float64 reference)\n";
+  return ok ? kOk : kUserError;
 }
 
 } // namespace
@@ -468,7 +643,8 @@ int main(int argc, char **argv) {
   // Subcommands: `attnc run ...`, `attnc inputs ...`; otherwise compile.
   std::string mode = "compile";
   std::vector<char *> args(argv, argv + argc);
-  if (argc > 1 && (StringRef(argv[1]) == "run" || StringRef(argv[1]) == "inputs")) {
+  if (argc > 1 && (StringRef(argv[1]) == "run" || StringRef(argv[1]) == "inputs" ||
+                   StringRef(argv[1]) == "check")) {
     mode = argv[1];
     args.erase(args.begin() + 1);
   }
@@ -483,7 +659,12 @@ int main(int argc, char **argv) {
       "  attnc FILE.attn --emit=mlir [-o OUT]\n"
       "  attnc run FILE.attn --target=ref --in NAME=FILE.npy|NUMBER ... "
       "--out NAME=FILE.npy\n"
+      "  attnc check FILE.attn --sizes B=1,H=2,... [--target=cpu]\n"
       "  attnc inputs FILE.attn --sizes B=1,H=2,... -o DIR\n");
+  if (printPipeline) {
+    llvm::outs() << "builtin.module(" << defaultPipeline() << ")\n";
+    return kOk;
+  }
   if (mode == "compile" && (!ins.empty() || !outs.empty()))
     return userError("--in and --out belong to `attnc run`");
 
@@ -492,6 +673,8 @@ int main(int argc, char **argv) {
                   tensor::TensorDialect, func::FuncDialect>();
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
+  // Diagnostics point into the .attn source; the IR dump would bury them.
+  context.printOpOnDiagnostic(false);
 
   std::string error;
   auto file = openInputFile(inputFile, &error);
@@ -509,6 +692,10 @@ int main(int argc, char **argv) {
     return failed(handler.verify()) ? kUserError : kOk;
   }
   SourceMgrDiagnosticHandler handler(sourceMgr, &context);
+  // Remarks (pass counts, ...) are shown only with --remarks.
+  ScopedDiagnosticHandler remarkFilter(&context, [](Diagnostic &d) {
+    return success(d.getSeverity() == DiagnosticSeverity::Remark && !remarks);
+  });
   OwningOpRef<ModuleOp> module = compile(context, sourceMgr, exitCode);
   if (!module)
     return exitCode;
@@ -521,5 +708,7 @@ int main(int argc, char **argv) {
     return runKernel(*module);
   if (mode == "inputs")
     return writeRandomInputs(*module);
+  if (mode == "check")
+    return checkKernel(*module);
   return emitModule(*module);
 }
