@@ -3,6 +3,7 @@
 // its maps and filter into affine evaluators, and then every point of the
 // iteration space is visited in order: filter, guard, input presence, body.
 #include "codegen/ref/ReferenceInterpreter.h"
+#include "dialect/RuntimeDType.h"
 
 #include "dialect/AttnOps.h"
 #include "runtime/DType.h"
@@ -1006,24 +1007,6 @@ std::optional<Opc> simpleOpcode(StringRef name) {
       .Default(std::nullopt);
 }
 
-std::optional<::attn::rt::DType> toDType(Type t) {
-  using ::attn::rt::DType;
-  if (t.isF16())
-    return DType::f16;
-  if (t.isBF16())
-    return DType::bf16;
-  if (t.isF32())
-    return DType::f32;
-  if (t.isF64())
-    return DType::f64;
-  if (t.isInteger(1))
-    return DType::boolean;
-  if (t.isInteger(32))
-    return DType::i32;
-  if (t.isInteger(64))
-    return DType::i64;
-  return std::nullopt;
-}
 
 LogicalResult ProgramCompiler::compileOp(Operation *op, std::string &error) {
   if (op->getNumRegions() != 0 || op->getNumResults() != 1)
@@ -1099,7 +1082,7 @@ LogicalResult ProgramCompiler::compileOp(Operation *op, std::string &error) {
                  simpleOpcode(op->getName().getStringRef())) {
     in.op = *opc;
     if (in.op == Opc::RoundTo) {
-      std::optional<::attn::rt::DType> dt = toDType(resultType);
+      std::optional<::attn::rt::DType> dt = toRuntimeDType(resultType);
       if (!dt)
         return unsupported(op, error);
       in.pred = static_cast<uint8_t>(*dt);
@@ -1370,7 +1353,7 @@ LogicalResult KernelInterpreter::runFill(FillOp op) {
     return fail("attn.fill at " + locText(op.getLoc()) +
                 " reads a tensor the interpreter does not hold");
   auto type = cast<RankedTensorType>(op.getResult().getType());
-  std::optional<::attn::rt::DType> dt = toDType(type.getElementType());
+  std::optional<::attn::rt::DType> dt = toRuntimeDType(type.getElementType());
   if (!dt)
     return fail("attn.fill at " + locText(op.getLoc()) +
                 " converts to the unsupported element type " +
@@ -1744,7 +1727,7 @@ KernelInterpreter::collectResults(func::ReturnOp op,
     Tensor *t = tensorOf(v);
     auto type = dyn_cast<RankedTensorType>(v.getType());
     std::optional<::attn::rt::DType> dt =
-        type ? toDType(type.getElementType()) : std::nullopt;
+        type ? toRuntimeDType(type.getElementType()) : std::nullopt;
     if (!t || !dt)
       return fail("result " + std::to_string(i) + " of kernel " +
                   kernel.getSymName().str() +

@@ -5,6 +5,7 @@
 // and runs every examples/*.attn file on small random inputs.
 #include "codegen/ref/ReferenceInterpreter.h"
 #include "dialect/AttnOps.h"
+#include "dialect/RuntimeDType.h"
 #include "frontend/Frontend.h"
 #include "runtime/DType.h"
 
@@ -223,21 +224,7 @@ std::string examplePath(const std::string &file) {
 }
 
 std::optional<DType> dtypeOfType(mlir::Type t) {
-  if (t.isF16())
-    return DType::f16;
-  if (t.isBF16())
-    return DType::bf16;
-  if (t.isF32())
-    return DType::f32;
-  if (t.isF64())
-    return DType::f64;
-  if (t.isInteger(1))
-    return DType::boolean;
-  if (t.isInteger(32))
-    return DType::i32;
-  if (t.isInteger(64))
-    return DType::i64;
-  return std::nullopt;
+  return mlir::attn::toRuntimeDType(t);
 }
 
 mlir::Type elementTypeOf(mlir::Type t) {

@@ -8,6 +8,7 @@
 #include "codegen/halide/HalideEmitter.h"
 #include "codegen/ref/ReferenceInterpreter.h"
 #include "dialect/AttnOps.h"
+#include "dialect/RuntimeDType.h"
 #include "frontend/Frontend.h"
 #include "passes/Passes.h"
 #include "runtime/DType.h"
@@ -127,15 +128,7 @@ bool parseNumber(const std::string &text, double &value) {
 }
 
 std::optional<rt::DType> dtypeOf(Type t) {
-  using rt::DType;
-  if (t.isF16()) return DType::f16;
-  if (t.isBF16()) return DType::bf16;
-  if (t.isF32()) return DType::f32;
-  if (t.isF64()) return DType::f64;
-  if (t.isInteger(1)) return DType::boolean;
-  if (t.isInteger(32)) return DType::i32;
-  if (t.isInteger(64)) return DType::i64;
-  return std::nullopt;
+  return mlir::attn::toRuntimeDType(t);
 }
 
 std::string argName(func::FuncOp f, unsigned i) {
