@@ -19,4 +19,21 @@ def AttnCountPasses : Pass<"attn-count-passes", "::mlir::func::FuncOp"> {
   }];
 }
 
+def AttnClassifyTiles : Pass<"attn-classify-tiles", "::mlir::func::FuncOp"> {
+  let summary = "Derive when a tile of a filtered einsum is full or empty";
+  let description = [{
+    Filter analysis: the dimensions an einsum's affine filter constrains are
+    tiled (`tile-size`); for every constraint, the conditions on the tile
+    origins under which it holds on the whole tile (the tile needs no mask)
+    and nowhere on it (the tile is skipped) are derived symbolically from
+    interval bounds, and reported as a remark on the einsum. Code generators
+    evaluate the same classification (FilterTileClassifier) per tile at run
+    time. Filters that read tensors (guards) are classified at run time.
+  }];
+  let options = [
+    Option<"tileSize", "tile-size", "int64_t", /*default=*/"64",
+           "Tile extent of every dimension the filter constrains">
+  ];
+}
+
 #endif // ATTN_PASSES_TD

@@ -1,0 +1,66 @@
+// attn-classify-tiles: reports, for every einsum with an affine filter, when
+// a tile of the filtered dimensions is full (no mask needed) or empty
+// (skipped), derived by FilterTileClassifier.
+#include "passes/FilterTileClassifier.h"
+#include "passes/Passes.h"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNCLASSIFYTILES
+#include "passes/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+struct ClassifyTiles
+    : public mlir::attn::impl::AttnClassifyTilesBase<ClassifyTiles> {
+  using AttnClassifyTilesBase::AttnClassifyTilesBase;
+
+  void runOnOperation() override {
+    if (tileSize <= 0) {
+      getOperation().emitError("attn-classify-tiles: tile-size must be "
+                               "positive, got ")
+          << static_cast<int64_t>(tileSize);
+      return signalPassFailure();
+    }
+    getOperation().walk([&](EinsumOp e) {
+      std::optional<ArrayAttr> filter = e.getFilter();
+      if (!filter)
+        return;
+      unsigned numDims = e.getNumDims();
+      // Tile the dimensions the filter constrains.
+      SmallVector<int64_t> tiles(numDims, 0);
+      for (Attribute a : *filter) {
+        IntegerSet set = cast<IntegerSetAttr>(a).getValue();
+        for (AffineExpr c : set.getConstraints())
+          c.walk([&](AffineExpr x) {
+            if (auto d = dyn_cast<AffineDimExpr>(x))
+              tiles[d.getPosition()] = tileSize;
+          });
+      }
+      SmallVector<std::string> dims, syms;
+      auto names = e->getAttrOfType<ArrayAttr>(kIndicesAttr);
+      for (unsigned d = 0; d < numDims; ++d)
+        dims.push_back(names && d < names.size()
+                           ? cast<StringAttr>(names[d]).str()
+                           : "d" + std::to_string(d));
+      for (unsigned s = 0; s < e.getSymbols().size(); ++s)
+        syms.push_back("s" + std::to_string(s));
+      FailureOr<FilterTileClassifier> fc = FilterTileClassifier::build(e, tiles);
+      if (failed(fc)) {
+        e.emitRemark("filter is not linear: every tile is partial (masked)");
+        return;
+      }
+      std::string tiling;
+      for (unsigned d = 0; d < numDims; ++d)
+        if (tiles[d])
+          tiling += (tiling.empty() ? "" : " x ") + dims[d] + ":" +
+                    std::to_string(tiles[d]);
+      e.emitRemark() << "tiles " << tiling << ": " << fc->describe(dims, syms);
+    });
+  }
+};
+
+} // namespace
