@@ -1,0 +1,54 @@
+// The JIT cache key: every input that can change the compiled kernel, in one
+// canonical text, hashed. Halide target strings are canonicalized ("host"
+// becomes the actual host's features) so that a cache shared between
+// machines never hands one a kernel built for another.
+#include "codegen/jit/CompilerVersion.h"
+#include "codegen/jit/JitCompiler.h"
+
+#include <Halide.h>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+JitStatus mlir::attn::jitCacheKeyText(llvm::StringRef source,
+                                      const JitOptions &options,
+                                      std::string &text) {
+  if (options.target != "cpu" && options.target != "ref")
+    return JitStatus::error("unknown target '" + options.target +
+                            "' (available: cpu, ref)");
+  text = "attn-jit-key 1\n";
+  text += "version " + std::string(compilerVersion()) + "\n";
+  text += "target " + options.target + "\n";
+  text += "kernel " + options.kernelName + "\n";
+  for (const auto &[name, value] : options.params)
+    text += "param " + name + "=" + value + "\n";
+  for (const auto &[name, value] : options.binds) {
+    if (value <= 0)
+      return JitStatus::error("bind " + name + "=" + std::to_string(value) +
+                              ": a bound size must be a positive integer");
+    text += "bind " + name + "=" + std::to_string(value) + "\n";
+  }
+  if (options.target == "cpu") {
+    const HalideCodegenOptions &h = options.halide;
+    if (!Halide::Target::validate_target_string(h.target))
+      return JitStatus::error("'" + h.target +
+                              "' is not a Halide target string");
+    text += "halide.target " + Halide::Target(h.target).to_string() + "\n";
+    text += "halide.vectorWidth " + std::to_string(h.vectorWidth) + "\n";
+    text += "halide.rowTile " + std::to_string(h.rowTile) + "\n";
+    text += "halide.computeRoot " + std::to_string(h.computeRoot) + "\n";
+    text += "halide.strictFloat " + std::to_string(h.strictFloat) + "\n";
+  }
+  text += "source " + std::to_string(source.size()) + "\n";
+  text += source.str();
+  return JitStatus::ok();
+}
+
+JitStatus mlir::attn::jitCacheKey(llvm::StringRef source,
+                                  const JitOptions &options, std::string &key) {
+  std::string text;
+  JitStatus status = jitCacheKeyText(source, options, text);
+  if (status)
+    key = sha256Hex(text);
+  return status;
+}
