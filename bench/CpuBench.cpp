@@ -1,0 +1,472 @@
+// attn-bench-cpu: times attnc's CPU kernels (bench/kernels/*.attn through the
+// frontend and HalideKernel) against the unfused OpenBLAS baseline at several
+// thread counts, measures the machine's sgemm rate, checks every kernel's
+// output, and writes the measurements as JSON for bench/report.py.
+//
+//   attn-bench-cpu --json OUT.json [--runs N] [--warmup N]
+//                  [--thread-counts 1,2] [--quick] [--lowered DIR]
+#include "bench/HalideThreads.h"
+#include "bench/UnfusedAttention.h"
+
+#include "codegen/halide/HalideEmitter.h"
+#include "codegen/ref/ReferenceInterpreter.h"
+#include "dialect/AttnOps.h"
+#include "frontend/Frontend.h"
+#include "runtime/DType.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace mlir;
+namespace cl = llvm::cl;
+namespace json = llvm::json;
+using ::attn::bench::AttentionMask;
+using ::attn::bench::AttentionShape;
+
+static cl::opt<std::string> jsonPath("json", cl::desc("Write results here"),
+                                     cl::Required);
+static cl::opt<int> runs("runs", cl::desc("Timed runs per measurement"),
+                         cl::init(7));
+static cl::opt<int> warmups("warmup", cl::desc("Untimed runs first"),
+                            cl::init(2));
+static cl::opt<std::string> threadList("thread-counts",
+                                       cl::desc("Thread counts, e.g. 1,2"),
+                                       cl::init("1,2"));
+static cl::opt<int> sgemmSize("sgemm-n", cl::desc("Square sgemm size"),
+                              cl::init(2048));
+static cl::opt<std::string>
+    loweredDir("lowered",
+               cl::desc("Write each kernel's Halide loop nest to DIR"),
+               cl::init(""));
+static cl::opt<bool> quick("quick", cl::desc("Small shapes (a smoke test)"),
+                           cl::init(false));
+
+namespace {
+
+/// One benchmarked kernel: its source, its mask (for the baseline and the
+/// FLOP count) and its shape.
+struct BenchCase {
+  std::string variant; // table name
+  std::string file;    // under bench/kernels/
+  AttentionMask mask;
+  AttentionShape shape;
+  bool decode = false; // Q is [B, H, E] (no query axis)
+  std::map<std::string, std::string> params;
+};
+
+struct Timing {
+  double median = 0, min = 0, max = 0;
+  /// Process CPU time over wall time across the timed runs: about the number
+  /// of cores kept busy (shows whether a thread count took effect).
+  double cpuPerWall = 0;
+  std::vector<double> all;
+};
+
+double cpuNow() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+double now() {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+/// Median (and spread) of `runs` calls of `body` after `warmups` calls.
+Timing timeRuns(const std::function<void()> &body) {
+  for (int i = 0; i < warmups; ++i)
+    body();
+  Timing t;
+  double cpuStart = cpuNow(), wall = 0;
+  for (int i = 0; i < std::max(1, runs.getValue()); ++i) {
+    double start = now();
+    body();
+    t.all.push_back(now() - start);
+    wall += t.all.back();
+  }
+  t.cpuPerWall = wall > 0 ? (cpuNow() - cpuStart) / wall : 0;
+  std::vector<double> sorted = t.all;
+  std::sort(sorted.begin(), sorted.end());
+  size_t n = sorted.size();
+  t.median = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+  t.min = sorted.front();
+  t.max = sorted.back();
+  return t;
+}
+
+json::Value toJson(const Timing &t) {
+  json::Array all;
+  for (double s : t.all)
+    all.push_back(s);
+  return json::Object{{"median_s", t.median},
+                      {"min_s", t.min},
+                      {"max_s", t.max},
+                      {"cpu_per_wall", t.cpuPerWall},
+                      {"runs_s", std::move(all)}};
+}
+
+std::vector<float> randomValues(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float &x : v)
+    x = dist(rng);
+  return v;
+}
+
+mlir::attn::RefArg refArg(const std::vector<float> &values,
+                          std::vector<int64_t> shape) {
+  mlir::attn::RefTensor t;
+  t.shape = std::move(shape);
+  t.values.assign(values.begin(), values.end());
+  return mlir::attn::RefArg::ofTensor(std::move(t));
+}
+
+/// max |a - b| / max |b|: one number per tensor, not blown up by outputs
+/// near zero.
+template <typename A, typename B>
+double relativeError(const A &a, const B &b) {
+  double diff = 0, scale = 0;
+  for (size_t i = 0; i < b.size(); ++i) {
+    double x = i < a.size() ? double(a[i]) : NAN;
+    diff = std::max(diff, std::fabs(x - double(b[i])));
+    if (std::isnan(x))
+      diff = INFINITY;
+    scale = std::max(scale, std::fabs(double(b[i])));
+  }
+  return scale > 0 ? diff / scale : diff;
+}
+
+std::string shapeText(const BenchCase &c) {
+  const AttentionShape &s = c.shape;
+  std::string text = "B" + std::to_string(s.B) + " H" + std::to_string(s.H) +
+                     " P" + std::to_string(s.P) + " M" + std::to_string(s.M) +
+                     " E" + std::to_string(s.E);
+  if (c.mask.kind == AttentionMask::Window)
+    text += " W" + std::to_string(c.mask.window);
+  return text;
+}
+
+/// The inputs of one case, as f32 arrays (baseline) and RefArgs (attnc).
+struct CaseInputs {
+  std::vector<float> q, k, v;
+  std::vector<mlir::attn::RefArg> args;
+};
+
+CaseInputs makeInputs(const BenchCase &c, const AttentionShape &s,
+                      uint32_t seed) {
+  CaseInputs in;
+  in.q = randomValues(s.B * s.H * s.P * s.E, seed);
+  in.k = randomValues(s.B * s.H * s.M * s.E, seed + 1);
+  in.v = randomValues(s.B * s.H * s.M * s.F, seed + 2);
+  std::vector<int64_t> qShape = {s.B, s.H, s.P, s.E};
+  if (c.decode)
+    qShape = {s.B, s.H, s.E};
+  in.args.push_back(refArg(in.q, qShape));
+  in.args.push_back(refArg(in.k, {s.B, s.H, s.M, s.E}));
+  in.args.push_back(refArg(in.v, {s.B, s.H, s.M, s.F}));
+  return in;
+}
+
+/// What HalideKernel::run does around the kernel itself (f64 -> f32 inputs,
+/// f32 -> f64 outputs), timed on its own so the table can show how much of
+/// a run's time is the RefTensor interface rather than the kernel.
+double marshalingSeconds(const CaseInputs &in, size_t outputs) {
+  namespace rt = ::attn::rt;
+  std::vector<float> buffer;
+  std::vector<double> back(outputs);
+  auto once = [&] {
+    for (const mlir::attn::RefArg &a : in.args) {
+      buffer.resize(a.tensor.values.size());
+      for (size_t e = 0; e < a.tensor.values.size(); ++e)
+        rt::storeElement(buffer.data(), rt::DType::f32, e, a.tensor.values[e]);
+    }
+    buffer.resize(std::max(buffer.size(), outputs));
+    for (size_t e = 0; e < outputs; ++e)
+      back[e] = rt::loadElement(buffer.data(), rt::DType::f32, e);
+  };
+  return timeRuns(once).median;
+}
+
+std::vector<BenchCase> benchCases() {
+  // Modest for a 2-core machine: the whole run stays within minutes.
+  int64_t n = quick ? 256 : 1024, decodeM = quick ? 1024 : 4096;
+  AttentionShape prefill{1, 4, n, n, 64, 64};
+  AttentionShape decode{1, 4, 1, decodeM, 64, 64};
+  int64_t window = quick ? 64 : 256;
+  std::vector<BenchCase> cases;
+  cases.push_back({"mha", "mha_f32.attn", {}, prefill, false, {}});
+  cases.push_back({"causal",
+                   "causal_f32.attn",
+                   {AttentionMask::Causal, 0},
+                   prefill,
+                   false,
+                   {}});
+  cases.push_back({"sliding_window",
+                   "sliding_window_f32.attn",
+                   {AttentionMask::Window, window},
+                   prefill,
+                   false,
+                   {{"W", std::to_string(window)}}});
+  cases.push_back({"decode", "decode_f32.attn", {}, decode, true, {}});
+  return cases;
+}
+
+/// Parses bench/kernels/FILE and returns its only kernel (null on error,
+/// diagnostics on stderr).
+func::FuncOp loadKernel(MLIRContext &context, const BenchCase &c,
+                        OwningOpRef<ModuleOp> &module) {
+  std::string path = std::string(ATTN_SOURCE_DIR) + "/bench/kernels/" + c.file;
+  auto buffer = llvm::MemoryBuffer::getFile(path);
+  if (!buffer) {
+    llvm::errs() << "attn-bench-cpu: cannot read " << path << "\n";
+    return nullptr;
+  }
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
+  SourceMgrDiagnosticHandler handler(sourceMgr, &context);
+  mlir::attn::FrontendOptions options;
+  options.params = c.params;
+  module = mlir::attn::translateAttnToMLIR(sourceMgr, &context, options);
+  if (!module)
+    return nullptr;
+  auto kernels = module->getOps<func::FuncOp>();
+  if (std::distance(kernels.begin(), kernels.end()) != 1) {
+    llvm::errs() << "attn-bench-cpu: " << path << " must hold one kernel\n";
+    return nullptr;
+  }
+  return *kernels.begin();
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  cl::ParseCommandLineOptions(argc, argv, "attnc CPU benchmark\n");
+  std::vector<int> threadCounts;
+  for (llvm::StringRef t : llvm::split(threadList.getValue(), ',')) {
+    int n = 0;
+    if (t.trim().getAsInteger(10, n) || n < 1) {
+      llvm::errs() << "attn-bench-cpu: bad --thread-counts entry '" << t
+                   << "'\n";
+      return 1;
+    }
+    threadCounts.push_back(n);
+  }
+
+  DialectRegistry registry;
+  registry.insert<mlir::attn::AttnDialect, arith::ArithDialect,
+                  math::MathDialect, tensor::TensorDialect,
+                  func::FuncDialect>();
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  context.printOpOnDiagnostic(false);
+
+  json::Object out;
+  out["tool"] = "attn-bench-cpu";
+  out["runs"] = runs.getValue();
+  out["warmup"] = warmups.getValue();
+  out["quick"] = quick.getValue();
+  out["openblas_config"] = ::attn::bench::blasConfig();
+  out["hardware_threads"] = int64_t(std::thread::hardware_concurrency());
+
+  // The machine's ceiling: a large square sgemm at each thread count.
+  json::Array sgemm;
+  {
+    int n = quick ? 1024 : sgemmSize.getValue();
+    std::vector<float> a = randomValues(size_t(n) * n, 1),
+                       b = randomValues(size_t(n) * n, 2), c(size_t(n) * n);
+    for (int threads : threadCounts) {
+      ::attn::bench::setBlasThreads(threads);
+      Timing t = timeRuns(
+          [&] { ::attn::bench::squareSgemm(n, a.data(), b.data(), c.data()); });
+      double gflops = 2.0 * n * n * double(n) / t.median / 1e9;
+      llvm::errs() << llvm::format("sgemm n=%d threads=%d: %.1f GFLOP/s\n", n,
+                                   threads, gflops);
+      sgemm.push_back(json::Object{{"n", n},
+                                   {"threads", threads},
+                                   {"gflops", gflops},
+                                   {"time", toJson(t)}});
+    }
+  }
+  out["sgemm"] = std::move(sgemm);
+
+  // Halide's pool can grow but not shrink once its workers exist
+  // (halide_set_num_threads lowers the target, yet every created worker
+  // still steals work): thread counts run in increasing order, every case at
+  // one count before the next, starting from the smallest before any
+  // kernel runs.
+  std::sort(threadCounts.begin(), threadCounts.end());
+  if (::attn::bench::setHalideThreads(threadCounts.front()) < 0) {
+    llvm::errs() << "attn-bench-cpu: cannot set Halide's thread count\n";
+    return 1;
+  }
+
+  struct CaseState {
+    BenchCase c;
+    OwningOpRef<ModuleOp> module;
+    std::unique_ptr<mlir::attn::HalideKernel> kernel;
+    CaseInputs in;
+    json::Object entry;
+    json::Array perThreads;
+  };
+  std::vector<CaseState> states;
+  std::string error;
+  for (const BenchCase &c : benchCases()) {
+    states.push_back(CaseState{c, nullptr, nullptr, {}, {}, {}});
+    CaseState &st = states.back();
+    func::FuncOp kernelOp = loadKernel(context, c, st.module);
+    if (!kernelOp)
+      return 1;
+    double compileStart = now();
+    FailureOr<mlir::attn::HalideKernel> kernel =
+        mlir::attn::HalideKernel::compile(kernelOp, {});
+    double compileSeconds = now() - compileStart;
+    if (failed(kernel)) {
+      llvm::errs() << "attn-bench-cpu: " << c.file << " did not compile\n";
+      return 1;
+    }
+    st.kernel = std::make_unique<mlir::attn::HalideKernel>(std::move(*kernel));
+    if (!loweredDir.empty()) {
+      std::error_code ec;
+      llvm::raw_fd_ostream stmt(loweredDir + "/" + c.variant + ".stmt", ec);
+      if (!ec)
+        stmt << st.kernel->loweredStatement();
+    }
+    const AttentionShape &s = c.shape;
+    st.entry = json::Object{
+        {"variant", c.variant},
+        {"file", "bench/kernels/" + c.file},
+        {"shape_text", shapeText(c)},
+        {"shape", json::Object{{"B", s.B},
+                               {"H", s.H},
+                               {"P", s.P},
+                               {"M", s.M},
+                               {"E", s.E},
+                               {"F", s.F}}},
+        {"decode", c.decode},
+        {"mask", c.mask.kind == AttentionMask::None     ? "none"
+                 : c.mask.kind == AttentionMask::Causal ? "causal"
+                                                        : "window"},
+        {"window", c.mask.window},
+        {"compile_s", compileSeconds}};
+    int64_t pairs = c.mask.pairs(s.P, s.M);
+    st.entry["useful_flops"] = 2.0 * s.B * s.H * pairs * (s.E + s.F);
+    st.entry["pairs"] = pairs;
+
+    // Correctness, small shape: attnc and the baseline against the float64
+    // reference interpreter.
+    {
+      AttentionShape small = s;
+      small.P = c.decode ? 1 : std::min<int64_t>(s.P, 96);
+      small.M = std::min<int64_t>(s.M, c.decode ? 512 : 96);
+      CaseInputs in = makeInputs(c, small, 7);
+      std::vector<mlir::attn::RefTensor> reference, compiled;
+      if (failed(mlir::attn::interpretKernel(kernelOp, in.args, reference,
+                                             error)) ||
+          failed(st.kernel->run(in.args, compiled, error))) {
+        llvm::errs() << "attn-bench-cpu: " << c.variant << ": " << error
+                     << "\n";
+        return 1;
+      }
+      std::vector<float> o(small.B * small.H * small.P * small.F), scores;
+      ::attn::bench::setBlasThreads(1);
+      ::attn::bench::unfusedAttention(small, c.mask, in.q.data(), in.k.data(),
+                                      in.v.data(), o.data(), scores, 1);
+      st.entry["ref_err_attnc"] =
+          relativeError(compiled[0].values, reference[0].values);
+      st.entry["ref_err_baseline"] = relativeError(o, reference[0].values);
+    }
+    st.in = makeInputs(c, s, 42);
+    st.entry["marshal_s"] =
+        marshalingSeconds(st.in, size_t(s.B * s.H * s.P * s.F));
+  }
+
+  bool allCorrect = true;
+  for (int threads : threadCounts) {
+    ::attn::bench::setBlasThreads(threads);
+    if (::attn::bench::setHalideThreads(threads) < 0) {
+      llvm::errs() << "attn-bench-cpu: cannot set Halide's thread count\n";
+      return 1;
+    }
+    for (CaseState &st : states) {
+      const BenchCase &c = st.c;
+      const AttentionShape &s = c.shape;
+      std::vector<float> baselineOut(s.B * s.H * s.P * s.F), scores;
+      std::vector<mlir::attn::RefTensor> attncOut;
+      Timing baseline = timeRuns([&] {
+        ::attn::bench::unfusedAttention(s, c.mask, st.in.q.data(),
+                                        st.in.k.data(), st.in.v.data(),
+                                        baselineOut.data(), scores, threads);
+      });
+      bool ok = true;
+      Timing attnc = timeRuns([&] {
+        if (failed(st.kernel->run(st.in.args, attncOut, error)))
+          ok = false;
+      });
+      if (!ok) {
+        llvm::errs() << "attn-bench-cpu: " << c.variant << ": " << error
+                     << "\n";
+        return 1;
+      }
+      if (attnc.cpuPerWall > threads + 0.3)
+        llvm::errs() << "attn-bench-cpu: warning: attnc kept "
+                     << llvm::format("%.2f", attnc.cpuPerWall)
+                     << " cores busy at threads=" << threads << "\n";
+      double err = relativeError(attncOut[0].values, baselineOut);
+      if (!(err < 1e-3))
+        allCorrect = false;
+      llvm::errs() << llvm::format(
+          "%-15s %-28s threads=%d attnc %9.2f ms (cpu/wall %.2f)  baseline "
+          "%9.2f ms (cpu/wall %.2f)  err %.2e\n",
+          c.variant.c_str(), shapeText(c).c_str(), threads,
+          attnc.median * 1e3, attnc.cpuPerWall, baseline.median * 1e3,
+          baseline.cpuPerWall, err);
+      st.perThreads.push_back(json::Object{{"threads", threads},
+                                           {"attnc", toJson(attnc)},
+                                           {"baseline", toJson(baseline)},
+                                           {"err_vs_baseline", err}});
+    }
+  }
+  json::Array results;
+  for (CaseState &st : states) {
+    st.entry["threads"] = std::move(st.perThreads);
+    results.push_back(std::move(st.entry));
+  }
+  out["cases"] = std::move(results);
+  out["all_correct"] = allCorrect;
+
+  std::error_code ec;
+  llvm::raw_fd_ostream file(jsonPath, ec);
+  if (ec) {
+    llvm::errs() << "attn-bench-cpu: cannot write " << jsonPath << ": "
+                 << ec.message() << "\n";
+    return 1;
+  }
+  file << llvm::formatv("{0:2}", json::Value(std::move(out))) << "\n";
+  return allCorrect ? 0 : 3;
+}
