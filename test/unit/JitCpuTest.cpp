@@ -489,6 +489,11 @@ TEST(JitCpu, TwoProcessesShareOneFreshCache) {
       // Straight into a fresh image of this binary: nothing of the parent's
       // Halide or MLIR state is inherited.
       ::setenv("ATTN_JIT_TEST_CHILD", cache.c_str(), 1);
+      // lit runs GoogleTest binaries in shards: the child must not inherit
+      // the parent's shard, or its one test may fall outside it.
+      ::unsetenv("GTEST_SHARD_INDEX");
+      ::unsetenv("GTEST_TOTAL_SHARDS");
+      ::unsetenv("GTEST_OUTPUT");
       std::string log = root.path + "/child" + std::to_string(i) + ".log";
       int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       if (fd >= 0) {
