@@ -411,6 +411,26 @@ HalideKernel::HalideKernel(HalideKernel &&) noexcept = default;
 HalideKernel &HalideKernel::operator=(HalideKernel &&) noexcept = default;
 HalideKernel::~HalideKernel() = default;
 
+FailureOr<H::Target>
+mlir::attn::resolveHalideTarget(func::FuncOp kernel,
+                                const HalideCodegenOptions &options) {
+  H::Target target;
+  if (options.target == "host") {
+    // Halide 14 reports Sapphire Rapids for any CPU with AVX512-BF16 and
+    // VNNI (AMD Zen 4 too), then emits AVX512-FP16 code that such CPUs
+    // cannot run (SIGILL): keep that feature for explicit target strings.
+    target =
+        H::get_host_target().without_feature(H::Target::AVX512_SapphireRapids);
+  } else if (H::Target::validate_target_string(options.target)) {
+    target = H::Target(options.target);
+  } else {
+    return kernel.emitError("unknown Halide target '") << options.target << "'";
+  }
+  if (options.strictFloat)
+    target = target.with_feature(H::Target::StrictFloat);
+  return target;
+}
+
 FailureOr<HalideKernel>
 HalideKernel::compile(func::FuncOp kernel,
                       const HalideCodegenOptions &options) {
@@ -419,21 +439,11 @@ HalideKernel::compile(func::FuncOp kernel,
   if (failed(buildHalidePipeline(kernel, impl->pipeline)) ||
       failed(impl->buildHostSizes(kernel)))
     return failure();
+  FailureOr<H::Target> target = resolveHalideTarget(kernel, options);
+  if (failed(target))
+    return failure();
+  impl->target = *target;
   try {
-    if (options.target == "host") {
-      // Halide 14 reports Sapphire Rapids for any CPU with AVX512-BF16 and
-      // VNNI (AMD Zen 4 too), then emits AVX512-FP16 code that such CPUs
-      // cannot run (SIGILL): keep that feature for explicit target strings.
-      impl->target = H::get_host_target().without_feature(
-          H::Target::AVX512_SapphireRapids);
-    } else if (H::Target::validate_target_string(options.target)) {
-      impl->target = H::Target(options.target);
-    } else {
-      kernel.emitError("unknown Halide target '") << options.target << "'";
-      return failure();
-    }
-    if (options.strictFloat)
-      impl->target = impl->target.with_feature(H::Target::StrictFloat);
     scheduleHalidePipeline(impl->pipeline, options, impl->target);
     std::vector<H::Func> outputs;
     for (const HalideOutput &out : impl->pipeline.outputs)

@@ -118,6 +118,12 @@ void scheduleHalidePipeline(HalidePipeline &pipeline,
                             const HalideCodegenOptions &options,
                             const Halide::Target &target);
 
+/// The Halide target of `options` ("host": the host's features, less the
+/// ones Halide 14 misdetects), with StrictFloat when asked. An unknown
+/// target string is reported on `kernel`. Shared by the JIT and AOT paths.
+FailureOr<Halide::Target>
+resolveHalideTarget(func::FuncOp kernel, const HalideCodegenOptions &options);
+
 /// Maps an MLIR element type to the Halide type that stores it (i1: uint8).
 std::optional<Halide::Type> halideStorageType(Type type);
 
