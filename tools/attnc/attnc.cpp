@@ -5,7 +5,9 @@
 //   attnc run FILE.attn --target=ref --in Q=q.npy --in scale=0.5 --out O=o.npy
 //   attnc check FILE.attn --sizes B=1,H=2,... --target=cpu
 //   attnc inputs FILE.attn --sizes B=1,H=2,... -o DIR   (random inputs)
+#include "codegen/halide/HalideAot.h"
 #include "codegen/halide/HalideEmitter.h"
+#include "codegen/jit/CompilerVersion.h"
 #include "codegen/ref/ReferenceInterpreter.h"
 #include "dialect/AttnOps.h"
 #include "dialect/RuntimeDType.h"
@@ -49,8 +51,10 @@ cl::opt<std::string> inputFile(cl::Positional, cl::desc("<file.attn>"),
                                cl::Required, cl::cat(attncCategory));
 cl::opt<std::string> emit("emit",
                           cl::desc("What to emit: mlir (after the target's "
-                                   "default pipeline), halide (--target=cpu: "
-                                   "Halide's lowered statement)"),
+                                   "default pipeline); with --target=cpu: "
+                                   "halide (Halide's lowered statement), obj "
+                                   "or so (with a manifest NAME.attn.json "
+                                   "beside it, for the runtime)"),
                           cl::init("mlir"), cl::cat(attncCategory));
 cl::opt<std::string> target("target",
                             cl::desc("Target: ref (the float64 reference "
@@ -295,10 +299,29 @@ int emitModule(ModuleOp module) {
     output->keep();
     return kOk;
   }
+  if ((emit == "obj" || emit == "so") && target == "cpu") {
+    func::FuncOp kernel = pickKernel(module, exitCode);
+    if (!kernel)
+      return exitCode;
+    if (outputFile == "-")
+      return userError("--emit=" + emit + " writes a file: give it with -o "
+                       "PATH (the manifest goes beside it)");
+    mlir::attn::CpuAotOptions options;
+    options.compilerVersion = mlir::attn::compilerVersion();
+    FailureOr<mlir::attn::CpuArtifact> artifact =
+        mlir::attn::compileKernelAheadOfTime(
+            kernel, outputFile,
+            emit == "so" ? mlir::attn::CpuArtifactKind::SharedObject
+                         : mlir::attn::CpuArtifactKind::Object,
+            options);
+    // The reasons (no linker, an unwritable path, ...) were reported as
+    // diagnostics on the kernel.
+    return failed(artifact) ? kUserError : kOk;
+  }
   if (emit != "mlir")
     return userError("--emit=" + emit + " is not available for --target=" +
                      target + " (available: mlir" +
-                     (target == "cpu" ? ", halide" : "") + ")");
+                     (target == "cpu" ? ", halide, obj, so" : "") + ")");
   if (failed(runPipeline(module)))
     return kInternalError;
   std::string error;
