@@ -4,6 +4,7 @@
 // by a JSON manifest for runtime/attn_runtime.h.
 #include "codegen/halide/HalideAot.h"
 #include "codegen/halide/HalidePipeline.h"
+#include "dialect/RuntimeDType.h"
 
 #include "dialect/AttnDialect.h"
 #include "dialect/AttnOps.h"
@@ -123,7 +124,7 @@ std::string manifestJson(func::FuncOp kernel, const HalidePipeline &p,
     j += "    {\"name\": " + jsonString(name) +
          ", \"role\": " + jsonString(output ? "output" : "input") +
          ", \"kind\": " + jsonString(scalar ? "scalar" : "tensor") +
-         ", \"dtype\": " + jsonString(rt::dtypeName(*runtimeDType(elem)));
+         ", \"dtype\": " + jsonString(rt::dtypeName(*toRuntimeDType(elem)));
   };
   for (const HalideArgument &a : p.arguments) {
     if (a.isScalar) {

@@ -6,6 +6,7 @@
 // a tensor are clamped, so nothing is ever loaded out of bounds, and checked.
 // No schedule here: see HalideSchedule.cpp.
 #include "codegen/halide/HalidePipeline.h"
+#include "dialect/RuntimeDType.h"
 #include "codegen/halide/HalideScalarOps.h"
 
 #include "dialect/AttnOps.h"
@@ -70,23 +71,6 @@ std::optional<H::Type> mlir::attn::halideStorageType(Type type) {
   return halideValueType(type, H::Int(64));
 }
 
-std::optional<rt::DType> mlir::attn::runtimeDType(Type t) {
-  if (t.isF16())
-    return rt::DType::f16;
-  if (t.isBF16())
-    return rt::DType::bf16;
-  if (t.isF32())
-    return rt::DType::f32;
-  if (t.isF64())
-    return rt::DType::f64;
-  if (t.isInteger(1))
-    return rt::DType::boolean;
-  if (t.isInteger(32))
-    return rt::DType::i32;
-  if (t.isInteger(64))
-    return rt::DType::i64;
-  return std::nullopt;
-}
 
 //===----------------------------------------------------------------------===//
 // Expression helpers
@@ -255,7 +239,7 @@ private:
       std::string hname = "in_" + std::to_string(i);
       if (auto tensor = dyn_cast<RankedTensorType>(a.type)) {
         std::optional<H::Type> st = halideStorageType(tensor.getElementType());
-        if (!st || !runtimeDType(tensor.getElementType()))
+        if (!st || !toRuntimeDType(tensor.getElementType()))
           return kernel.emitError("argument ")
                  << i << " has element type " << tensor.getElementType()
                  << ", which the Halide code generator does not support";
@@ -280,7 +264,7 @@ private:
         tensors[arg] = view;
       } else {
         std::optional<H::Type> vt = halideValueType(a.type, H::Int(64));
-        if (!vt || !runtimeDType(a.type))
+        if (!vt || !toRuntimeDType(a.type))
           return kernel.emitError("argument ")
                  << i << " has type " << a.type
                  << ", which the Halide code generator does not support";
@@ -901,7 +885,7 @@ private:
                                    double fill, Operation *op) {
     std::optional<H::Type> vt = halideValueType(elementType, H::Int(64));
     std::optional<H::Type> st = halideStorageType(elementType);
-    std::optional<rt::DType> dt = runtimeDType(elementType);
+    std::optional<rt::DType> dt = toRuntimeDType(elementType);
     if (!vt || !st || !dt) {
       op->emitOpError("has an element type the Halide code generator does "
                       "not support");

@@ -3,6 +3,7 @@
 // rank, size symbols); sizes and output shapes are computed on the host from
 // a copy of the kernel's size arithmetic, so a kernel outlives its module.
 #include "codegen/halide/HalidePipeline.h"
+#include "dialect/RuntimeDType.h"
 
 #include "dialect/AttnOps.h"
 #include "runtime/DType.h"
@@ -473,7 +474,7 @@ LogicalResult HalideKernel::run(ArrayRef<RefArg> args,
     // Scalars as their declared type holds them (integers truncated).
     if (p.arguments[i].isScalar)
       scalars[i] =
-          rt::roundToDType(args[i].scalar, *runtimeDType(p.arguments[i].type));
+          rt::roundToDType(args[i].scalar, *toRuntimeDType(p.arguments[i].type));
     shapes[i] = args[i].tensor.shape;
   }
   std::vector<int64_t> values;
@@ -498,7 +499,7 @@ LogicalResult HalideKernel::run(ArrayRef<RefArg> args,
       continue;
     }
     Type elem = cast<RankedTensorType>(f.type).getElementType();
-    rt::DType dt = *runtimeDType(elem);
+    rt::DType dt = *toRuntimeDType(elem);
     const RefTensor &t = args[i].tensor;
     H::Buffer<> buf = hostBuffer(*halideStorageType(elem), t.shape, storage);
     void *data = buf.data();
@@ -565,7 +566,7 @@ LogicalResult HalideKernel::run(ArrayRef<RefArg> args,
   for (size_t o = 0; o < p.outputs.size(); ++o) {
     RefTensor t;
     t.shape = outputShapes[o];
-    rt::DType dt = *runtimeDType(p.outputs[o].elementType);
+    rt::DType dt = *toRuntimeDType(p.outputs[o].elementType);
     const H::Buffer<> &buf = buffers[o];
     size_t n = numElements(t.shape);
     t.values.resize(n);

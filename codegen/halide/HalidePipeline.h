@@ -127,9 +127,6 @@ resolveHalideTarget(func::FuncOp kernel, const HalideCodegenOptions &options);
 /// Maps an MLIR element type to the Halide type that stores it (i1: uint8).
 std::optional<Halide::Type> halideStorageType(Type type);
 
-/// The runtime's element type for an MLIR type that can cross the kernel
-/// boundary (f16 bf16 f32 f64 i1 i32 i64), or nullopt.
-std::optional<::attn::rt::DType> runtimeDType(Type type);
 
 } // namespace mlir::attn
 

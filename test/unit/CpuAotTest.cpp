@@ -4,6 +4,7 @@
 // compared with the float64 reference; then every kind of bad argument, bad
 // manifest and run-time error, each reported as a status and a message.
 #include "codegen/halide/HalideAot.h"
+#include "dialect/RuntimeDType.h"
 #include "codegen/ref/ReferenceInterpreter.h"
 #include "dialect/AttnDialect.h"
 #include "dialect/AttnOps.h"
@@ -65,19 +66,7 @@ int64_t exampleSize(const std::string &sym) {
 }
 
 rt::DType dtypeOf(Type t) {
-  if (t.isBF16())
-    return rt::DType::bf16;
-  if (t.isF16())
-    return rt::DType::f16;
-  if (t.isF64())
-    return rt::DType::f64;
-  if (t.isInteger(1))
-    return rt::DType::boolean;
-  if (t.isInteger(32))
-    return rt::DType::i32;
-  if (t.isInteger(64))
-    return rt::DType::i64;
-  return rt::DType::f32;
+  return toRuntimeDType(t).value_or(rt::DType::f32);
 }
 
 size_t numElements(const std::vector<int64_t> &shape) {
