@@ -23,6 +23,8 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
 
+#include "test/unit/RefTensorCompare.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -90,24 +92,8 @@ struct Storage {
   }
 };
 
-bool sameValue(double a, double b) {
-  return a == b || (std::isnan(a) && std::isnan(b));
-}
-
-/// Largest |got - want| over the largest finite |want|; any other NaN fails.
-double relativeError(const RefTensor &got, const RefTensor &want) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < want.values.size(); ++i) {
-    if (sameValue(got.values[i], want.values[i]))
-      continue;
-    double d = std::fabs(got.values[i] - want.values[i]);
-    if (std::isnan(d))
-      return NAN;
-    num = std::max(num, d);
-    den = std::max(den, std::fabs(want.values[i]));
-  }
-  return num == 0 ? 0 : num / std::max(den, 1e-30);
-}
+using attn_test::relativeError;
+using attn_test::sameValue;
 
 bool isNarrowFloat(Type t) {
   if (auto tensor = dyn_cast<RankedTensorType>(t))

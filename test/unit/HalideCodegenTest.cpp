@@ -18,6 +18,8 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SourceMgr.h"
 
+#include "test/unit/RefTensorCompare.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -123,25 +125,8 @@ RefTensor zeros(std::vector<int64_t> shape) {
   return tensorOf(shape, std::vector<double>(n, 0.0));
 }
 
-bool sameValue(double a, double b) {
-  return a == b || (std::isnan(a) && std::isnan(b));
-}
-
-/// Largest |got - want| over the largest finite |want|; equal values
-/// (infinities, NaNs) count as exact, any other NaN or infinity as NaN.
-double relativeError(const RefTensor &got, const RefTensor &want) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < want.values.size(); ++i) {
-    if (sameValue(got.values[i], want.values[i]))
-      continue;
-    double d = std::fabs(got.values[i] - want.values[i]);
-    if (std::isnan(d))
-      return NAN;
-    num = std::max(num, d);
-    den = std::max(den, std::fabs(want.values[i]));
-  }
-  return num == 0 ? 0 : num / std::max(den, 1e-30);
-}
+using attn_test::relativeError;
+using attn_test::sameValue;
 
 void expectClose(const RefTensor &got, const RefTensor &want, double tol,
                  const std::string &what) {
