@@ -1,6 +1,7 @@
 // The C ABI of runtime/attn_runtime.h for CPU kernels: reads the manifest,
 // dlopens the shared object, checks every argument of a run against the
 // manifest, and calls the Halide `_argv` entry point with buffers it builds.
+#include "runtime/SizeSymbols.h"
 #include "runtime/attn_runtime.h"
 
 #include "runtime/DType.h"
@@ -370,18 +371,11 @@ extern "C" attn_status attn_run(attn_kernel *kernel, const attn_tensor *tensors,
                 "attn_run: the tensor or scalar array of kernel " + name +
                     " is NULL");
 
-  // Size symbol -> (value, where it was first seen).
-  std::map<std::string, std::pair<int64_t, std::string>> symbols;
+  SizeSymbols symbols;
   std::string error;
   auto bind = [&](const std::string &sym, int64_t value,
                   const std::string &where) {
-    auto [it, inserted] = symbols.emplace(sym, std::make_pair(value, where));
-    if (inserted || it->second.first == value)
-      return true;
-    error = where + " is " + std::to_string(value) + ", but size symbol " +
-            sym + " is " + std::to_string(it->second.first) + " (" +
-            it->second.second + ")";
-    return false;
+    return symbols.bind(sym, value, where, error);
   };
 
   CallFrame frame;

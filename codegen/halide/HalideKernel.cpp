@@ -4,6 +4,7 @@
 // a copy of the kernel's size arithmetic, so a kernel outlives its module.
 #include "codegen/halide/HalidePipeline.h"
 #include "dialect/RuntimeDType.h"
+#include "runtime/SizeSymbols.h"
 
 #include "dialect/AttnOps.h"
 #include "runtime/DType.h"
@@ -288,17 +289,10 @@ LogicalResult HalideKernel::Impl::checkArguments(ArrayRef<RefArg> args,
             " arguments, got " + std::to_string(args.size());
     return failure();
   }
-  // Size symbol -> (value, where it was first seen).
-  std::map<std::string, std::pair<int64_t, std::string>> symbols;
+  ::attn::rt::SizeSymbols symbols;
   auto bindSymbol = [&](const std::string &sym, int64_t value,
-                        const std::string &where) -> bool {
-    auto [it, inserted] = symbols.emplace(sym, std::make_pair(value, where));
-    if (inserted || it->second.first == value)
-      return true;
-    error = where + " is " + std::to_string(value) + ", but size symbol " +
-            sym + " is " + std::to_string(it->second.first) + " (" +
-            it->second.second + ")";
-    return false;
+                        const std::string &where) {
+    return symbols.bind(sym, value, where, error);
   };
   for (size_t i = 0; i < formal.size(); ++i) {
     const HalideArgument &f = formal[i];
