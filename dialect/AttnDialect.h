@@ -21,6 +21,10 @@ constexpr llvm::StringLiteral kDimsAttr = "attn.dims";   // size symbol per dim
 constexpr llvm::StringLiteral kKernelAttr = "attn.kernel"; // marks a kernel
 /// On an einsum: the source name of each iteration dimension (optional).
 constexpr llvm::StringLiteral kIndicesAttr = "attn.indices";
+/// On a kernel, set by attn-one-pass: for every rank it tiled, the outer
+/// (tile) index name -> [the rank's name, the inner index name, tile size],
+/// e.g. {m1 = ["m", "m0", 64]}.
+constexpr llvm::StringLiteral kTiledAttr = "attn.tiled";
 } // namespace mlir::attn
 
 #endif

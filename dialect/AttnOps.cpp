@@ -91,6 +91,63 @@ static std::optional<int64_t> constantIndex(Value v) {
   return std::nullopt;
 }
 
+/// Checks one access map of an op whose iteration space is `sizes`: its
+/// dimension and symbol counts, its rank, and that a bare dimension indexing
+/// a static tensor extent ranges over a constant size equal to it.
+static LogicalResult verifyAccessMap(Operation *op, AffineMap map,
+                                     RankedTensorType type, StringRef what,
+                                     ValueRange sizes, unsigned numSyms) {
+  unsigned numDims = sizes.size();
+  if (map.getNumDims() != numDims)
+    return op->emitOpError() << what << " map has " << map.getNumDims()
+                             << " dimensions, but the iteration space has "
+                             << numDims;
+  if (map.getNumSymbols() != numSyms)
+    return op->emitOpError() << what << " map has " << map.getNumSymbols()
+                             << " symbols, but the op has " << numSyms
+                             << " symbol operands";
+  if (map.getNumResults() != static_cast<unsigned>(type.getRank()))
+    return op->emitOpError() << what << " map has " << map.getNumResults()
+                             << " results, but the tensor has rank "
+                             << type.getRank();
+  for (auto [pos, e] : llvm::enumerate(map.getResults())) {
+    auto d = dyn_cast<AffineDimExpr>(e);
+    if (!d || type.isDynamicDim(pos))
+      continue;
+    std::optional<int64_t> size = constantIndex(sizes[d.getPosition()]);
+    if (size && *size != type.getDimSize(pos))
+      return op->emitOpError() << what << " dimension " << pos
+                               << " has extent " << type.getDimSize(pos)
+                               << ", but d" << d.getPosition()
+                               << " ranges over " << *size;
+  }
+  return success();
+}
+
+/// Checks that a result map names distinct dimensions only; sets them in
+/// `named`.
+static LogicalResult verifyProjection(Operation *op, AffineMap map,
+                                      StringRef what,
+                                      llvm::SmallBitVector &named) {
+  llvm::SmallBitVector seen(map.getNumDims());
+  for (AffineExpr e : map.getResults()) {
+    auto d = dyn_cast<AffineDimExpr>(e);
+    if (!d) {
+      std::string text;
+      llvm::raw_string_ostream os(text);
+      e.print(os);
+      return op->emitOpError() << what << " map must name dimensions only, got "
+                               << text;
+    }
+    if (seen.test(d.getPosition()))
+      return op->emitOpError() << what << " map names d" << d.getPosition()
+                               << " twice";
+    seen.set(d.getPosition());
+  }
+  named |= seen;
+  return success();
+}
+
 LogicalResult EinsumOp::verify() {
   unsigned numDims = getNumDims();
   unsigned numSyms = getSymbols().size();
@@ -102,31 +159,7 @@ LogicalResult EinsumOp::verify() {
 
   auto checkMap = [&](AffineMap map, RankedTensorType type,
                       StringRef what) -> LogicalResult {
-    if (map.getNumDims() != numDims)
-      return emitOpError() << what << " map has " << map.getNumDims()
-                           << " dimensions, but the iteration space has "
-                           << numDims;
-    if (map.getNumSymbols() != numSyms)
-      return emitOpError() << what << " map has " << map.getNumSymbols()
-                           << " symbols, but the op has " << numSyms
-                           << " symbol operands";
-    if (map.getNumResults() != static_cast<unsigned>(type.getRank()))
-      return emitOpError() << what << " map has " << map.getNumResults()
-                           << " results, but the tensor has rank "
-                           << type.getRank();
-    // A bare dimension indexes a tensor dimension directly: static extents
-    // must agree with constant sizes.
-    for (auto [pos, e] : llvm::enumerate(map.getResults())) {
-      auto d = dyn_cast<AffineDimExpr>(e);
-      if (!d || type.isDynamicDim(pos))
-        continue;
-      std::optional<int64_t> size = constantIndex(getSizes()[d.getPosition()]);
-      if (size && *size != type.getDimSize(pos))
-        return emitOpError() << what << " dimension " << pos << " has extent "
-                             << type.getDimSize(pos) << ", but d"
-                             << d.getPosition() << " ranges over " << *size;
-    }
-    return success();
+    return verifyAccessMap(*this, map, type, what, getSizes(), numSyms);
   };
   for (unsigned i = 0; i < numInputs; ++i) {
     std::string what = "input " + std::to_string(i);
@@ -140,20 +173,8 @@ LogicalResult EinsumOp::verify() {
     return failure();
 
   llvm::SmallBitVector seen(numDims);
-  for (AffineExpr e : getResultMap().getResults()) {
-    auto d = dyn_cast<AffineDimExpr>(e);
-    if (!d)
-    {
-      std::string text;
-      llvm::raw_string_ostream os(text);
-      e.print(os);
-      return emitOpError("result map must name dimensions only, got ") << text;
-    }
-    if (seen.test(d.getPosition()))
-      return emitOpError("result map names d")
-             << d.getPosition() << " twice";
-    seen.set(d.getPosition());
-  }
+  if (failed(verifyProjection(*this, getResultMap(), "result", seen)))
+    return failure();
   bool reduces = seen.count() != numDims;
   if (reduces && getKind() == ReductionKind::none)
     return emitOpError("reduces dimensions not named by the result map but "
@@ -272,5 +293,110 @@ LogicalResult FillOp::verify() {
                                        << out.getDimSize(i) << " out";
   if (!out.getElementType().isIntOrFloat())
     return emitOpError("result element type must be an integer or a float");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// OnlineOp
+//===----------------------------------------------------------------------===//
+
+AffineMap OnlineOp::getRefMap() {
+  return cast<AffineMapAttr>(getIndexingMaps()[0]).getValue();
+}
+AffineMap OnlineOp::getPartMap(unsigned i) {
+  return cast<AffineMapAttr>(getIndexingMaps()[1 + i]).getValue();
+}
+AffineMap OnlineOp::getMaxMap() {
+  return cast<AffineMapAttr>(getIndexingMaps()[1 + getNumParts()]).getValue();
+}
+AffineMap OnlineOp::getSumMap(unsigned i) {
+  return cast<AffineMapAttr>(getIndexingMaps()[2 + getNumParts() + i])
+      .getValue();
+}
+
+SmallVector<unsigned> OnlineOp::getReducedDims() {
+  llvm::SmallBitVector named(getNumDims());
+  auto mark = [&](AffineMap map) {
+    for (AffineExpr e : map.getResults())
+      if (auto d = dyn_cast<AffineDimExpr>(e))
+        named.set(d.getPosition());
+  };
+  mark(getMaxMap());
+  for (unsigned i = 0; i < getNumParts(); ++i)
+    mark(getSumMap(i));
+  SmallVector<unsigned> reduced;
+  for (unsigned i = 0; i < getNumDims(); ++i)
+    if (!named.test(i))
+      reduced.push_back(i);
+  return reduced;
+}
+
+/// The dimensions `map` uses.
+static llvm::SmallBitVector usedDims(AffineMap map) {
+  llvm::SmallBitVector used(map.getNumDims());
+  for (AffineExpr e : map.getResults())
+    e.walk([&](AffineExpr sub) {
+      if (auto d = dyn_cast<AffineDimExpr>(sub))
+        used.set(d.getPosition());
+    });
+  return used;
+}
+
+LogicalResult OnlineOp::verify() {
+  unsigned numDims = getNumDims();
+  unsigned numSyms = getSymbols().size();
+  unsigned numParts = getNumParts();
+  if (numParts == 0)
+    return emitOpError("needs at least one partial sum besides the reference");
+  if (getSums().size() != numParts)
+    return emitOpError("has ") << numParts << " partial sums but "
+                               << getSums().size() << " sum results";
+  if (getIndexingMaps().size() != 2 * (numParts + 1))
+    return emitOpError("expects one indexing map per input and per result (")
+           << 2 * (numParts + 1) << "), got " << getIndexingMaps().size();
+  if (getRescale().size() != numParts)
+    return emitOpError("expects one rescale exponent per partial sum (")
+           << numParts << "), got " << getRescale().size();
+
+  auto tensorOf = [](Value v) { return cast<RankedTensorType>(v.getType()); };
+  if (failed(verifyAccessMap(*this, getRefMap(), tensorOf(getRef()), "ref",
+                             getSizes(), numSyms)))
+    return failure();
+  llvm::SmallBitVector maxDims(numDims), allNamed(numDims);
+  if (failed(verifyAccessMap(*this, getMaxMap(), tensorOf(getMax()), "max",
+                             getSizes(), numSyms)) ||
+      failed(verifyProjection(*this, getMaxMap(), "max", maxDims)))
+    return failure();
+  allNamed |= maxDims;
+  for (unsigned i = 0; i < numParts; ++i) {
+    std::string part = "part " + std::to_string(i);
+    std::string sum = "sum " + std::to_string(i);
+    llvm::SmallBitVector named(numDims);
+    if (failed(verifyAccessMap(*this, getPartMap(i), tensorOf(getParts()[i]),
+                               part, getSizes(), numSyms)) ||
+        failed(verifyAccessMap(*this, getSumMap(i), tensorOf(getSums()[i]),
+                               sum, getSizes(), numSyms)) ||
+        failed(verifyProjection(*this, getSumMap(i), sum, named)))
+      return failure();
+    if ((maxDims & ~named).any())
+      return emitOpError() << sum
+                           << " map must name every dimension the max map "
+                              "names";
+    if (cast<FloatAttr>(getRescale()[i]).getValueAsDouble() >= 0)
+      return emitOpError("rescale exponents must be negative (a correction "
+                         "exp(c * (new - old)) <= 1 keeps sums bounded)");
+    allNamed |= named;
+  }
+  // `ref` may depend only on the max's dimensions and the reduced ones.
+  llvm::SmallBitVector refOnly = usedDims(getRefMap()) & allNamed & ~maxDims;
+  if (refOnly.any())
+    return emitOpError("ref map uses d")
+           << refOnly.find_first()
+           << ", which is neither reduced nor named by the max map";
+  if (allNamed.count() == numDims)
+    return emitOpError("reduces no dimension");
+  for (Value r : getResults())
+    if (!isa<FloatType>(tensorOf(r).getElementType()))
+      return emitOpError("results must have a float element type");
   return success();
 }

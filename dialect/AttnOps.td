@@ -110,4 +110,58 @@ def Attn_FillOp : Attn_Op<"fill", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Attn_OnlineOp : Attn_Op<"online", [AttrSizedOperandSegments, Pure]> {
+  let summary = "combine partial reductions that are relative to a running maximum";
+  let description = [{
+    The combine step of the one-pass rewrite and of split reductions: a
+    reduction whose state is a reference value (a running maximum) and sums
+    expressed relative to it. The first input `ref` holds partial maxima;
+    every other input `part_i` holds a partial sum that was computed
+    relative to the `ref` value at the same point (`sum h * exp(c_i * ref)`
+    for the partial's own `ref`). With `R` the dimensions that no result
+    map names (the reduced ones) and `x`, `y` the others:
+
+      M[x]      = max over R of ref[x, R]
+      O_i[x, y] = sum over R of part_i[x, y, R] * exp(c_i * (M[x] - ref[x, R]))
+
+    where `c_i` is `rescale[i]` (negative: -1 for softmax's exp(s - max)).
+    Only points where `ref` (and, for O_i, `part_i`) is present contribute;
+    a result point with no contribution is absent. The definition is exact
+    mathematics; implementations evaluate it online, keeping a running
+    maximum and rescaling the running sums by exp(c_i * (new - old)) when it
+    grows, so one traversal of R suffices and partial states combine in any
+    order (the operation is a monoid: FlashAttention's online softmax,
+    Flash-Decoding's combine).
+
+    Maps are as in `attn.einsum`: one per input, then one per result, over
+    the `sizes` dimensions and the `symbols`. Result maps name dimensions
+    only; the first result's map names the dimensions `ref` depends on
+    besides `R`, and every other result map names those too.
+  }];
+  let arguments = (ins AnyRankedTensor:$ref,
+                       Variadic<AnyRankedTensor>:$parts,
+                       Variadic<Index>:$sizes,
+                       Variadic<Index>:$symbols,
+                       AffineMapArrayAttr:$indexing_maps,
+                       F64ArrayAttr:$rescale);
+  let results = (outs AnyRankedTensor:$max, Variadic<AnyRankedTensor>:$sums);
+  let assemblyFormat = [{
+    `ins` `(` $ref `,` $parts `:` type($ref) `,` type($parts) `)`
+    `sizes` `(` $sizes `)`
+    (`symbols` `(` $symbols^ `)`)?
+    attr-dict `->` type($max) `,` type($sums)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    unsigned getNumDims() { return getSizes().size(); }
+    unsigned getNumParts() { return getParts().size(); }
+    AffineMap getRefMap();
+    AffineMap getPartMap(unsigned i);
+    AffineMap getMaxMap();
+    AffineMap getSumMap(unsigned i);
+    /// Dimensions that no result map names, in increasing order.
+    SmallVector<unsigned> getReducedDims();
+  }];
+}
+
 #endif // ATTN_OPS_TD

@@ -36,4 +36,26 @@ def AttnClassifyTiles : Pass<"attn-classify-tiles", "::mlir::func::FuncOp"> {
   ];
 }
 
+def AttnOnePass : Pass<"attn-one-pass", "::mlir::func::FuncOp"> {
+  let summary = "Rewrite max/exp/sum cascades over a rank into one pass";
+  let description = [{
+    For every max reduction over one rank `m`, gathers the elementwise
+    einsums over `m` that read it and the sums over `m` that read those,
+    and checks from the bodies' algebra that each sum is `h * exp(c * max)`
+    with a constant `c < 0` (FlashAttention's rescaling:
+    `exp(a - c) = exp(a - b) * exp(b - c)`). Then partitions `m` into tiles
+    (`m = m1 * tile-size + m0`): per tile, the tile maximum and the partial
+    sums relative to it; across tiles, one `attn.online` that keeps a
+    running maximum and rescales. Soft-capping, biases, masks, sinks,
+    grouped heads all live in the score and pass through. Where a sum has
+    no correction (a tanh of the maximum, a sum affine in it), the group is
+    left as it is with a remark naming the op that blocks it.
+  }];
+  let options = [
+    Option<"tileSize", "tile-size", "int64_t", /*default=*/"64",
+           "Extent of the tiles (m0) of the rewritten rank">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 #endif // ATTN_PASSES_TD

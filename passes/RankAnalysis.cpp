@@ -2,6 +2,8 @@
 // are one rank when a map names the dimension bare at that tensor position.
 #include "passes/RankAnalysis.h"
 
+#include "llvm/ADT/StringMap.h"
+
 using namespace mlir;
 using namespace mlir::attn;
 
@@ -27,6 +29,7 @@ void RankAnalysis::unite(unsigned a, unsigned b) {
 
 RankAnalysis::RankAnalysis(func::FuncOp kernel) {
   SmallVector<EinsumOp> einsums;
+  SmallVector<OnlineOp> onlines;
   kernel.walk([&](Operation *op) {
     if (auto e = dyn_cast<EinsumOp>(op)) {
       einsums.push_back(e);
@@ -41,6 +44,22 @@ RankAnalysis::RankAnalysis(func::FuncOp kernel) {
       link(e.getResult(), e.getResultMap());
       for (unsigned d = 0; d < e.getNumDims(); ++d)
         slot(e.getOperation(), d);
+    } else if (auto o = dyn_cast<OnlineOp>(op)) {
+      onlines.push_back(o);
+      auto link = [&](Value tensor, AffineMap map) {
+        for (auto [pos, expr] : llvm::enumerate(map.getResults()))
+          if (auto d = dyn_cast<AffineDimExpr>(expr))
+            unite(slot(o.getOperation(), d.getPosition()),
+                  slot(tensor.getAsOpaquePointer(), pos));
+      };
+      link(o.getRef(), o.getRefMap());
+      link(o.getMax(), o.getMaxMap());
+      for (unsigned i = 0; i < o.getNumParts(); ++i) {
+        link(o.getParts()[i], o.getPartMap(i));
+        link(o.getSums()[i], o.getSumMap(i));
+      }
+      for (unsigned d = 0; d < o.getNumDims(); ++d)
+        slot(o.getOperation(), d);
     } else if (auto f = dyn_cast<FillOp>(op)) {
       auto type = cast<RankedTensorType>(f.getInput().getType());
       for (int64_t pos = 0; pos < type.getRank(); ++pos)
@@ -48,11 +67,38 @@ RankAnalysis::RankAnalysis(func::FuncOp kernel) {
               slot(f.getResult().getAsOpaquePointer(), pos));
     }
   });
+  SmallVector<std::pair<Operation *, unsigned>> ops;
+  for (EinsumOp e : einsums)
+    ops.push_back({e, e.getNumDims()});
+  for (OnlineOp o : onlines)
+    ops.push_back({o, o.getNumDims()});
+  // A rank tiled by attn-one-pass is read through `m1 * T + m0`, not bare:
+  // its tile and in-tile indices are linked by name.
+  if (auto tiled = kernel->getAttrOfType<DictionaryAttr>(kTiledAttr)) {
+    llvm::StringMap<unsigned> first;
+    for (NamedAttribute t : tiled) {
+      first[t.getName().strref()] = ~0u;
+      first[cast<StringAttr>(cast<ArrayAttr>(t.getValue())[1]).strref()] = ~0u;
+    }
+    for (auto [e, numDims] : ops) {
+      auto indices = e->getAttrOfType<ArrayAttr>(kIndicesAttr);
+      for (unsigned d = 0; indices && d < numDims && d < indices.size(); ++d) {
+        auto name = dyn_cast<StringAttr>(indices[d]);
+        auto it = name ? first.find(name.strref()) : first.end();
+        if (it == first.end())
+          continue;
+        if (it->second == ~0u)
+          it->second = slot(e, d);
+        else
+          unite(it->second, slot(e, d));
+      }
+    }
+  }
   // Name the ranks in order of first appearance.
-  for (EinsumOp e : einsums) {
+  for (auto [e, numDims] : ops) {
     auto indices = e->getAttrOfType<ArrayAttr>(kIndicesAttr);
-    for (unsigned d = 0; d < e.getNumDims(); ++d) {
-      unsigned root = find(slot(e.getOperation(), d));
+    for (unsigned d = 0; d < numDims; ++d) {
+      unsigned root = find(slot(e, d));
       if (rankOfRoot.count(root))
         continue;
       rankOfRoot[root] = names.size();
@@ -64,6 +110,6 @@ RankAnalysis::RankAnalysis(func::FuncOp kernel) {
   }
 }
 
-unsigned RankAnalysis::rankOf(EinsumOp einsum, unsigned dim) {
-  return rankOfRoot.lookup(find(slot(einsum.getOperation(), dim)));
+unsigned RankAnalysis::rankOf(Operation *op, unsigned dim) {
+  return rankOfRoot.lookup(find(slot(op, dim)));
 }

@@ -15,8 +15,9 @@ class RankAnalysis {
 public:
   explicit RankAnalysis(func::FuncOp kernel);
 
-  /// The rank of dimension `dim` of `einsum`'s iteration space.
-  unsigned rankOf(EinsumOp einsum, unsigned dim);
+  /// The rank of dimension `dim` of the iteration space of `op` (an
+  /// attn.einsum or attn.online).
+  unsigned rankOf(Operation *op, unsigned dim);
   /// The rank's name: the source index name where the frontend recorded it
   /// (`attn.indices`), else `d<N>` of the first einsum that iterates it.
   const std::string &name(unsigned rank) { return names[rank]; }

@@ -1171,6 +1171,7 @@ private:
   LogicalResult bindArguments(ArrayRef<RefArg> args);
   LogicalResult runEinsum(EinsumOp op);
   LogicalResult runFill(FillOp op);
+  LogicalResult runOnline(OnlineOp op);
   LogicalResult runDim(tensor::DimOp op);
   LogicalResult runScalarOp(Operation *op);
   LogicalResult collectResults(func::ReturnOp op,
@@ -1719,6 +1720,215 @@ LogicalResult KernelInterpreter::runEinsum(EinsumOp op) {
   return success();
 }
 
+/// attn.online, evaluated the way a kernel does it: one traversal of the
+/// iteration space, each sum keeping a running reference (the largest `ref`
+/// it has seen) and rescaling when the reference grows; at the end each sum
+/// is brought to the final maximum. The result is the definition in
+/// AttnOps.td exactly (up to rounding), whatever the traversal order.
+LogicalResult KernelInterpreter::runOnline(OnlineOp op) {
+  std::string where = "attn.online at " + locText(op.getLoc());
+  unsigned numDims = op.getNumDims();
+  unsigned numParts = op.getNumParts();
+  SmallVector<int64_t> sizes, symbols;
+  for (Value v : op.getSizes()) {
+    int64_t n;
+    if (failed(indexOf(v, n, op, "size")))
+      return failure();
+    if (n < 0)
+      return fail(where + ": a dimension has a negative extent");
+    sizes.push_back(n);
+  }
+  for (Value v : op.getSymbols()) {
+    int64_t n;
+    if (failed(indexOf(v, n, op, "symbol")))
+      return failure();
+    symbols.push_back(n);
+  }
+  int64_t numPoints = checkedCount(sizes, kMaxPoints);
+  if (numPoints < 0)
+    return fail(where + ": the iteration space is too large");
+
+  // An accessor: a tensor and the compiled map that reads it.
+  struct Access {
+    Tensor *tensor = nullptr;
+    std::vector<AffineEvaluator> index;
+    // The element offset at `pt`; -1 when out of range; -2 on a division by
+    // zero.
+    int64_t offset(const int64_t *pt) const {
+      int64_t o = 0;
+      for (size_t r = 0; r < index.size(); ++r) {
+        int64_t x;
+        if (!index[r].eval(pt, x))
+          return -2;
+        if (x < 0 || x >= tensor->shape[r])
+          return -1;
+        o += x * tensor->strides[r];
+      }
+      return o;
+    }
+    bool present(int64_t o) const {
+      return tensor->present.empty() || tensor->present[o];
+    }
+  };
+  auto access = [&](Value v, AffineMap map, Access &a) -> LogicalResult {
+    a.tensor = tensorOf(v);
+    if (!a.tensor || map.getNumResults() != a.tensor->shape.size())
+      return fail(where + ": an input is not a tensor the interpreter holds "
+                          "with the rank of its map");
+    a.index.resize(map.getNumResults());
+    for (unsigned r = 0; r < map.getNumResults(); ++r)
+      a.index[r].compile(map.getResult(r), symbols);
+    return success();
+  };
+  Access ref;
+  std::vector<Access> parts(numParts);
+  if (failed(access(op.getRef(), op.getRefMap(), ref)))
+    return failure();
+  for (unsigned i = 0; i < numParts; ++i)
+    if (failed(access(op.getParts()[i], op.getPartMap(i), parts[i])))
+      return failure();
+
+  // The results: element offsets are linear in the point.
+  auto makeResult = [&](Value v, AffineMap map, SmallVector<int64_t> &stride) {
+    SmallVector<int64_t> shape;
+    for (AffineExpr e : map.getResults())
+      shape.push_back(sizes[cast<AffineDimExpr>(e).getPosition()]);
+    auto t = std::make_unique<Tensor>();
+    t->setShape(shape);
+    t->name = valueName(v);
+    int64_t n = checkedCount(shape, kMaxElements);
+    if (n < 0)
+      return std::unique_ptr<Tensor>();
+    t->values.assign(n, 0.0);
+    t->present.assign(n, 0);
+    stride.assign(numDims, 0);
+    for (auto [k, e] : llvm::enumerate(map.getResults()))
+      stride[cast<AffineDimExpr>(e).getPosition()] += t->strides[k];
+    return t;
+  };
+  SmallVector<int64_t> maxStride;
+  std::unique_ptr<Tensor> maxT = makeResult(op.getMax(), op.getMaxMap(),
+                                            maxStride);
+  std::vector<SmallVector<int64_t>> sumStride(numParts);
+  std::vector<std::unique_ptr<Tensor>> sums;
+  // Each sum point's running reference, in the frame of which it is held.
+  std::vector<std::vector<double>> frames(numParts);
+  std::vector<double> rescale;
+  for (unsigned i = 0; i < numParts; ++i) {
+    sums.push_back(makeResult(op.getSums()[i], op.getSumMap(i), sumStride[i]));
+    if (!sums.back())
+      return fail(where + ": a result is too large for the interpreter");
+    frames[i].assign(sums[i]->values.size(), 0.0);
+    rescale.push_back(cast<FloatAttr>(op.getRescale()[i]).getValueAsDouble());
+  }
+  if (!maxT)
+    return fail(where + ": a result is too large for the interpreter");
+
+  auto outOfRange = [&](const Access &a, int64_t code,
+                        ArrayRef<int64_t> point) {
+    return fail(where + (code == -2 ? ": division by zero in a map"
+                                    : ": out-of-range read of " +
+                                          a.tensor->name) +
+                " at iteration point " + pointText(point));
+  };
+  // Each result sums over the reduced dimensions only: a point contributes
+  // to it when the dimensions that are neither reduced nor its own are 0.
+  SmallVector<unsigned> reducedDims = op.getReducedDims();
+  auto foreignDims = [&](AffineMap map) {
+    SmallVector<unsigned> foreign;
+    for (unsigned d = 0; d < numDims; ++d)
+      if (!llvm::is_contained(reducedDims, d) &&
+          !llvm::any_of(map.getResults(), [&](AffineExpr e) {
+            return cast<AffineDimExpr>(e).getPosition() == d;
+          }))
+        foreign.push_back(d);
+    return foreign;
+  };
+  std::vector<SmallVector<unsigned>> sumForeign;
+  for (unsigned i = 0; i < numParts; ++i)
+    sumForeign.push_back(foreignDims(op.getSumMap(i)));
+  SmallVector<unsigned> maxForeign = foreignDims(op.getMaxMap());
+  auto atOrigin = [](const int64_t *pt, ArrayRef<unsigned> dims) {
+    return llvm::all_of(dims, [&](unsigned d) { return pt[d] == 0; });
+  };
+
+  SmallVector<int64_t> point(numDims, 0);
+  for (int64_t visited = 0; visited < numPoints; ++visited) {
+    if (visited != 0)
+      for (unsigned d = numDims; d-- > 0;) {
+        if (++point[d] < sizes[d])
+          break;
+        point[d] = 0;
+      }
+    const int64_t *pt = point.data();
+    int64_t ro = ref.offset(pt);
+    if (ro < 0)
+      return outOfRange(ref, ro, point);
+    if (!ref.present(ro))
+      continue;
+    double r = ref.tensor->values[ro];
+    int64_t mo = 0;
+    for (unsigned d = 0; d < numDims; ++d)
+      mo += pt[d] * maxStride[d];
+    if (atOrigin(pt, maxForeign)) {
+      if (!maxT->present[mo] || r > maxT->values[mo])
+        maxT->values[mo] = r;
+      maxT->present[mo] = 1;
+    }
+    for (unsigned i = 0; i < numParts; ++i) {
+      if (!atOrigin(pt, sumForeign[i]))
+        continue;
+      int64_t po = parts[i].offset(pt);
+      if (po < 0)
+        return outOfRange(parts[i], po, point);
+      if (!parts[i].present(po))
+        continue;
+      double v = parts[i].tensor->values[po];
+      int64_t so = 0;
+      for (unsigned d = 0; d < numDims; ++d)
+        so += pt[d] * sumStride[i][d];
+      Tensor &sum = *sums[i];
+      double &frame = frames[i][so];
+      if (!sum.present[so]) {
+        sum.present[so] = 1;
+        sum.values[so] = v;
+        frame = r;
+        continue;
+      }
+      double next = std::max(frame, r);
+      sum.values[so] = sum.values[so] * std::exp(rescale[i] * (next - frame)) +
+                       v * std::exp(rescale[i] * (next - r));
+      frame = next;
+    }
+  }
+  // Bring every sum to the final maximum of its point.
+  for (unsigned i = 0; i < numParts; ++i) {
+    Tensor &sum = *sums[i];
+    SmallVector<int64_t> at(numDims, 0);
+    // The max point of a sum point: walk the sum's own indices.
+    AffineMap sumMap = op.getSumMap(i), maxMap = op.getMaxMap();
+    for (size_t k = 0; k < sum.values.size(); ++k) {
+      if (!sum.present[k])
+        continue;
+      int64_t rest = static_cast<int64_t>(k);
+      for (auto [j, e] : llvm::enumerate(sumMap.getResults())) {
+        at[cast<AffineDimExpr>(e).getPosition()] = rest / sum.strides[j];
+        rest %= sum.strides[j];
+      }
+      int64_t mo = 0;
+      for (AffineExpr e : maxMap.getResults()) {
+        unsigned d = cast<AffineDimExpr>(e).getPosition();
+        mo += at[d] * maxStride[d];
+      }
+      sum.values[k] *= std::exp(rescale[i] * (maxT->values[mo] - frames[i][k]));
+    }
+  }
+  tensors[op.getMax()] = std::move(maxT);
+  for (unsigned i = 0; i < numParts; ++i)
+    tensors[op.getSums()[i]] = std::move(sums[i]);
+  return success();
+}
+
 LogicalResult
 KernelInterpreter::collectResults(func::ReturnOp op,
                                   std::vector<RefTensor> &results) {
@@ -1760,6 +1970,8 @@ LogicalResult KernelInterpreter::run(ArrayRef<RefArg> args,
       ok = runEinsum(einsum);
     else if (auto fill = dyn_cast<FillOp>(op))
       ok = runFill(fill);
+    else if (auto online = dyn_cast<OnlineOp>(op))
+      ok = runOnline(online);
     else if (auto dim = dyn_cast<tensor::DimOp>(op))
       ok = runDim(dim);
     else if (auto ret = dyn_cast<func::ReturnOp>(op))

@@ -335,3 +335,56 @@ func.func @yield_outside() {
   // expected-error @+1 {{expects parent op 'attn.einsum'}}
   attn.yield
 }
+
+// -----
+
+#r2 = affine_map<(d0, d1) -> (d0, d1)>
+#r1 = affine_map<(d0, d1) -> (d0)>
+func.func @online_rescale_sign(%m: tensor<?x?xf32>, %s: tensor<?x?xf32>, %n: index, %t: index) {
+  // expected-error @+1 {{rescale exponents must be negative}}
+  %a, %b = attn.online ins(%m, %s : tensor<?x?xf32>, tensor<?x?xf32>) sizes(%n, %t) {indexing_maps = [#r2, #r2, #r1, #r1], rescale = [1.0]} -> tensor<?xf32>, tensor<?xf32>
+  return
+}
+
+// -----
+
+#r2 = affine_map<(d0, d1) -> (d0, d1)>
+#r1 = affine_map<(d0, d1) -> (d0)>
+func.func @online_map_count(%m: tensor<?x?xf32>, %s: tensor<?x?xf32>, %n: index, %t: index) {
+  // expected-error @+1 {{expects one indexing map per input and per result (4), got 3}}
+  %a, %b = attn.online ins(%m, %s : tensor<?x?xf32>, tensor<?x?xf32>) sizes(%n, %t) {indexing_maps = [#r2, #r2, #r1], rescale = [-1.0]} -> tensor<?xf32>, tensor<?xf32>
+  return
+}
+
+// -----
+
+#r2 = affine_map<(d0, d1) -> (d0, d1)>
+#r1 = affine_map<(d0, d1) -> (d0)>
+#r0 = affine_map<(d0, d1) -> ()>
+func.func @online_sum_keeps_max_dims(%m: tensor<?x?xf32>, %s: tensor<?x?xf32>, %n: index, %t: index) {
+  // expected-error @+1 {{sum 0 map must name every dimension the max map names}}
+  %a, %b = attn.online ins(%m, %s : tensor<?x?xf32>, tensor<?x?xf32>) sizes(%n, %t) {indexing_maps = [#r2, #r2, #r1, #r0], rescale = [-1.0]} -> tensor<?xf32>, tensor<f32>
+  return
+}
+
+// -----
+
+#r2 = affine_map<(d0, d1) -> (d0, d1)>
+func.func @online_reduces_nothing(%m: tensor<?x?xf32>, %s: tensor<?x?xf32>, %n: index, %t: index) {
+  // expected-error @+1 {{reduces no dimension}}
+  %a, %b = attn.online ins(%m, %s : tensor<?x?xf32>, tensor<?x?xf32>) sizes(%n, %t) {indexing_maps = [#r2, #r2, #r2, #r2], rescale = [-1.0]} -> tensor<?x?xf32>, tensor<?x?xf32>
+  return
+}
+
+// -----
+
+#r3 = affine_map<(d0, d1, d2) -> (d0, d2)>
+#s3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#m3 = affine_map<(d0, d1, d2) -> (d0)>
+#o3 = affine_map<(d0, d1, d2) -> (d0, d1)>
+#bad = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+func.func @online_ref_foreign_dim(%m: tensor<?x?x?xf32>, %s: tensor<?x?x?xf32>, %n: index, %f: index, %t: index) {
+  // expected-error @+1 {{ref map uses d1, which is neither reduced nor named by the max map}}
+  %a, %b = attn.online ins(%m, %s : tensor<?x?x?xf32>, tensor<?x?x?xf32>) sizes(%n, %f, %t) {indexing_maps = [#bad, #s3, #m3, #o3], rescale = [-1.0]} -> tensor<?xf32>, tensor<?x?xf32>
+  return
+}

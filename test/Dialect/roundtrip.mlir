@@ -82,3 +82,12 @@ func.func @sinks(%s: tensor<?x?xf32>, %M: index, %P: index) -> tensor<?x?xf32> {
   }
   return %r : tensor<?x?xf32>
 }
+
+// The combine step of a one-pass cascade: tile maxima TM[p, t], partial sums
+// relative to them, reduced over the tiles t.
+// CHECK-LABEL: func.func @online
+// CHECK: %{{.*}}, %{{.*}}:2 = attn.online ins(%{{.*}}, %{{.*}}, %{{.*}} : tensor<?x?xf32>, tensor<?x?xf32>, tensor<?x?x?xf32>) sizes(%{{.*}}, %{{.*}}, %{{.*}}) {indexing_maps = [{{.*}}], rescale = [-1.000000e+00, -2.000000e+00]} -> tensor<?xf32>, tensor<?xf32>, tensor<?x?xf32>
+func.func @online(%tm: tensor<?x?xf32>, %tl: tensor<?x?xf32>, %to: tensor<?x?x?xf32>, %p: index, %f: index, %t: index) -> (tensor<?xf32>, tensor<?xf32>, tensor<?x?xf32>) {
+  %m, %s:2 = attn.online ins(%tm, %tl, %to : tensor<?x?xf32>, tensor<?x?xf32>, tensor<?x?x?xf32>) sizes(%p, %f, %t) {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d0, d1, d2)>, affine_map<(d0, d1, d2) -> (d0)>, affine_map<(d0, d1, d2) -> (d0)>, affine_map<(d0, d1, d2) -> (d0, d1)>], rescale = [-1.0, -2.0]} -> tensor<?xf32>, tensor<?xf32>, tensor<?x?xf32>
+  return %m, %s#0, %s#1 : tensor<?xf32>, tensor<?xf32>, tensor<?x?xf32>
+}
