@@ -25,6 +25,8 @@ constexpr llvm::StringLiteral kIndicesAttr = "attn.indices";
 /// (tile) index name -> [the rank's name, the inner index name, tile size],
 /// e.g. {m1 = ["m", "m0", 64]}.
 constexpr llvm::StringLiteral kTiledAttr = "attn.tiled";
+/// On the attn.online ops made by attn-split-reduction (not split again).
+constexpr llvm::StringLiteral kSplitAttr = "attn.split";
 } // namespace mlir::attn
 
 #endif

@@ -395,6 +395,18 @@ LogicalResult OnlineOp::verify() {
            << ", which is neither reduced nor named by the max map";
   if (allNamed.count() == numDims)
     return emitOpError("reduces no dimension");
+  if (std::optional<ArrayAttr> filter = getFilter()) {
+    if (filter->empty())
+      return emitOpError("filter must hold at least one integer set");
+    for (Attribute a : *filter) {
+      IntegerSet set = cast<IntegerSetAttr>(a).getValue();
+      if (set.getNumDims() != numDims || set.getNumSymbols() != numSyms)
+        return emitOpError("filter set must have ")
+               << numDims << " dimensions and " << numSyms
+               << " symbols, got " << set.getNumDims() << " and "
+               << set.getNumSymbols();
+    }
+  }
   for (Value r : getResults())
     if (!isa<FloatType>(tensorOf(r).getElementType()))
       return emitOpError("results must have a float element type");

@@ -134,7 +134,10 @@ def Attn_OnlineOp : Attn_Op<"online", [AttrSizedOperandSegments, Pure]> {
     Flash-Decoding's combine).
 
     Maps are as in `attn.einsum`: one per input, then one per result, over
-    the `sizes` dimensions and the `symbols`. Result maps name dimensions
+    the `sizes` dimensions and the `symbols`. An optional `filter` (a union
+    of integer sets, as on `attn.einsum`) drops points: a point outside it
+    contributes nothing (split reductions use it for the last worker's
+    range). Result maps name dimensions
     only; the first result's map names the dimensions `ref` depends on
     besides `R`, and every other result map names those too.
   }];
@@ -143,7 +146,8 @@ def Attn_OnlineOp : Attn_Op<"online", [AttrSizedOperandSegments, Pure]> {
                        Variadic<Index>:$sizes,
                        Variadic<Index>:$symbols,
                        AffineMapArrayAttr:$indexing_maps,
-                       F64ArrayAttr:$rescale);
+                       F64ArrayAttr:$rescale,
+                       OptionalAttr<Attn_IntegerSetArrayAttr>:$filter);
   let results = (outs AnyRankedTensor:$max, Variadic<AnyRankedTensor>:$sums);
   let assemblyFormat = [{
     `ins` `(` $ref `,` $parts `:` type($ref) `,` type($parts) `)`

@@ -58,4 +58,24 @@ def AttnOnePass : Pass<"attn-one-pass", "::mlir::func::FuncOp"> {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def AttnSplitReduction : Pass<"attn-split-reduction", "::mlir::func::FuncOp"> {
+  let summary = "Split the reduced rank of attn.online across parallel workers";
+  let description = [{
+    Flash-Decoding / Lean Attention, derived from the monoid attn.online:
+    the tiles `m1` are split into K contiguous ranges (`m1 = w * C + j`);
+    an inner attn.online combines each worker's range and keeps `w`, an
+    outer one combines the K partial states with the same corrections.
+    K is `workers`, or with `workers=0` a cost model evaluated on the
+    run-time sizes: `K = clamp(ceil(parallelism / rows), 1, tiles)` where
+    `rows` is the number of independent result rows of the maximum.
+  }];
+  let options = [
+    Option<"workers", "workers", "int64_t", /*default=*/"0",
+           "Number of workers K (0: the cost model)">,
+    Option<"parallelism", "parallelism", "int64_t", /*default=*/"256",
+           "Parallel tasks the cost model aims for (rows x workers)">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 #endif // ATTN_PASSES_TD

@@ -1852,6 +1852,39 @@ LogicalResult KernelInterpreter::runOnline(OnlineOp op) {
     return llvm::all_of(dims, [&](unsigned d) { return pt[d] == 0; });
   };
 
+  // The filter: a union of conjunctions of affine constraints.
+  std::vector<std::vector<std::pair<AffineEvaluator, bool>>> filter;
+  if (std::optional<ArrayAttr> sets = op.getFilter())
+    for (Attribute a : *sets) {
+      IntegerSet set = cast<IntegerSetAttr>(a).getValue();
+      filter.emplace_back(set.getNumConstraints());
+      for (unsigned c = 0; c < set.getNumConstraints(); ++c) {
+        filter.back()[c].first.compile(set.getConstraint(c), symbols);
+        filter.back()[c].second = set.isEq(c);
+      }
+    }
+  auto passes = [&](const int64_t *pt, bool &ok) {
+    if (filter.empty())
+      return true;
+    for (auto &conj : filter) {
+      bool all = true;
+      for (auto &[expr, isEq] : conj) {
+        int64_t v;
+        if (!expr.eval(pt, v)) {
+          ok = false;
+          return false;
+        }
+        if (isEq ? v != 0 : v < 0) {
+          all = false;
+          break;
+        }
+      }
+      if (all)
+        return true;
+    }
+    return false;
+  };
+
   SmallVector<int64_t> point(numDims, 0);
   for (int64_t visited = 0; visited < numPoints; ++visited) {
     if (visited != 0)
@@ -1861,6 +1894,13 @@ LogicalResult KernelInterpreter::runOnline(OnlineOp op) {
         point[d] = 0;
       }
     const int64_t *pt = point.data();
+    bool ok = true;
+    if (!passes(pt, ok)) {
+      if (!ok)
+        return fail(where + ": division by zero in the filter at iteration "
+                            "point " + pointText(point));
+      continue;
+    }
     int64_t ro = ref.offset(pt);
     if (ro < 0)
       return outOfRange(ref, ro, point);
