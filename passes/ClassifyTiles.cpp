@@ -46,6 +46,20 @@ struct ClassifyTiles
         dims.push_back(names && d < names.size()
                            ? cast<StringAttr>(names[d]).str()
                            : "d" + std::to_string(d));
+      // A rank that attn-one-pass already tiled keeps its tiles: one tile
+      // index m1 at a time, the whole tile m0.
+      if (auto tiled = getOperation()->getAttrOfType<DictionaryAttr>(
+              kTiledAttr))
+        for (unsigned d = 0; d < numDims; ++d)
+          for (NamedAttribute t : tiled) {
+            auto info = cast<ArrayAttr>(t.getValue());
+            if (!tiles[d])
+              continue;
+            if (t.getName().strref() == dims[d])
+              tiles[d] = 1;
+            else if (cast<StringAttr>(info[1]).strref() == dims[d])
+              tiles[d] = cast<IntegerAttr>(info[2]).getInt();
+          }
       for (unsigned s = 0; s < e.getSymbols().size(); ++s)
         syms.push_back("s" + std::to_string(s));
       FailureOr<FilterTileClassifier> fc = FilterTileClassifier::build(e, tiles);

@@ -13,6 +13,7 @@
 #include "dialect/RuntimeDType.h"
 #include "frontend/Frontend.h"
 #include "passes/Passes.h"
+#include "passes/Pipelines.h"
 #include "runtime/DType.h"
 #include "runtime/Npy.h"
 
@@ -232,8 +233,8 @@ func::FuncOp pickKernel(ModuleOp module, int &exitCode) {
 
 /// The target's default pass pipeline on the module, as text (docs/pipeline.md).
 std::string defaultPipeline() {
-  // Analysis only for now: the cascade rewrites land in passes/.
-  return "func.func(attn-count-passes)";
+  return mlir::attn::defaultPipeline(target).value_or(
+      *mlir::attn::defaultPipeline("ref"));
 }
 
 /// Runs the target's default pipeline (MLIR's pass-manager flags apply).
@@ -678,6 +679,9 @@ int main(int argc, char **argv) {
       "  attnc check FILE.attn --sizes B=1,H=2,... [--target=cpu]\n"
       "  attnc inputs FILE.attn --sizes B=1,H=2,... -o DIR\n");
   if (printPipeline) {
+    if (!mlir::attn::defaultPipeline(target))
+      return userError("unknown --target=" + target +
+                       " (available: ref, cpu, cuda:sm_90a)");
     llvm::outs() << "builtin.module(" << defaultPipeline() << ")\n";
     return kOk;
   }
