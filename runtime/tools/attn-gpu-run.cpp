@@ -7,18 +7,23 @@
 //   CASE/scalars.txt                        NAME=VALUE per scalar input
 //   CASE/expected/<out>.npy                 reference outputs (float64 ref)
 //   CASE/expect_error.txt                   or: the run must fail with this
+//   CASE/sizes.txt                          or: B=4,H=16,... to draw inputs
 //
 // it loads the kernel, copies the inputs to the GPU (converting to the
 // declared dtypes: bf16 arrives as f32), fills the outputs with NaN bytes
 // (0xff), runs once on a stream of its own, copies back and compares with
 // the reference (max |out - ref| / max |ref|; 2e-2 when any tensor is
 // f16/bf16, else 1e-5 for f32, 1e-9 for f64; an output element left NaN
-// where the reference is not fails). With --time N it then times N runs
-// (CUDA events, after --warmup runs, L2 flushed before each), reporting
-// median and minimum. One JSON line per case on stdout (and appended to
-// --json FILE); a line per case on stderr for people.
+// where the reference is not fails). A case with sizes.txt and no inputs/
+// (a timing case, too large to carry) draws its inputs as `attnc inputs`
+// does (floats uniform in [-1, 1), integers in [0, 4), scalars 1); without
+// expected/ it is "ran" when every output element was written. With --time
+// N it then times N runs (CUDA events, after --warmup runs, L2 flushed
+// before each), reporting median and minimum. One JSON line per case on
+// stdout (and appended to --json FILE); a line per case on stderr.
 //
-// Exit: 0 every case passed, 1 a case failed or could not run, 2 bad usage,
+// Exit: 0 every case passed (or ran, without a reference), 1 a case failed
+// or could not run, 2 bad usage,
 // 3 no CUDA driver or GPU (nothing ran: the cases are reported "skip").
 #include "runtime/CudaDriver.h"
 #include "runtime/DType.h"
@@ -32,6 +37,7 @@
 #include <dirent.h>
 #include <fstream>
 #include <map>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -182,24 +188,53 @@ void Case::run() {
   }
   std::vector<attn_arg_info> args = k.arguments();
 
-  // Scalars.
-  std::map<std::string, std::string> scalarText;
-  std::string text;
-  if (readText(dir + "/scalars.txt", text)) {
-    std::stringstream lines(text);
-    std::string line;
-    while (std::getline(lines, line)) {
-      size_t eq = line.find('=');
-      if (eq != std::string::npos)
-        scalarText[line.substr(0, eq)] = line.substr(eq + 1);
+  // Scalars (NAME=VALUE lines) and sizes (SYM=N, by commas or lines).
+  auto assignments = [](const std::string &text) {
+    std::map<std::string, std::string> out;
+    std::string item;
+    std::stringstream in(text);
+    while (in >> item) {
+      std::stringstream parts(item);
+      std::string one;
+      while (std::getline(parts, one, ',')) {
+        size_t eq = one.find('=');
+        if (eq != std::string::npos)
+          out[one.substr(0, eq)] = one.substr(eq + 1);
+      }
     }
-  }
+    return out;
+  };
+  std::string text;
+  std::map<std::string, std::string> scalarText, sizeText;
+  if (readText(dir + "/scalars.txt", text))
+    scalarText = assignments(text);
+  bool draw = readText(dir + "/sizes.txt", text);
+  if (draw)
+    sizeText = assignments(text);
+  std::map<std::string, int64_t> symbols;
+  for (auto &[sym, v] : sizeText)
+    symbols[sym] = std::strtoll(v.c_str(), nullptr, 10);
+  std::mt19937_64 rng(1);
+  std::uniform_real_distribution<double> uniform(-1.0, 1.0);
+  auto declaredShape = [&](const attn_arg_info &a, std::vector<int64_t> &shape) {
+    for (int d = 0; d < a.rank; ++d) {
+      const char *dim = a.dims[d];
+      auto it = symbols.find(dim);
+      if (it != symbols.end())
+        shape.push_back(it->second);
+      else if (*dim >= '0' && *dim <= '9')
+        shape.push_back(std::strtoll(dim, nullptr, 10));
+      else
+        return std::string(dim);
+    }
+    return std::string();
+  };
 
   // Inputs to the GPU, outputs allocated and poisoned.
-  std::map<std::string, int64_t> symbols;
   std::vector<std::vector<int64_t>> shapes(args.size());
   std::vector<DeviceBuffer> buffers(args.size());
   std::vector<NpyArray> expected(args.size());
+  std::vector<bool> haveExpected(args.size());
   std::vector<attn_tensor> tensors;
   std::vector<attn_scalar> scalars;
   std::string error;
@@ -207,13 +242,19 @@ void Case::run() {
     const attn_arg_info &a = args[i];
     DType dt = static_cast<DType>(a.dtype);
     if (a.is_scalar) {
-      auto it = scalarText.find(a.name);
-      if (it == scalarText.end()) {
+      std::string value;
+      if (scalarText.count(a.name))
+        value = scalarText[a.name];
+      else if (sizeText.count(a.name))
+        value = sizeText[a.name];
+      else if (draw)
+        value = "1"; // as `attnc inputs`
+      else {
         message = "no value for scalar " + std::string(a.name) + " in " + dir +
                   "/scalars.txt";
         return;
       }
-      double v = std::strtod(it->second.c_str(), nullptr);
+      double v = std::strtod(value.c_str(), nullptr);
       attn_scalar s = isFloat(dt) ? floatScalar(static_cast<attn_dtype>(a.dtype), v)
                                   : intScalar(static_cast<attn_dtype>(a.dtype),
                                               static_cast<int64_t>(v));
@@ -223,31 +264,42 @@ void Case::run() {
       continue;
     }
     NpyArray host;
-    if (!a.is_output) {
-      if (!readNpy(dir + "/inputs/" + a.name + ".npy", host, error)) {
+    std::string path = dir + "/inputs/" + a.name + ".npy";
+    if (!a.is_output && (!draw || readText(path, text))) {
+      if (!readNpy(path, host, error)) {
         message = "input " + std::string(a.name) + ": " + error;
         return;
       }
       shapes[i] = host.shape;
       for (int d = 0; d < a.rank && d < static_cast<int>(host.shape.size()); ++d)
         symbols.emplace(a.dims[d], host.shape[d]);
+    } else if (!a.is_output) {
+      // Drawn, as `attnc inputs` draws them.
+      std::string unbound = declaredShape(a, shapes[i]);
+      if (!unbound.empty()) {
+        message = "input " + std::string(a.name) + ": sizes.txt gives no " +
+                  unbound;
+        return;
+      }
+      host.dtype = DType::f64;
+      host.shape = shapes[i];
+      host.data.resize(host.numElements() * 8);
+      for (size_t e = 0; e < host.numElements(); ++e) {
+        double u = uniform(rng);
+        storeElement(host.data.data(), DType::f64, e,
+                     isFloat(dt) ? u : std::floor((u + 1) * 2));
+      }
     } else if (readNpy(dir + "/expected/" + a.name + ".npy", expected[i],
                        error)) {
       shapes[i] = expected[i].shape;
+      haveExpected[i] = true;
     } else {
-      // No reference (a case that must fail): the declared shape.
-      for (int d = 0; d < a.rank; ++d) {
-        const char *dim = a.dims[d];
-        auto it = symbols.find(dim);
-        if (it != symbols.end())
-          shapes[i].push_back(it->second);
-        else if (*dim >= '0' && *dim <= '9')
-          shapes[i].push_back(std::strtoll(dim, nullptr, 10));
-        else {
-          message = "output " + std::string(a.name) + ": no expected/" +
-                    a.name + ".npy and no input binds " + dim;
-          return;
-        }
+      // No reference (a case that must fail, a timing case): as declared.
+      std::string unbound = declaredShape(a, shapes[i]);
+      if (!unbound.empty()) {
+        message = "output " + std::string(a.name) + ": no expected/" +
+                  a.name + ".npy and no input binds " + unbound;
+        return;
       }
     }
     size_t n = 1;
@@ -303,7 +355,7 @@ void Case::run() {
     return;
 
   double bound = opt.tolerance > 0 ? opt.tolerance : boundFor(args);
-  bool allPass = true;
+  bool allPass = true, checked = true;
   std::string outputs;
   for (size_t i = 0; i < args.size(); ++i) {
     const attn_arg_info &a = args[i];
@@ -316,14 +368,20 @@ void Case::run() {
         !check(d.cuMemcpyDtoH(host.data(), buffers[i].ptr, host.size()),
                "cuMemcpyDtoH"))
       return;
-    if (expected[i].numElements() != n || expected[i].shape != shapes[i]) {
-      message = "no expected/" + std::string(a.name) + ".npy of the output's shape";
+    bool reference = haveExpected[i];
+    if (reference && expected[i].shape != shapes[i]) {
+      message = "expected/" + std::string(a.name) +
+                ".npy does not have the output's shape";
       return;
     }
     double maxRef = 0, maxErr = 0;
     size_t unwritten = 0, wrong = 0;
     for (size_t e = 0; e < n; ++e) {
       double x = loadElement(host.data(), dt, e);
+      if (!reference) {
+        unwritten += std::isnan(x);
+        continue;
+      }
       double r = loadElement(expected[i].data.data(), expected[i].dtype, e);
       if (std::isnan(r)) {
         wrong += !std::isnan(x);
@@ -338,21 +396,24 @@ void Case::run() {
     double rel = maxRef > 0 ? maxErr / maxRef : maxErr;
     bool pass = unwritten == 0 && wrong == 0 && rel <= bound;
     allPass &= pass;
+    checked &= reference;
     outputs += std::string(outputs.empty() ? "" : ", ") + "{\"name\": " +
                jsonString(a.name) + ", \"elements\": " + std::to_string(n) +
-               ", \"rel_err\": " + number(rel) + ", \"bound\": " +
-               number(bound) + ", \"nan\": " + std::to_string(unwritten) +
+               ", \"rel_err\": " + (reference ? number(rel) : "null") +
+               ", \"bound\": " + number(bound) +
+               ", \"nan\": " + std::to_string(unwritten) +
                ", \"pass\": " + (pass ? "true" : "false") + "}";
     message += std::string(message.empty() ? "" : "; ") + a.name +
-               ": relative error " + number(rel) + " (bound " + number(bound) +
-               ")" +
+               (reference ? ": relative error " + number(rel) + " (bound " +
+                                number(bound) + ")"
+                          : ": no reference") +
                (unwritten ? ", " + std::to_string(unwritten) + " NaN" : "") +
                (wrong ? ", " + std::to_string(wrong) +
                             " not NaN where the reference is"
                       : "");
   }
   report.add("outputs", "[" + outputs + "]");
-  status = allPass ? "pass" : "fail";
+  status = !allPass ? "fail" : checked ? "pass" : "ran";
   if (opt.timeRuns <= 0 || !allPass)
     return;
 
@@ -516,7 +577,7 @@ int main(int argc, char **argv) {
     emit(report.line());
     std::fprintf(stderr, "%-24s %-5s %s\n", name.c_str(), status.c_str(),
                  message.c_str());
-    failed += status != "pass";
+    failed += status != "pass" && status != "ran";
   }
   if (stream)
     d->cuStreamDestroy(stream);

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <iterator>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -32,7 +33,7 @@ struct State {
   std::vector<FakeLaunch> launches;
   std::map<CUdeviceptr, size_t> allocations; // start -> bytes
   std::map<void *, std::string> modules;     // handle -> PTX
-  std::vector<Function *> functions;         // owned, never freed
+  std::vector<std::unique_ptr<Function>> functions;
 };
 
 State &state() {
@@ -61,6 +62,32 @@ int entryParams(const std::string &ptx, const std::string &name) {
        p = ptx.find(".param", p + 1))
     ++count;
   return count;
+}
+
+/// Runs two of the hand-written test kernels (test/Runtime/cuda/*.mlir) on
+/// the host, so that the harness can be tested end to end without a GPU.
+void emulate(const FakeLaunch &l) {
+  auto ptr = [&](int i) { return reinterpret_cast<void *>(l.params[i]); };
+  if (std::strcmp(l.entry, "attn_add_f32") == 0) {
+    auto *x = static_cast<float *>(ptr(0)), *y = static_cast<float *>(ptr(1)),
+         *z = static_cast<float *>(ptr(2));
+    float scale;
+    std::memcpy(&scale, &l.params[3], 4);
+    for (uint64_t i = 0; i < l.params[4] * 4; ++i)
+      z[i] = x[i] + scale * y[i];
+  } else if (std::strcmp(l.entry, "attn_gather") == 0) {
+    auto *x = static_cast<float *>(ptr(0)), *o = static_cast<float *>(ptr(2));
+    auto *idx = static_cast<int32_t *>(ptr(1)), *err = static_cast<int32_t *>(ptr(3));
+    int64_t m = l.params[4], n = l.params[5], e = l.params[6];
+    for (int64_t b = 0; b < l.grid[1]; ++b)
+      for (int64_t j = 0; j < n * e; ++j) {
+        int64_t i = idx[b * n + j / e];
+        bool inside = i >= 0 && i < m;
+        if (!inside && *err < 1)
+          *err = 1;
+        o[(b * n) * e + j] = inside ? x[(b * m + i) * e + j % e] : 0.0f;
+      }
+  }
 }
 
 } // namespace
@@ -243,8 +270,8 @@ CUresult cuModuleGetFunction(void **function, void *module, const char *name) {
   int params = entryParams(it->second, name);
   if (params < 0)
     return 500; // CUDA_ERROR_NOT_FOUND
-  s.functions.push_back(new Function{name, params});
-  *function = s.functions.back();
+  s.functions.push_back(std::make_unique<Function>(Function{name, params}));
+  *function = s.functions.back().get();
   return 0;
 }
 CUresult cuFuncSetAttribute(void *, int attribute, int value) {
@@ -270,6 +297,7 @@ CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz,
   l.numParams = f->numParams;
   for (int i = 0; i < f->numParams && i < 16; ++i)
     std::memcpy(&l.params[i], params[i], 8); // the runtime's slots are 8 bytes
+  emulate(l);
   if (s.errorParam >= 0 && s.errorParam < f->numParams) {
     int32_t code = s.errorCode;
     std::memcpy(reinterpret_cast<void *>(l.params[s.errorParam]), &code, 4);
