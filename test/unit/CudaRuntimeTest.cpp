@@ -830,13 +830,21 @@ void runOnGpu(const std::string &name, const std::string &output, const std::vec
   for (const char *k : {"add_f32", "add_bf16", "gather"})
     if (name.compare(0, std::strlen(k), k) == 0)
       manifest += std::string("/") + k + ".attn.json";
+  std::string error;
+  const rt::cuda::Driver *driver = rt::cuda::cudaDriver(error);
+  if (!driver)
+    GTEST_SKIP() << error;
+  const rt::cuda::Driver &d = *driver;
+  // Device 0's primary context, current on this thread (as the CUDA runtime
+  // would make it): the test allocates in it and the kernel runs in it.
+  rt::cuda::CUdevice gpu = 0;
+  rt::cuda::CUcontext context = nullptr;
+  ASSERT_EQ(d.cuDeviceGet(&gpu, 0), 0);
+  ASSERT_EQ(d.cuDevicePrimaryCtxRetain(&context, gpu), 0);
+  ASSERT_EQ(d.cuCtxSetCurrent(context), 0);
   rt::Kernel k;
   rt::Status st = rt::Kernel::load(manifest, k);
-  if (st.code == ATTN_ERROR_NO_DEVICE)
-    GTEST_SKIP() << st.message;
   ASSERT_TRUE(st) << st.message;
-  std::string error;
-  const rt::cuda::Driver &d = *rt::cuda::cudaDriver(error);
   std::vector<attn_arg_info> args = k.arguments();
   std::vector<rt::NpyArray> host;
   std::vector<unsigned long long> device;
@@ -896,6 +904,9 @@ void runOnGpu(const std::string &name, const std::string &output, const std::vec
   }
   for (unsigned long long p : device)
     d.cuMemFree(p);
+  k = rt::Kernel();
+  d.cuCtxSetCurrent(nullptr);
+  d.cuDevicePrimaryCtxRelease(gpu);
 }
 
 TEST(CudaGpu, AddF32) {
