@@ -271,7 +271,168 @@ struct FieldReader {
   }
 };
 
+/// A geometry entry or size: a non-negative integer or an expression string.
+bool sizeExpr(const Json &v, const std::string &where, SizeExpr &out,
+              FieldReader &r) {
+  if (v.kind == Json::Number) {
+    if (v.number < 0 || v.number > 9.0e15 ||
+        v.number != static_cast<double>(static_cast<int64_t>(v.number)))
+      return r.bad(where, "is not a non-negative integer");
+    out = SizeExpr::constant(static_cast<int64_t>(v.number));
+    return true;
+  }
+  if (v.kind != Json::String)
+    return r.bad(where, "is neither an integer nor a size expression");
+  std::string error;
+  if (!SizeExpr::parse(v.text, out, error))
+    return r.bad(where, "is not a size expression: " + error);
+  return true;
+}
+
+/// Every symbol of `e` must be bound by an argument: a tensor dimension or
+/// an integer scalar of that name.
+bool symbolsBound(const SizeExpr &e, const KernelManifest &m,
+                  const std::string &where, FieldReader &r) {
+  for (const std::string &sym : e.symbols()) {
+    bool bound = false;
+    for (const ManifestArgument &a : m.arguments) {
+      if (a.isScalar)
+        bound |= a.name == sym &&
+                 (a.dtype == DType::i32 || a.dtype == DType::i64);
+      else
+        for (const std::string &d : a.dims)
+          bound |= d == sym;
+    }
+    if (!bound)
+      return r.bad(where, "\"" + e.text() + "\" uses size symbol " + sym +
+                              ", which no argument binds (no tensor dimension "
+                              "or integer scalar of that name)");
+  }
+  return true;
+}
+
+/// "grid": [x, y?, z?] (missing ones are 1).
+bool geometry(const Json &launch, const char *key, const std::string &where,
+              SizeExpr (&out)[3], const KernelManifest &m, FieldReader &r) {
+  const Json *v = launch.get(key);
+  if (!v || v->kind != Json::Array || v->items.empty() || v->items.size() > 3)
+    return r.bad(where, std::string("has no \"") + key +
+                            "\" array of 1 to 3 entries");
+  for (size_t d = 0; d < 3; ++d) {
+    out[d] = SizeExpr::constant(1);
+    if (d >= v->items.size())
+      continue;
+    std::string w = where + " " + key + " dimension " + std::to_string(d);
+    if (!sizeExpr(v->items[d], w, out[d], r) || !symbolsBound(out[d], m, w, r))
+      return false;
+  }
+  return true;
+}
+
+bool parseLaunches(const Json &root, KernelManifest &m, FieldReader &r) {
+  if (m.callingConvention != "cuda_kernel_params")
+    return r.bad("the manifest", "has calling convention \"" +
+                                     m.callingConvention +
+                                     "\"; a CUDA manifest uses "
+                                     "\"cuda_kernel_params\"");
+  if (const Json *w = root.get("workspace_bytes")) {
+    SizeExpr e;
+    if (!sizeExpr(*w, "field \"workspace_bytes\"", e, r) ||
+        !symbolsBound(e, m, "field \"workspace_bytes\"", r))
+      return false;
+    m.workspaceBytes = e;
+  }
+  const Json *launches = root.get("launches");
+  if (!launches || launches->kind != Json::Array || launches->items.empty())
+    return r.bad("the manifest", "has no \"launches\" array (a CUDA manifest "
+                                 "needs at least one launch)");
+  for (size_t i = 0; i < launches->items.size(); ++i) {
+    const Json &l = launches->items[i];
+    std::string where = "launch " + std::to_string(i);
+    if (l.kind != Json::Object)
+      return r.bad(where, "is not an object");
+    ManifestLaunch launch;
+    if (!r.str(l, "entry", where, launch.entry))
+      return false;
+    if (launch.entry.empty())
+      return r.bad(where, "has an empty \"entry\"");
+    where += " (" + launch.entry + ")";
+    if (!geometry(l, "grid", where, launch.grid, m, r) ||
+        !geometry(l, "block", where, launch.block, m, r))
+      return false;
+    if (const Json *shared = l.get("shared_bytes")) {
+      std::string w = where + " shared_bytes";
+      if (!sizeExpr(*shared, w, launch.sharedBytes, r) ||
+          !symbolsBound(launch.sharedBytes, m, w, r))
+        return false;
+    }
+    const Json *params = l.get("params");
+    if (!params || params->kind != Json::Array)
+      return r.bad(where, "has no \"params\" array");
+    for (size_t k = 0; k < params->items.size(); ++k) {
+      const Json &p = params->items[k];
+      std::string w = where + " param " + std::to_string(k);
+      if (p.kind != Json::String)
+        return r.bad(w, "is not a string");
+      ManifestParam param;
+      param.text = p.text;
+      const std::string &t = p.text;
+      if (t == "error_code") {
+        param.kind = ManifestParam::ErrorCode;
+      } else if (t == "workspace") {
+        param.kind = ManifestParam::Workspace;
+        if (!m.workspaceBytes)
+          return r.bad(w, "is \"workspace\" but the manifest has no "
+                          "\"workspace_bytes\"");
+      } else if (t.compare(0, 4, "i64:") == 0 || t.compare(0, 4, "i32:") == 0) {
+        param.kind = t[1] == '6' ? ManifestParam::Int64 : ManifestParam::Int32;
+        std::string error;
+        if (!SizeExpr::parse(t.substr(4), param.value, error))
+          return r.bad(w, "\"" + t + "\" is not a size expression: " + error);
+        if (!symbolsBound(param.value, m, w, r))
+          return false;
+      } else {
+        for (size_t a = 0; a < m.arguments.size(); ++a)
+          if (m.arguments[a].name == t)
+            param.argument = static_cast<int>(a);
+        if (param.argument < 0)
+          return r.bad(w, "\"" + t +
+                              "\" names no argument (a parameter is an "
+                              "argument's name, i64:EXPR, i32:EXPR, "
+                              "error_code or workspace)");
+      }
+      launch.params.push_back(std::move(param));
+    }
+    m.launches.push_back(std::move(launch));
+  }
+  return true;
+}
+
 } // namespace
+
+std::string attn::rt::CudaTarget::name() const {
+  return "sm_" + std::to_string(major) + std::to_string(minor) +
+         (archSpecific ? "a" : "");
+}
+
+bool attn::rt::parseCudaTarget(const std::string &target, CudaTarget &out) {
+  const std::string prefix = "cuda:sm_";
+  if (target.compare(0, prefix.size(), prefix) != 0)
+    return false;
+  std::string rest = target.substr(prefix.size());
+  bool specific = !rest.empty() && rest.back() == 'a';
+  if (specific)
+    rest.pop_back();
+  if (rest.size() < 2 || rest.size() > 3)
+    return false;
+  for (char c : rest)
+    if (c < '0' || c > '9')
+      return false;
+  out.major = std::stoi(rest.substr(0, rest.size() - 1));
+  out.minor = rest.back() - '0';
+  out.archSpecific = specific;
+  return out.major > 0;
+}
 
 bool attn::rt::parseKernelManifest(const std::string &text,
                                    const std::string &name, KernelManifest &out,
@@ -300,14 +461,24 @@ bool attn::rt::parseKernelManifest(const std::string &text,
                                      "; this runtime reads version 1");
   if (!r.str(root, "compiler", "the manifest", out.compiler) ||
       !r.str(root, "kernel", "the manifest", out.kernel) ||
-      !r.str(root, "target", "the manifest", out.target) ||
-      !r.str(root, "entry", "the manifest", out.entry) ||
+      !r.str(root, "target", "the manifest", out.target))
+    return false;
+  bool cuda = out.isCuda();
+  if (!r.str(root, "entry", "the manifest", out.entry, !cuda) ||
       !r.str(root, "library", "the manifest", out.library, false) ||
       !r.str(root, "object", "the manifest", out.object, false) ||
+      !r.str(root, "ptx", "the manifest", out.ptx, cuda) ||
       !r.str(root, "calling_convention", "the manifest", out.callingConvention))
     return false;
-  if (out.library.empty() && out.object.empty())
+  if (!cuda && out.library.empty() && out.object.empty())
     return r.bad("the manifest", "names neither \"library\" nor \"object\"");
+  if (cuda && !parseCudaTarget(out.target, out.cudaTarget))
+    return r.bad("the manifest",
+                 "has target \"" + out.target +
+                     "\"; a CUDA target is written cuda:sm_XY or cuda:sm_XYa "
+                     "(e.g. cuda:sm_90a)");
+  if (cuda && out.ptx.empty())
+    return r.bad("the manifest", "has an empty \"ptx\"");
 
   const Json *args = root.get("arguments");
   if (!args || args->kind != Json::Array)
@@ -386,5 +557,5 @@ bool attn::rt::parseKernelManifest(const std::string &text,
       out.errors.push_back(std::move(m));
     }
   }
-  return true;
+  return !cuda || parseLaunches(root, out, r);
 }

@@ -1,5 +1,6 @@
 // The C++ wrapper of the runtime's C ABI (runtime/attn_runtime.h): a
-// move-only kernel handle that unloads itself, errors as status + message.
+// move-only kernel handle that unloads itself, errors as status + message,
+// tensor descriptors for host and CUDA device memory.
 #ifndef ATTN_RUNTIME_RUNTIME_H
 #define ATTN_RUNTIME_RUNTIME_H
 
@@ -33,6 +34,14 @@ inline attn_tensor hostTensor(void *data, attn_dtype dtype,
                      shape.data(),
                      strides ? strides->data() : nullptr,
                      ATTN_DEVICE_CPU};
+}
+
+/// A descriptor for contiguous memory on the current CUDA context's GPU:
+/// `data` is a device pointer (a CUdeviceptr or cudaMalloc's pointer).
+inline attn_tensor deviceTensor(void *data, attn_dtype dtype,
+                                const std::vector<int64_t> &shape) {
+  return attn_tensor{data,    dtype, static_cast<int>(shape.size()),
+                     shape.data(), nullptr, ATTN_DEVICE_CUDA};
 }
 
 inline attn_scalar floatScalar(attn_dtype dtype, double v) {
@@ -78,6 +87,10 @@ public:
   attn_kernel *handle() const { return k; }
   std::string name() const { return attn_kernel_name(k); }
   std::string target() const { return attn_kernel_target(k); }
+  /// ATTN_DEVICE_CPU or ATTN_DEVICE_CUDA: where its tensors must live.
+  attn_device device() const {
+    return static_cast<attn_device>(attn_kernel_device(k));
+  }
 
   /// Every argument (inputs, then outputs), as the manifest declares it.
   std::vector<attn_arg_info> arguments() const {
@@ -87,11 +100,15 @@ public:
     return infos;
   }
 
-  /// Runs on `tensors` (tensor inputs, then outputs) and `scalars`.
+  /// Runs on `tensors` (tensor inputs, then outputs) and `scalars`; a CUDA
+  /// kernel on `stream` (a CUstream or cudaStream_t; null: the default
+  /// stream), without waiting for it.
   Status run(const std::vector<attn_tensor> &tensors,
-             const std::vector<attn_scalar> &scalars = {}) {
-    return Status::fromLast(attn_run(k, tensors.data(), tensors.size(),
-                                     scalars.data(), scalars.size()));
+             const std::vector<attn_scalar> &scalars = {},
+             void *stream = nullptr) {
+    return Status::fromLast(attn_run_stream(k, tensors.data(), tensors.size(),
+                                            scalars.data(), scalars.size(),
+                                            stream));
   }
 
 private:

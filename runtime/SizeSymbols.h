@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -24,6 +25,14 @@ public:
             sym + " is " + std::to_string(it->second.first) + " (" +
             it->second.second + ")";
     return false;
+  }
+
+  /// The value `sym` is bound to, if it is.
+  std::optional<int64_t> lookup(const std::string &sym) const {
+    auto it = symbols.find(sym);
+    if (it == symbols.end())
+      return std::nullopt;
+    return it->second.first;
   }
 
 private:

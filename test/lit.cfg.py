@@ -23,3 +23,11 @@ for d in tool_dirs[:3]:
     llvm_config.with_environment("PATH", d, append_path=True)
 if config.attn_have_fuzzer:
     config.available_features.add("libfuzzer")
+
+# ptxas (CUDA toolkit), where installed, checks generated PTX: `%if ptxas`.
+import shutil
+ptxas = shutil.which("ptxas") or (
+    "/usr/local/cuda/bin/ptxas" if os.path.exists("/usr/local/cuda/bin/ptxas") else None)
+if ptxas:
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))

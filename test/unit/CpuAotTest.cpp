@@ -720,6 +720,21 @@ TEST_F(CpuAotTest, WrongDevice) {
       {"argument Q is on a CUDA device", "runs on the CPU"});
 }
 
+TEST_F(CpuAotTest, NoStreamOnTheCpu) {
+  ASSERT_TRUE(small());
+  EXPECT_EQ(attn_kernel_device(small()), ATTN_DEVICE_CPU);
+  Storage q(rt::DType::f32, {2, 7, 8}), kk(rt::DType::f32, {2, 9, 8}),
+      o(rt::DType::f32, {2, 7, 9});
+  std::vector<attn_tensor> t = {q.tensor(), kk.tensor(), o.tensor()};
+  attn_scalar scale = rt::floatScalar(ATTN_F32, 0.5);
+  int stream;
+  expectError(attn_run_stream(small(), t.data(), 3, &scale, 1, &stream),
+              ATTN_ERROR_UNSUPPORTED,
+              {"kernel small runs on the CPU and takes no stream: pass NULL"});
+  EXPECT_EQ(attn_run_stream(small(), t.data(), 3, &scale, 1, nullptr), ATTN_OK)
+      << attn_last_error();
+}
+
 TEST_F(CpuAotTest, CorruptManifest) {
   ASSERT_TRUE(small());
   std::string text = readText(smallManifest);

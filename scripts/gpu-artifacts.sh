@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The build-machine half of the GPU check: makes the cases that
+# scripts/gpu-check.sh runs on the GPU machine, one directory each,
+#
+#   gpu-artifacts/<example>-<sizes>/
+#     <kernel>.attn.json <kernel>.ptx   attnc FILE --target=cuda:sm_90a --emit=bundle -o DIR
+#     inputs/<arg>.npy scalars.txt      attnc inputs FILE --sizes ... -o DIR/inputs
+#     expected/<out>.npy                attnc run FILE --target=ref (float64 reference)
+#   gpu-artifacts/<example>-bench/      timing only: bundle + sizes.txt (the
+#                                       harness draws the inputs there)
+#
+# for every kernel of every examples/*.attn, at two checked size sets
+# (small: odd sizes, every edge; tile: several tiles of 64/128 with partial
+# ones) and one timing size set. The directory is ignored by git: carry it
+# to the GPU machine (device tool: carry ["gpu-artifacts"]; < 64 MiB).
+#
+#   scripts/gpu-artifacts.sh [OUT_DIR]       (default gpu-artifacts)
+#   ATTNC=path/to/attnc  (default build/tools/attnc/attnc)
+#   ATTN_GPU_TARGET=cuda:sm_90a
+#
+# Until attnc has a CUDA emitter this stops at the first bundle, saying so.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+OUT=${1:-gpu-artifacts}
+ATTNC=${ATTNC:-build/tools/attnc/attnc}
+TARGET=${ATTN_GPU_TARGET:-cuda:sm_90a}
+
+# Sizes per symbol (consistent with the examples: H = 4 * KVH for gqa's
+# G = 4, R = P + M - 1 for relative_bias, PB and MB cover P and M in
+# block_sparse's blocks of 16, Page/Len tables drawn in [0, 4) by `attnc
+# inputs` stay inside NP pages and NB * PS positions).
+SIZES_small="B=2,H=4,KVH=1,P=13,M=11,E=8,F=6,R=23,PS=4,NB=3,NP=7,PB=1,MB=1"
+SIZES_tile="B=1,H=4,KVH=1,P=130,M=200,E=64,F=64,R=329,PS=16,NB=13,NP=20,PB=9,MB=13"
+SIZES_bench="B=4,H=16,KVH=4,P=2048,M=2048,E=128,F=128,R=4095,PS=64,NB=32,NP=128,PB=128,MB=128"
+
+die() { echo "gpu-artifacts: $*" >&2; exit 1; }
+[ -x "$ATTNC" ] || die "no attnc at $ATTNC (build it: ninja -C build attnc, or set ATTNC)"
+command -v python3 >/dev/null || die "python3 is needed to read the manifests"
+
+# A manifest's outputs, one name a line.
+outputs_of() {
+  python3 -c 'import json, sys
+for a in json.load(open(sys.argv[1]))["arguments"]:
+    if a["role"] == "output": print(a["name"])' "$1"
+}
+
+rm -rf "$OUT"
+mkdir -p "$OUT"
+bundle=$(mktemp -d)
+trap 'rm -rf "$bundle"' EXIT
+count=0
+for file in examples/*.attn; do
+  example=$(basename "$file" .attn)
+  rm -rf "$bundle"/*
+  if ! msg=$("$ATTNC" "$file" --target="$TARGET" --emit=bundle -o "$bundle" 2>&1); then
+    die "attnc cannot emit a CUDA bundle for $file yet:
+  $ATTNC $file --target=$TARGET --emit=bundle -o DIR
+  said: $msg
+(the CUDA code generator is not there yet: nothing to carry to the GPU; the
+runtime's own hand-written cases in test/Runtime/cuda/cases still run there)"
+  fi
+  for manifest in "$bundle"/*.attn.json; do
+    [ -e "$manifest" ] || die "attnc wrote no manifest (*.attn.json) for $file into $bundle"
+    kernel=$(basename "$manifest" .attn.json)
+    [ -e "$bundle/$kernel.ptx" ] || die "attnc wrote $manifest but no $kernel.ptx"
+    for set in small tile bench; do
+      sizes_var="SIZES_$set"
+      sizes=${!sizes_var}
+      case_dir="$OUT/$example-$kernel-$set"
+      [ "$example" = "$kernel" ] && case_dir="$OUT/$example-$set"
+      mkdir -p "$case_dir"
+      cp "$manifest" "$bundle/$kernel.ptx" "$case_dir/"
+      if [ "$set" = bench ]; then
+        echo "$sizes" > "$case_dir/sizes.txt"
+        continue
+      fi
+      # Random inputs; `attnc inputs` prints the --in flags (scalars as =1).
+      flags=$("$ATTNC" inputs "$file" --kernel "$kernel" --sizes "$sizes" \
+              -o "$case_dir/inputs") || die "attnc inputs failed for $file ($set)"
+      : > "$case_dir/scalars.txt"
+      for flag in $flags; do
+        case "$flag" in
+          --in) ;;
+          *.npy) ;;
+          *=*) echo "$flag" >> "$case_dir/scalars.txt" ;;
+        esac
+      done
+      # The float64 reference interpreter's outputs (bf16 written as f32).
+      mkdir -p "$case_dir/expected"
+      out_flags=()
+      for o in $(outputs_of "$manifest"); do
+        out_flags+=(--out "$o=$case_dir/expected/$o.npy")
+      done
+      "$ATTNC" run "$file" --kernel "$kernel" --target=ref --convert $flags \
+        "${out_flags[@]}" || die "the reference run failed for $file ($set)"
+      count=$((count + 1))
+    done
+  done
+done
+echo "gpu-artifacts: $count checked cases (and timing cases) in $OUT ($(du -sh "$OUT" | cut -f1))"

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# The one script to run on the GPU machine, from the repository root:
+#
+#   scripts/gpu-check.sh [ARTIFACTS_DIR] [RESULTS_DIR]
+#
+# needs only cmake, ninja, a C++17 compiler and the CUDA driver (no LLVM,
+# MLIR or Halide; PTX is compiled on the build machine and carried). It
+#  1. builds the runtime and the harness attn-gpu-run (runtime/ as a CMake
+#     project of its own, in build-gpu/), and the runtime's GoogleTests where
+#     GoogleTest is installed;
+#  2. runs every case: the runtime's hand-written ones (test/Runtime/cuda/
+#     cases) and those under ARTIFACTS_DIR (default gpu-artifacts/, made by
+#     scripts/gpu-artifacts.sh), each in a process of its own (a kernel that
+#     faults cannot spoil the next);
+#  3. times the cases of ARTIFACTS_DIR that passed (--time $ATTN_GPU_RUNS,
+#     default 50; ATTN_GPU_RUNS=0 skips);
+#  4. runs a few small cases under compute-sanitizer (memcheck) if present;
+#  5. runs the GPU benchmark, when there is one (the hook below).
+#
+# RESULTS_DIR (default $OUT when set, else gpu-results/) receives at most
+# these files (the device tool brings back 8):
+#   summary.txt    the GPU, what ran, one line per case (also printed last)
+#   results.jsonl  one JSON line per case (attn-gpu-run's)
+#   timings.jsonl  the same with timings
+#   sanitizer.txt  compute-sanitizer's output
+#   build.log      the build; tests.txt: the runtime's GoogleTests
+# Exit status: 0 when every case passed (a timing case: ran with every
+# output written) and the sanitizer found nothing, 1 otherwise, 3 when there
+# is no GPU (nothing ran).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+ART=${1:-gpu-artifacts}
+RES=${2:-${OUT:-gpu-results}}
+RUNS=${ATTN_GPU_RUNS:-50}
+mkdir -p "$RES"
+SUMMARY="$RES/summary.txt"
+: > "$SUMMARY"
+: > "$RES/results.jsonl"
+say() { echo "$*" | tee -a "$SUMMARY"; }
+
+say "gpu-check: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+if command -v nvidia-smi >/dev/null; then
+  say "$(nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv,noheader 2>&1 | head -4)"
+else
+  say "no nvidia-smi"
+fi
+
+# 1. Build (cmake + ninja; no LLVM).
+start=$SECONDS
+if ! { cmake -G Ninja -S runtime -B build-gpu -DCMAKE_BUILD_TYPE=Release &&
+       ninja -C build-gpu; } > "$RES/build.log" 2>&1; then
+  tail -30 "$RES/build.log"
+  say "gpu-check: the build failed (build.log)"
+  exit 1
+fi
+HARNESS=build-gpu/attn-gpu-run
+say "built the runtime and attn-gpu-run in $((SECONDS - start)) s"
+if [ -x build-gpu/unit/CudaRuntimeTests ]; then
+  build-gpu/unit/CudaRuntimeTests > "$RES/tests.txt" 2>&1
+  say "runtime tests (GoogleTest, rc $?): $(grep -E '^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ test' "$RES/tests.txt" | tr '\n' ' ')"
+else
+  say "runtime tests: not built (no GoogleTest here)"
+fi
+
+# 2. Every case, one process each.
+cases=()
+for root in test/Runtime/cuda/cases "$ART"; do
+  [ -d "$root" ] || continue
+  while IFS= read -r m; do cases+=("$(dirname "$m")"); done \
+    < <(find "$root" -mindepth 2 -maxdepth 2 -name '*.attn.json' | sort)
+done
+[ -d "$ART" ] || say "no $ART/ (make it with scripts/gpu-artifacts.sh and carry it): the hand-written cases alone"
+nodevice=0
+failed=0
+for c in "${cases[@]}"; do
+  timeout 300 "$HARNESS" --json "$RES/results.jsonl" "$c" > /dev/null 2>&1
+  rc=$?
+  [ $rc -eq 3 ] && nodevice=1
+  [ $rc -ne 0 ] && failed=$((failed + 1))
+  [ $rc -eq 124 ] && echo "{\"case\": \"$(basename "$c")\", \"status\": \"error\", \"message\": \"timed out after 300 s\"}" >> "$RES/results.jsonl"
+done
+if [ $nodevice -eq 1 ]; then
+  say "gpu-check: no CUDA driver or GPU here: $(head -1 "$RES/results.jsonl")"
+  exit 3
+fi
+
+# 3. Timing of the carried cases that passed (or ran).
+if [ "$RUNS" -gt 0 ] && [ -d "$ART" ]; then
+  : > "$RES/timings.jsonl"
+  for c in "${cases[@]}"; do
+    case "$c" in "$ART"/*) ;; *) continue ;; esac
+    grep -q "\"case\": \"$(basename "$c")\".*\"status\": \"\(pass\|ran\)\"" "$RES/results.jsonl" || continue
+    timeout 300 "$HARNESS" --time "$RUNS" --warmup 10 --json "$RES/timings.jsonl" "$c" > /dev/null 2>&1
+  done
+fi
+
+# 4. compute-sanitizer (memcheck) on the three smallest cases.
+sanitizer_failed=0
+if command -v compute-sanitizer >/dev/null; then
+  : > "$RES/sanitizer.txt"
+  for c in $(for c in "${cases[@]}"; do [ -f "$c/expect_error.txt" ] || echo "$(du -sk "$c" | cut -f1) $c"; done | sort -n | head -3 | cut -d' ' -f2); do
+    echo "== $c" >> "$RES/sanitizer.txt"
+    timeout 300 compute-sanitizer --tool memcheck --error-exitcode 9 "$HARNESS" "$c" >> "$RES/sanitizer.txt" 2>&1
+    rc=$?
+    if [ $rc -eq 9 ]; then
+      sanitizer_failed=1
+      say "compute-sanitizer: memcheck errors in $c (sanitizer.txt)"
+    elif [ $rc -ne 0 ]; then
+      say "compute-sanitizer: $c ended with $rc (the tool may not run here; sanitizer.txt)"
+    else
+      say "compute-sanitizer: $c clean"
+    fi
+  done
+else
+  say "compute-sanitizer: not installed"
+fi
+
+# 5. ---- GPU benchmark hook --------------------------------------------------
+# When bench/gpu.sh exists (attnc's CUDA kernels against PyTorch SDPA and
+# FlexAttention at the sizes of /work/shared/bench/peers_gpu.py, the same
+# table as bench/cpu.sh), it runs here and writes its one file to $RES.
+# ATTN_GPU_BENCH=0 skips it.
+if [ -x bench/gpu.sh ] && [ "${ATTN_GPU_BENCH:-1}" = 1 ]; then
+  bench/gpu.sh --harness "$HARNESS" --artifacts "$ART" --out "$RES" 2>&1 | tee -a "$SUMMARY"
+else
+  say "benchmark: no bench/gpu.sh yet (hook in scripts/gpu-check.sh)"
+fi
+# ---------------------------------------------------------------------------
+
+# The table: one line per case.
+python3 - "$RES/results.jsonl" "$RES/timings.jsonl" <<'EOF' | tee -a "$SUMMARY"
+import json, os, sys
+times = {}
+if os.path.exists(sys.argv[2]):
+    for line in open(sys.argv[2]):
+        r = json.loads(line)
+        if "timing" in r:
+            times[r["case"]] = r["timing"]["median_ms"]
+counts = {}
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    counts[r["status"]] = counts.get(r["status"], 0) + 1
+    t = "%10.4f ms" % times[r["case"]] if r["case"] in times else " " * 13
+    print("%-32s %-5s %s %s" % (r["case"], r["status"], t, r.get("message", "")[:110]))
+print("cases: " + ", ".join("%d %s" % (n, s) for s, n in sorted(counts.items())))
+EOF
+
+if [ $failed -ne 0 ] || [ $sanitizer_failed -ne 0 ]; then
+  say "gpu-check: FAILED ($failed cases not passed)"
+  exit 1
+fi
+say "gpu-check: ok"
