@@ -8,7 +8,7 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 "$lit" -sv --time-tests "$testdir" "$testdir/unit" 2>&1 | tee "$out"
 rc=${PIPESTATUS[0]}
-count() { grep -oE "^ *$1: +[0-9]+" "$out" | grep -oE '[0-9]+$' | awk '{s+=$1} END {print s+0}'; }
+count() { grep -oE "^ *$1 *: +[0-9]+" "$out" | grep -oE '[0-9]+$' | awk '{s+=$1} END {print s+0}'; }
 passed=$(( $(count Passed) + $(count "Expectedly Failed") ))
 failed=$(( $(count Failed) + $(count "Unexpectedly Passed") + $(count Unresolved) + $(count "Timed Out") ))
 skipped=$(( $(count Skipped) + $(count Unsupported) ))
