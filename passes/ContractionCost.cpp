@@ -119,8 +119,10 @@ SizePoly SizeModel::chunks(const SizePoly &x, int64_t chunk) {
   std::string name = "ceil(" + (inner.empty() ? "(" + str(x) + ")" : inner) +
                      "/" + std::to_string(chunk) + ")";
   estimates[name] = std::ceil(estimate(x) / static_cast<double>(chunk));
+  // Printed next to the size it counts chunks of.
   auto it = order.find(inner);
-  order[name] = it == order.end() ? order.size() : it->second;
+  unsigned rank = it == order.end() ? order.size() : it->second;
+  order[name] = rank;
   return SizePoly::atom(name);
 }
 

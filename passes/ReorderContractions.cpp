@@ -139,7 +139,7 @@ struct Side {
 
 /// A consumer C of S, in the space U: C's dimensions, then S's reduced ones.
 struct Consumer {
-  mutable EinsumOp op;
+  mutable EinsumOp op;              // a handle: its accessors are not const
   unsigned pos;                     // the input that reads S
   SmallVector<unsigned> sInU;       // S's dimension -> U
   SmallVector<Value> sizes;         // of U
@@ -525,9 +525,9 @@ struct ReorderPattern : public OpRewritePattern<EinsumOp> {
       : OpRewritePattern(ctx), chunk(chunk), longSize(longSize),
         shortSize(shortSize) {}
 
-  /// The dimensions of the first sum (the key side, C's factors along its
-  /// sums), of the second (the query side and the first's result), and of
-  /// the chunked form's inter-chunk part.
+  /// The dimensions (in U) of the first sum: the key side and C's factors
+  /// along its sums; and of the second: the query side and the first's
+  /// result, summed over S's reduced dimensions.
   static Dims firstSum(const Plan &p, const Consumer &c) {
     Dims d = c.toU(p.key.deps) | c.reduced;
     for (const Factor &f : c.keyed)
