@@ -58,6 +58,37 @@ def AttnOnePass : Pass<"attn-one-pass", "::mlir::func::FuncOp"> {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def AttnFuseElementwise : Pass<"attn-fuse-elementwise", "::mlir::func::FuncOp"> {
+  let summary = "Fold elementwise einsums into their one consumer";
+  let description = [{
+    Map fusion. An elementwise einsum P (kind none) is folded into the einsum
+    C that reads it when:
+    - P's result has exactly one use, as an input of C (not a table, not
+      read by attn.fill, not a kernel result);
+    - C reads it through a map of distinct bare dimensions, and (unless
+      `allow-recompute`) that map names every dimension of C, so that
+      distinct points of C read distinct points of P and P's body still runs
+      at most once per point of P.
+    C's body then computes P's body where it read P: P's inputs, tables and
+    symbols join C's, P's maps placed in C's dimensions; C's filter becomes
+    the intersection with P's (a union of conjunctions, multiplied out) and
+    its guard the conjunction with P's, so a point P left absent stays
+    absent. Folding repeats to a fixpoint. Also canonicalises: inputs that
+    read the same tensor through the same map become one. Results never
+    change (the same operations run on the same values at the same points).
+    A remark on C names the folded einsum's line. With `allow-recompute`, C
+    may iterate dimensions the map lacks (P's body then runs again for each
+    of their values, e.g. the feature maps of linear_causal.attn folded into
+    the scores); the remark says along which.
+  }];
+  let options = [
+    Option<"allowRecompute", "allow-recompute", "bool", /*default=*/"false",
+           "Also fold where the consumer iterates dimensions the producer "
+           "lacks (recomputing the producer's body along them)">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 def AttnSplitReduction : Pass<"attn-split-reduction", "::mlir::func::FuncOp"> {
   let summary = "Split the reduced rank of attn.online across parallel workers";
   let description = [{
@@ -74,6 +105,55 @@ def AttnSplitReduction : Pass<"attn-split-reduction", "::mlir::func::FuncOp"> {
            "Number of workers K (0: the cost model)">,
     Option<"parallelism", "parallelism", "int64_t", /*default=*/"256",
            "Parallel tasks the cost model aims for (rows x workers)">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
+def AttnReorderContractions : Pass<"attn-reorder-contractions",
+                                   "::mlir::func::FuncOp"> {
+  let summary = "Reassociate products of contractions by a cost model";
+  let description = [{
+    A sum S whose body is a product of factors, read by sums C1..Cn as a
+    factor of their products (no non-linearity between), is reassociated:
+    S's factors split into the key side (those that depend on a dimension
+    the consumers reduce) and the query side (the rest); each side that
+    computes more than it reads is materialized once as an elementwise
+    einsum (FQ = relu(Q), FK = relu(K)). For each consumer C, its factors
+    along its sums (V) are summed with the key side first (KV = sum(m) FK V),
+    the query side with that next (sum(e) FQ KV), and C's factors constant
+    along all sums (1/Z) are applied in an elementwise step. Every consumer
+    must reduce the same dimensions of S; S and C have no guard, C no filter.
+
+    With a causal filter `q - k >= 0` on S (k the one dimension the
+    consumers reduce), the chunked form: chunks of `chunk-size` keys; per
+    chunk sums of the key side times C's factors (filter `k < M`); their
+    exclusive prefix over chunks (a sum over key chunks with `kc < qc`
+    selected, others adding exact zeros, so every prefix is present); the
+    inter-chunk part reads the query's chunk of it; the intra-chunk part
+    sums the keys of the query's own chunk with `k <= q` (scores SI over the
+    chunk, indices wrapped by `mod M` so that every read is in range); then
+    intra + inter times C's remaining factors. The chunk counts are
+    `arith.ceildivsi` in the function body. Refused unless every tensor the
+    sides and C's factors read is present everywhere or nowhere (the zeros
+    would otherwise make a point present that was absent).
+
+    Cost model: the multiply-adds of a sum are its iteration-space volume,
+    a polynomial in the size symbols (elementwise steps are not counted).
+    The rewrite is made when the estimate after is lower than before, with
+    sizes bound at compile time exact, unbound sizes of a kernel tensor's
+    innermost dimension (the feature sizes E, F of [.., seq, feature]
+    layouts) taken as `short-size`, all other unbound sizes as `long-size`.
+    Remarks on S give the costs: `reordered the contractions over e and m:
+    cost P*E*M + ... -> ...`, or why not (a non-linear function between the
+    contractions, as in softmax; a cost that would not drop).
+  }];
+  let options = [
+    Option<"chunkSize", "chunk-size", "int64_t", /*default=*/"64",
+           "Keys per chunk of the causal (chunked) form">,
+    Option<"longSize", "long-size", "int64_t", /*default=*/"4096",
+           "Estimate of an unbound sequence (or batch) size">,
+    Option<"shortSize", "short-size", "int64_t", /*default=*/"64",
+           "Estimate of an unbound feature size (a tensor's innermost)">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }

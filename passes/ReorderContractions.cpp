@@ -1,0 +1,850 @@
+// attn-reorder-contractions: reassociates a contraction S with the sums that
+// read it as a factor (no non-linearity between them) when the cost model
+// says the other order does fewer multiply-adds. Linear attention
+//   S[m,p] = sum(e) relu(Q[p,e]) * relu(K[m,e])
+//   O[p,f] = sum(m) S[m,p] * V[m,f] / Z[p]
+// becomes FQ = relu(Q), FK = relu(K), KV[e,f] = sum(m) FK[m,e] * V[m,f],
+// O'[p,f] = sum(e) FQ[p,e] * KV[e,f], O = O' / Z: P*M*E + P*M*F multiply-adds
+// become M*E*F + P*E*F.
+//
+// Derived from the structure: S's body is a product of factors. Those that
+// depend on a dimension the consumers reduce form the key side (FK), the
+// others the query side (FQ); a side that computes more than reads is
+// materialized once as an elementwise einsum. A consumer's body is S times
+// other factors: those that depend on its reduced dimensions (V) join the
+// key side in the first sum, those constant along every sum (1/Z) move to an
+// elementwise step after the second. Sums of products of present terms
+// reassociate exactly, absent points included.
+//
+// With a causal filter `q - k >= 0` on S (k reduced by the consumers), the
+// sum over k is split at chunks of `chunk-size` keys: per-chunk sums of the
+// key side times V, an exclusive prefix over chunks, read by each query's
+// chunk (the inter-chunk part), plus the keys of the query's own chunk with
+// k <= q (the intra-chunk part, quadratic in the chunk only).
+#include "passes/ContractionCost.h"
+#include "passes/EinsumBuilder.h"
+#include "passes/Passes.h"
+
+#include "mlir/IR/AffineExprVisitor.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "llvm/ADT/SmallBitVector.h"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNREORDERCONTRACTIONS
+#include "passes/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+using Dims = llvm::SmallBitVector;
+
+SmallVector<unsigned> listOf(const Dims &dims) {
+  SmallVector<unsigned> out;
+  for (unsigned d : dims.set_bits())
+    out.push_back(d);
+  return out;
+}
+
+//===----------------------------------------------------------------------===//
+// Bodies as products
+//===----------------------------------------------------------------------===//
+
+/// A factor of an einsum body written as a product.
+struct Factor {
+  Value value;          // a value of the body
+  bool divides = false; // a divisor
+  Dims deps;            // the dimensions it depends on
+};
+
+/// A value emitted into a new body: a numerator or a divisor.
+struct Term {
+  Value value;
+  bool divides;
+};
+
+Dims dependence(EinsumOp e, Value v, DenseMap<Value, Dims> &memo) {
+  if (auto it = memo.find(v); it != memo.end())
+    return it->second;
+  Dims deps(e.getNumDims());
+  Block &body = e.getBody().front();
+  unsigned numInputs = e.getInputs().size();
+  if (auto arg = dyn_cast<BlockArgument>(v)) {
+    if (arg.getOwner() == &body && arg.getArgNumber() < numInputs)
+      e.getInputMap(arg.getArgNumber()).walkExprs([&](AffineExpr x) {
+        if (auto d = dyn_cast<AffineDimExpr>(x))
+          deps.set(d.getPosition());
+      });
+    else if (arg.getOwner() == &body)
+      deps.set(arg.getArgNumber() - numInputs);
+  } else if (e->isProperAncestor(v.getDefiningOp())) {
+    for (Value operand : v.getDefiningOp()->getOperands())
+      deps |= dependence(e, operand, memo);
+  }
+  return memo[v] = deps;
+}
+
+void splitProduct(EinsumOp e, Value v, bool divides,
+                  DenseMap<Value, Dims> &memo, SmallVector<Factor> &out) {
+  Operation *def = v.getDefiningOp();
+  if (def && e->isProperAncestor(def)) {
+    if (auto mul = dyn_cast<arith::MulFOp>(def)) {
+      splitProduct(e, mul.getLhs(), divides, memo, out);
+      splitProduct(e, mul.getRhs(), divides, memo, out);
+      return;
+    }
+    if (auto div = dyn_cast<arith::DivFOp>(def)) {
+      splitProduct(e, div.getLhs(), divides, memo, out);
+      splitProduct(e, div.getRhs(), !divides, memo, out);
+      return;
+    }
+  }
+  out.push_back({v, divides, dependence(e, v, memo)});
+}
+
+/// The factors of `e`'s body: its yielded value split at mulf and divf.
+SmallVector<Factor> factorsOf(EinsumOp e) {
+  DenseMap<Value, Dims> memo;
+  SmallVector<Factor> out;
+  splitProduct(e, e.getBody().front().getTerminator()->getOperand(0), false,
+               memo, out);
+  return out;
+}
+
+/// A value whose points are all present or all absent: a kernel argument,
+/// a filled tensor, or an einsum without filter, guard or tables over such
+/// values.
+bool uniformlyPresent(Value v) {
+  if (isa<BlockArgument>(v) || v.getDefiningOp<FillOp>())
+    return true;
+  auto e = v.getDefiningOp<EinsumOp>();
+  return e && !e.hasFilter() && !e.hasGuard() && e.getTables().empty() &&
+         llvm::all_of(e.getInputs(), uniformlyPresent);
+}
+
+//===----------------------------------------------------------------------===//
+// The plan: S, its consumers, the two sides of S's product
+//===----------------------------------------------------------------------===//
+
+/// One side of S's product: factors of S's body, or, once materialized, a
+/// tensor read at `access` (dimensions of S).
+struct Side {
+  SmallVector<Factor> factors;
+  Dims deps;
+  Value tensor;
+  SmallVector<unsigned> access;
+};
+
+/// A consumer C of S, in the space U: C's dimensions, then S's reduced ones.
+struct Consumer {
+  mutable EinsumOp op;              // a handle: its accessors are not const
+  unsigned pos;                     // the input that reads S
+  SmallVector<unsigned> sInU;       // S's dimension -> U
+  SmallVector<Value> sizes;         // of U
+  SmallVector<std::string> names;   // of U
+  Dims reduced, sReduced;           // C's and S's reduced dimensions, in U
+  SmallVector<Factor> keyed, rest;  // C's other factors: along its sums or not
+  SmallVector<unsigned> resultDims; // C's result, in U
+
+  unsigned numU() const { return sizes.size(); }
+  Dims toU(const Dims &sDims) const {
+    Dims u(numU());
+    for (unsigned d : sDims.set_bits())
+      u.set(sInU[d]);
+    return u;
+  }
+  Dims widen(const Dims &cDims) const {
+    Dims u = cDims;
+    u.resize(numU());
+    return u;
+  }
+};
+
+struct Plan {
+  mutable EinsumOp s;
+  SmallVector<Consumer, 2> consumers;
+  Dims keys; // S's dimensions the consumers reduce
+  Side query, key;
+  bool causal = false;
+  unsigned q = 0, k = 0; // the filter q - k >= 0, in S's dimensions
+};
+
+/// The names of the dimensions `dims` of `e`, joined.
+std::string namesOf(EinsumOp e, const Dims &dims) {
+  SmallVector<std::string> names = indexNames(e);
+  std::string out;
+  for (unsigned d : dims.set_bits())
+    out += (out.empty() ? "" : ", ") + names[d];
+  return out;
+}
+
+/// The names of the dimensions `e` reduces.
+std::string reducedNames(EinsumOp e) {
+  Dims dims(e.getNumDims());
+  for (unsigned d : e.getReducedDims())
+    dims.set(d);
+  return namesOf(e, dims);
+}
+
+/// Whether `map` names distinct dimensions only.
+bool namesDistinctDims(AffineMap map) {
+  Dims seen(map.getNumDims());
+  for (AffineExpr e : map.getResults()) {
+    auto d = dyn_cast<AffineDimExpr>(e);
+    if (!d || seen.test(d.getPosition()))
+      return false;
+    seen.set(d.getPosition());
+  }
+  return true;
+}
+
+/// Reads S's filter as `q - k >= 0`, k the one dimension the consumers
+/// reduce, q one they keep.
+bool readCausalFilter(Plan &plan) {
+  ArrayAttr filter = *plan.s.getFilter();
+  if (filter.size() != 1 || plan.keys.count() != 1)
+    return false;
+  IntegerSet set = cast<IntegerSetAttr>(filter[0]).getValue();
+  if (set.getNumConstraints() != 1 || set.isEq(0))
+    return false;
+  SimpleAffineExprFlattener flat(set.getNumDims(), set.getNumSymbols());
+  if (failed(flat.walkPostOrder(set.getConstraint(0))) || flat.numLocals)
+    return false;
+  ArrayRef<int64_t> c = flat.operandExprStack.back();
+  plan.k = plan.keys.find_first();
+  SmallVector<unsigned> kept;
+  for (AffineExpr r : plan.s.getResultMap().getResults())
+    kept.push_back(cast<AffineDimExpr>(r).getPosition());
+  for (unsigned q : kept) {
+    SmallVector<int64_t> want(c.size(), 0);
+    want[q] = 1;
+    want[plan.k] = -1;
+    if (q != plan.k && ArrayRef<int64_t>(want) == c) {
+      plan.q = q;
+      return true;
+    }
+  }
+  return false;
+}
+
+/// Analyses S and its consumers; `why` says why not where a remark helps.
+FailureOr<Plan> analyse(EinsumOp s, std::string &why) {
+  Type elem = cast<RankedTensorType>(s.getResult().getType()).getElementType();
+  if (s.getKind() != ReductionKind::sum || s.hasGuard() ||
+      !isa<FloatType>(elem) || s.getResult().use_empty())
+    return failure();
+  Plan plan;
+  plan.s = s;
+  SmallVector<Factor> sFactors = factorsOf(s);
+  unsigned numS = s.getNumDims();
+  plan.keys = Dims(numS);
+  SmallVector<unsigned> sReduced = s.getReducedDims();
+  SmallVector<std::string> sNames = indexNames(s);
+  AffineMap sResult = s.getResultMap();
+
+  for (OpOperand &use : s.getResult().getUses()) {
+    auto c = dyn_cast<EinsumOp>(use.getOwner());
+    if (!c || use.getOperandNumber() >= c.getInputs().size() ||
+        llvm::any_of(plan.consumers,
+                     [&](const Consumer &o) { return o.op == c; }))
+      return failure();
+    unsigned pos = use.getOperandNumber();
+    BlockArgument arg = c.getBody().front().getArgument(pos);
+    SmallVector<Factor> cFactors = factorsOf(c);
+    auto *self = llvm::find_if(cFactors,
+                               [&](const Factor &f) { return f.value == arg; });
+    if (!arg.hasOneUse() || self == cFactors.end() || self->divides) {
+      // Worth a remark where that function sits between S and a reduction
+      // (the exp of softmax), not where it ends the cascade (a division).
+      if (!arg.use_empty() && c.getKind() == ReductionKind::none &&
+          llvm::any_of(c.getResult().getUsers(), [](Operation *u) {
+            auto next = dyn_cast<EinsumOp>(u);
+            return next && next.getKind() != ReductionKind::none;
+          }))
+        why = "not reordered: the contraction over " + reducedNames(s) +
+              " is read through a function that is not a product with it";
+      return failure();
+    }
+    if (c.getKind() != ReductionKind::sum || c.hasGuard() || c.hasFilter() ||
+        cast<RankedTensorType>(c.getResult().getType()).getElementType() !=
+            elem ||
+        !namesDistinctDims(c.getInputMap(pos)))
+      return failure();
+
+    Consumer con;
+    con.op = c;
+    con.pos = pos;
+    unsigned numC = c.getNumDims();
+    con.sizes.assign(c.getSizes().begin(), c.getSizes().end());
+    con.names = indexNames(c);
+    con.sInU.assign(numS, 0);
+    AffineMap access = c.getInputMap(pos);
+    for (unsigned r = 0; r < sResult.getNumResults(); ++r)
+      con.sInU[sResult.getDimPosition(r)] = access.getDimPosition(r);
+    for (unsigned d : sReduced) {
+      con.sInU[d] = con.sizes.size();
+      con.sizes.push_back(s.getSizes()[d]);
+      con.names.push_back(sNames[d]);
+    }
+    con.reduced = Dims(con.numU());
+    for (unsigned d : c.getReducedDims())
+      con.reduced.set(d);
+    con.sReduced = Dims(con.numU());
+    for (unsigned d : sReduced)
+      con.sReduced.set(con.sInU[d]);
+    for (AffineExpr r : c.getResultMap().getResults())
+      con.resultDims.push_back(cast<AffineDimExpr>(r).getPosition());
+    for (Factor &f : cFactors) {
+      if (f.value == arg)
+        continue;
+      f.deps = con.widen(f.deps);
+      ((f.deps & con.reduced).any() ? con.keyed : con.rest).push_back(f);
+    }
+    Dims keys(numS);
+    for (AffineExpr r : sResult.getResults()) {
+      unsigned d = cast<AffineDimExpr>(r).getPosition();
+      if (con.reduced.test(con.sInU[d]))
+        keys.set(d);
+    }
+    if (keys.none() || (!plan.consumers.empty() && keys != plan.keys))
+      return failure();
+    plan.keys = keys;
+    plan.consumers.push_back(std::move(con));
+  }
+
+  plan.query.deps = plan.key.deps = Dims(numS);
+  for (Factor &f : sFactors) {
+    if (f.value.getType() != elem)
+      return failure();
+    Side &side = (f.deps & plan.keys).any() ? plan.key : plan.query;
+    side.deps |= f.deps;
+    side.factors.push_back(f);
+  }
+  for (const Consumer &c : plan.consumers)
+    for (const Factor &f : llvm::concat<const Factor>(c.keyed, c.rest))
+      if (f.value.getType() != elem)
+        return failure();
+
+  if (!s.hasFilter())
+    return plan;
+  // The chunked form: every sum reduces exactly k, and nothing but the query
+  // side depends on q; every tensor read is present everywhere or nowhere
+  // (the chunked sums add exact zeros where the filter skipped a point).
+  std::string notReordered = "not reordered (the contractions over " +
+                             reducedNames(s) + " and " + namesOf(s, plan.keys) +
+                             "): ";
+  if (!readCausalFilter(plan)) {
+    why = notReordered + "the filter is not one constraint k <= q, k summed "
+                         "by the consumers and q kept";
+    return failure();
+  }
+  bool crossed = plan.key.deps.test(plan.q);
+  bool uniform =
+      s.getTables().empty() && llvm::all_of(s.getInputs(), uniformlyPresent);
+  for (const Consumer &c : plan.consumers) {
+    if (c.reduced.count() != 1 || !c.reduced.test(c.sInU[plan.k]))
+      return failure();
+    for (const Factor &f : c.keyed)
+      crossed |= f.deps.test(c.sInU[plan.q]);
+    uniform &= c.op.getTables().empty();
+    for (auto [i, in] : llvm::enumerate(c.op.getInputs()))
+      uniform &= i == c.pos || uniformlyPresent(in);
+  }
+  SmallVector<std::string> names = indexNames(s);
+  if (crossed)
+    why = notReordered + "a factor depends on both " + names[plan.k] + " and " +
+          names[plan.q];
+  else if (!uniform)
+    why = notReordered + "a tensor read may be absent at some points";
+  if (!why.empty())
+    return failure();
+  plan.causal = true;
+  return plan;
+}
+
+//===----------------------------------------------------------------------===//
+// The new einsums
+//===----------------------------------------------------------------------===//
+
+/// An iteration space over some dimensions of a consumer's U (in U's order)
+/// and new ones; `slot[u]` is U's dimension u here, or -1.
+struct Space {
+  SmallVector<Value> sizes;
+  SmallVector<std::string> names;
+  SmallVector<int> slot;
+
+  Space(const Consumer &c, const Dims &dims) : slot(c.numU(), -1) {
+    for (unsigned u : dims.set_bits())
+      slot[u] = add(c.sizes[u], c.names[u]);
+  }
+  unsigned add(Value size, std::string name) {
+    sizes.push_back(size);
+    names.push_back(std::move(name));
+    return sizes.size() - 1;
+  }
+  /// Where U's dimensions land in `nb` (0 for those not here).
+  SmallVector<AffineExpr> place(EinsumBuilder &nb) const {
+    SmallVector<AffineExpr> out;
+    for (int s : slot)
+      out.push_back(s >= 0 ? nb.dim(s)
+                           : getAffineConstantExpr(0, nb.dim(0).getContext()));
+    return out;
+  }
+  SmallVector<unsigned> slots(ArrayRef<unsigned> uDims) const {
+    SmallVector<unsigned> out;
+    for (unsigned u : uDims)
+      out.push_back(slot[u]);
+    return out;
+  }
+};
+
+SmallVector<AffineExpr> placeOfS(const Consumer &c, ArrayRef<AffineExpr> u) {
+  SmallVector<AffineExpr> out;
+  for (unsigned d : c.sInU)
+    out.push_back(u[d]);
+  return out;
+}
+
+SmallVector<AffineExpr> placeOfC(const Consumer &c, ArrayRef<AffineExpr> u) {
+  return SmallVector<AffineExpr>(u.take_front(c.op.getNumDims()));
+}
+
+void emitFactors(EinsumBuilder &nb, EinsumOp owner, ArrayRef<Factor> factors,
+                 ArrayRef<AffineExpr> place, IRMapping &known,
+                 SmallVector<Term> &terms) {
+  for (const Factor &f : factors)
+    terms.push_back(
+        {nb.clone(nb.body(), owner, f.value, place, known), f.divides});
+}
+
+void emitSide(EinsumBuilder &nb, EinsumOp s, const Side &side,
+              ArrayRef<AffineExpr> placeS, IRMapping &known,
+              SmallVector<Term> &terms) {
+  if (!side.tensor)
+    return emitFactors(nb, s, side.factors, placeS, known, terms);
+  SmallVector<AffineExpr> access;
+  for (unsigned d : side.access)
+    access.push_back(placeS[d]);
+  terms.push_back({nb.read(side.tensor, access), false});
+}
+
+/// The product of `terms` in `nb`'s body (numerators, then divisions).
+Value product(EinsumBuilder &nb, ArrayRef<Term> terms, Type elem,
+              Location loc) {
+  OpBuilder b = nb.at(nb.body());
+  Value acc;
+  for (const Term &t : terms)
+    if (!t.divides)
+      acc = acc ? arith::MulFOp::create(b, loc, acc, t.value) : t.value;
+  if (!acc)
+    acc = arith::ConstantOp::create(b, loc, b.getFloatAttr(elem, 1.0));
+  for (const Term &t : terms)
+    if (t.divides)
+      acc = arith::DivFOp::create(b, loc, acc, t.value);
+  return acc;
+}
+
+SmallVector<unsigned> iota(unsigned n) {
+  SmallVector<unsigned> out;
+  for (unsigned i = 0; i < n; ++i)
+    out.push_back(i);
+  return out;
+}
+
+/// Materializes a side that computes (not only reads) as an elementwise
+/// einsum over the dimensions it depends on, before S.
+void materialize(PatternRewriter &rewriter, EinsumOp s, Side &side) {
+  bool computes = llvm::any_of(side.factors, [](const Factor &f) {
+    return !isa<BlockArgument>(f.value);
+  });
+  if (!computes || side.deps.none())
+    return;
+  SmallVector<unsigned> dims = listOf(side.deps);
+  SmallVector<Value> sizes;
+  SmallVector<std::string> names, sNames = indexNames(s);
+  for (unsigned d : dims) {
+    sizes.push_back(s.getSizes()[d]);
+    names.push_back(sNames[d]);
+  }
+  EinsumBuilder nb(rewriter, s.getLoc(), sizes, names);
+  SmallVector<AffineExpr> place(s.getNumDims(),
+                                getAffineConstantExpr(0, s.getContext()));
+  for (auto [i, d] : llvm::enumerate(dims))
+    place[d] = nb.dim(i);
+  IRMapping known;
+  SmallVector<Term> terms;
+  emitFactors(nb, s, side.factors, place, known, terms);
+  Type elem = cast<RankedTensorType>(s.getResult().getType()).getElementType();
+  rewriter.setInsertionPoint(s);
+  side.tensor = nb.finish(product(nb, terms, elem, s.getLoc()), elem,
+                          iota(dims.size()), ReductionKind::none)
+                    .getResult();
+  side.access = dims;
+  side.factors.clear();
+}
+
+/// C's result: the sum of `parts` (tensors with the U dimensions they are
+/// indexed by) times C's factors that are constant along its sums.
+Value finalStep(PatternRewriter &rewriter, const Consumer &c,
+                ArrayRef<std::pair<Value, SmallVector<unsigned>>> parts) {
+  Location loc = c.op.getLoc();
+  Space sp(c, Dims(c.numU()));
+  for (unsigned u : c.resultDims) // in C's result order
+    sp.slot[u] = sp.add(c.sizes[u], c.names[u]);
+  EinsumBuilder nb(rewriter, loc, sp.sizes, sp.names);
+  SmallVector<AffineExpr> u = sp.place(nb);
+  Value sum;
+  for (auto &[tensor, dims] : parts) {
+    SmallVector<AffineExpr> access;
+    for (unsigned d : dims)
+      access.push_back(u[d]);
+    Value v = nb.read(tensor, access);
+    OpBuilder b = nb.at(nb.body());
+    sum = sum ? arith::AddFOp::create(b, loc, sum, v) : v;
+  }
+  SmallVector<Term> terms = {{sum, false}};
+  IRMapping known;
+  emitFactors(nb, c.op, c.rest, placeOfC(c, u), known, terms);
+  auto type = cast<RankedTensorType>(c.op.getResult().getType());
+  rewriter.setInsertionPoint(c.op);
+  EinsumOp op = nb.finish(product(nb, terms, type.getElementType(), loc),
+                          type.getElementType(), iota(c.resultDims.size()),
+                          ReductionKind::none);
+  return op.getResult();
+}
+
+//===----------------------------------------------------------------------===//
+// The rewrite
+//===----------------------------------------------------------------------===//
+
+struct ReorderPattern : public OpRewritePattern<EinsumOp> {
+  ReorderPattern(MLIRContext *ctx, int64_t chunk, int64_t longSize,
+                 int64_t shortSize)
+      : OpRewritePattern(ctx), chunk(chunk), longSize(longSize),
+        shortSize(shortSize) {}
+
+  /// The dimensions (in U) of the first sum: the key side and C's factors
+  /// along its sums; and of the second: the query side and the first's
+  /// result, summed over S's reduced dimensions.
+  static Dims firstSum(const Plan &p, const Consumer &c) {
+    Dims d = c.toU(p.key.deps) | c.reduced;
+    for (const Factor &f : c.keyed)
+      d |= f.deps;
+    return d;
+  }
+  static Dims secondSum(const Plan &p, const Consumer &c) {
+    Dims first = firstSum(p, c);
+    return c.toU(p.query.deps) | first.reset(c.reduced) | c.sReduced;
+  }
+
+  LogicalResult matchAndRewrite(EinsumOp s,
+                                PatternRewriter &rewriter) const override {
+    std::string why;
+    FailureOr<Plan> analysed = analyse(s, why);
+    if (failed(analysed)) {
+      if (!why.empty())
+        s.emitRemark(why);
+      return failure();
+    }
+    Plan &plan = *analysed;
+    auto kernel = s->getParentOfType<func::FuncOp>();
+    SizeModel model(kernel, longSize, shortSize);
+    auto volume = [&](ValueRange sizes, const Dims &dims) {
+      SmallVector<SizePoly> polys;
+      for (unsigned u : dims.set_bits())
+        polys.push_back(model.of(sizes[u]));
+      return model.volume(polys);
+    };
+    auto all = [](unsigned n) { return Dims(n, true); };
+
+    // Multiply-adds before and after.
+    SizePoly before = volume(s.getSizes(), all(s.getNumDims()));
+    for (const Consumer &c : plan.consumers)
+      before = before + volume(c.op.getSizes(), all(c.op.getNumDims()));
+    SizePoly after = SizePoly::constant(0);
+    if (plan.causal) {
+      SizePoly T = SizePoly::constant(chunk);
+      SizePoly keyChunks = model.chunks(model.of(s.getSizes()[plan.k]), chunk);
+      after = volume(s.getSizes(), all(s.getNumDims()).reset(plan.k)) * T;
+      for (const Consumer &c : plan.consumers) {
+        unsigned k = c.sInU[plan.k], q = c.sInU[plan.q];
+        SizePoly queryChunks = model.chunks(model.of(c.sizes[q]), chunk);
+        Dims outer = firstSum(plan, c).reset(k);
+        after = after + volume(c.sizes, outer) * keyChunks * T +
+                volume(c.sizes, outer) * queryChunks * keyChunks +
+                volume(c.sizes, secondSum(plan, c).set(q)) +
+                volume(c.sizes, c.widen(all(c.op.getNumDims())).reset(k)) * T;
+      }
+    } else {
+      for (const Consumer &c : plan.consumers)
+        after = after + volume(c.sizes, firstSum(plan, c)) +
+                volume(c.sizes, secondSum(plan, c));
+    }
+    std::string contractions = "the contractions over " + reducedNames(s) +
+                               " and " + namesOf(s, plan.keys);
+    std::string costs = "cost " + model.str(before) + " -> " + model.str(after);
+    if (model.estimate(after) >= model.estimate(before)) {
+      s.emitRemark() << "not reordered (" << contractions << "): " << costs
+                     << " is not cheaper";
+      return failure();
+    }
+    auto remark = s.emitRemark() << "reordered " << contractions;
+    if (plan.causal)
+      remark << ", in chunks of " << chunk << " along " << indexNames(s)[plan.k]
+             << " for " << indexNames(s)[plan.k]
+             << " <= " << indexNames(s)[plan.q];
+    remark << ": " << costs;
+
+    materialize(rewriter, s, plan.query);
+    materialize(rewriter, s, plan.key);
+    if (plan.causal)
+      rewriteChunked(rewriter, plan);
+    else
+      for (const Consumer &c : plan.consumers)
+        rewritePlain(rewriter, plan, c);
+    rewriter.eraseOp(s);
+    return success();
+  }
+
+  /// KV = sum over C's reduced dimensions of the key side times C's factors
+  /// along them; O' = sum over S's reduced dimensions of the query side
+  /// times KV; then C's remaining factors.
+  void rewritePlain(PatternRewriter &rewriter, const Plan &plan,
+                    const Consumer &c) const {
+    Location loc = c.op.getLoc();
+    Type elem =
+        cast<RankedTensorType>(c.op.getResult().getType()).getElementType();
+    Dims first = firstSum(plan, c), second = secondSum(plan, c);
+    SmallVector<unsigned> firstOut = listOf(Dims(first).reset(c.reduced));
+
+    Space s1(c, first);
+    EinsumBuilder b1(rewriter, loc, s1.sizes, s1.names);
+    SmallVector<AffineExpr> u1 = s1.place(b1);
+    IRMapping known1;
+    SmallVector<Term> terms1;
+    emitSide(b1, plan.s, plan.key, placeOfS(c, u1), known1, terms1);
+    emitFactors(b1, c.op, c.keyed, placeOfC(c, u1), known1, terms1);
+    rewriter.setInsertionPoint(c.op);
+    Value kv = b1.finish(product(b1, terms1, elem, loc), elem,
+                         s1.slots(firstOut), ReductionKind::sum)
+                   .getResult();
+
+    Space s2(c, second);
+    EinsumBuilder b2(rewriter, loc, s2.sizes, s2.names);
+    SmallVector<AffineExpr> u2 = s2.place(b2);
+    IRMapping known2;
+    SmallVector<Term> terms2;
+    emitSide(b2, plan.s, plan.query, placeOfS(c, u2), known2, terms2);
+    SmallVector<AffineExpr> kvAccess;
+    for (unsigned u : firstOut)
+      kvAccess.push_back(u2[u]);
+    terms2.push_back({b2.read(kv, kvAccess), false});
+    Dims secondOut = Dims(second).reset(c.sReduced), kept(c.numU());
+    for (unsigned u : c.resultDims)
+      kept.set(u);
+    bool last = c.rest.empty() && secondOut == kept;
+    SmallVector<unsigned> outDims =
+        last ? SmallVector<unsigned>(c.resultDims) : listOf(secondOut);
+    rewriter.setInsertionPoint(c.op);
+    Value out = b2.finish(product(b2, terms2, elem, loc), elem,
+                          s2.slots(outDims), ReductionKind::sum)
+                    .getResult();
+    if (!last)
+      out = finalStep(rewriter, c, {{out, outDims}});
+    out.setType(c.op.getResult().getType());
+    rewriter.replaceOp(c.op, out);
+  }
+
+  void rewriteChunked(PatternRewriter &rewriter, Plan &plan) const {
+    EinsumOp s = plan.s;
+    Location loc = s.getLoc();
+    MLIRContext *ctx = s.getContext();
+    Type elem =
+        cast<RankedTensorType>(s.getResult().getType()).getElementType();
+    Value keySize = s.getSizes()[plan.k];
+    rewriter.setInsertionPoint(s);
+    Value T = arith::ConstantIndexOp::create(rewriter, loc, chunk);
+    Value keyChunks = arith::CeilDivSIOp::create(rewriter, loc, keySize, T);
+    AffineExpr t = getAffineConstantExpr(chunk, ctx);
+    SmallVector<std::string> sNames = indexNames(s);
+
+    // SI[.., q, i] = sum(e) query * key at k = chunk(q) * T + i (wrapped
+    // into range; the consumers keep only k <= q, k < M).
+    SmallVector<Value> siSizes(s.getSizes());
+    SmallVector<std::string> siNames(sNames);
+    siSizes[plan.k] = T;
+    siNames[plan.k] += "i";
+    EinsumBuilder bi(rewriter, loc, siSizes, siNames);
+    AffineExpr keys = bi.symbol(keySize);
+    SmallVector<AffineExpr> place;
+    for (unsigned d = 0; d < s.getNumDims(); ++d)
+      place.push_back(bi.dim(d));
+    place[plan.k] = (bi.dim(plan.q).floorDiv(t) * t + bi.dim(plan.k)) % keys;
+    IRMapping knownI;
+    SmallVector<Term> termsI;
+    emitSide(bi, s, plan.query, place, knownI, termsI);
+    emitSide(bi, s, plan.key, place, knownI, termsI);
+    bi.addFilterConjunction({keys - 1}, {false});
+    SmallVector<unsigned> sOut;
+    for (AffineExpr r : s.getResultMap().getResults())
+      sOut.push_back(cast<AffineDimExpr>(r).getPosition());
+    rewriter.setInsertionPoint(s);
+    Value intraScores = bi.finish(product(bi, termsI, elem, loc), elem, sOut,
+                                  ReductionKind::sum)
+                            .getResult();
+
+    for (const Consumer &c : plan.consumers)
+      rewriteChunkedConsumer(rewriter, plan, c, T, keyChunks, intraScores);
+  }
+
+  void rewriteChunkedConsumer(PatternRewriter &rewriter, const Plan &plan,
+                              const Consumer &c, Value T, Value keyChunks,
+                              Value intraScores) const {
+    Location loc = c.op.getLoc();
+    MLIRContext *ctx = loc.getContext();
+    Type elem =
+        cast<RankedTensorType>(c.op.getResult().getType()).getElementType();
+    unsigned k = c.sInU[plan.k], q = c.sInU[plan.q];
+    Value keySize = plan.s.getSizes()[plan.k];
+    AffineExpr t = getAffineConstantExpr(chunk, ctx);
+    Dims first = firstSum(plan, c);
+    SmallVector<unsigned> outer = listOf(first);
+    rewriter.setInsertionPoint(c.op);
+    Value queryChunks =
+        arith::CeilDivSIOp::create(rewriter, loc, c.sizes[q], T);
+
+    // KC[.., kc, ..] = sum over the keys of chunk kc of key side * factors.
+    Space s1(c, first);
+    unsigned kc = s1.slot[k];
+    s1.sizes[kc] = keyChunks;
+    s1.names[kc] = c.names[k] + "c";
+    unsigned ki = s1.add(T, c.names[k] + "i");
+    EinsumBuilder b1(rewriter, loc, s1.sizes, s1.names);
+    SmallVector<AffineExpr> u1 = s1.place(b1);
+    u1[k] = b1.dim(kc) * t + b1.dim(ki);
+    IRMapping known1;
+    SmallVector<Term> terms1;
+    emitSide(b1, plan.s, plan.key, placeOfS(c, u1), known1, terms1);
+    emitFactors(b1, c.op, c.keyed, placeOfC(c, u1), known1, terms1);
+    b1.addFilterConjunction({b1.symbol(keySize) - 1 - u1[k]}, {false});
+    rewriter.setInsertionPoint(c.op);
+    SmallVector<unsigned> chunkOut = s1.slots(outer);
+    Value chunkSums = b1.finish(product(b1, terms1, elem, loc), elem, chunkOut,
+                                ReductionKind::sum)
+                          .getResult();
+
+    // PC[.., qc, ..] = sum over kc < qc of KC[.., kc, ..] (exclusive
+    // prefix; the zeros keep chunk 0 present).
+    Space s2(c, first);
+    s2.sizes[s2.slot[k]] = queryChunks;
+    s2.names[s2.slot[k]] = c.names[q] + "c";
+    unsigned kc2 = s2.add(keyChunks, c.names[k] + "c");
+    EinsumBuilder b2(rewriter, loc, s2.sizes, s2.names);
+    SmallVector<AffineExpr> access2;
+    for (unsigned u : outer)
+      access2.push_back(u == k ? b2.dim(kc2) : b2.dim(s2.slot[u]));
+    Value chunkSum = b2.read(chunkSums, access2);
+    OpBuilder body2 = b2.at(b2.body());
+    Value earlier = arith::CmpIOp::create(
+        body2, loc, arith::CmpIPredicate::slt, b2.index(b2.body(), b2.dim(kc2)),
+        b2.index(b2.body(), b2.dim(s2.slot[k])));
+    Value zero2 =
+        arith::ConstantOp::create(body2, loc, body2.getFloatAttr(elem, 0.0));
+    Value prefixValue =
+        arith::SelectOp::create(body2, loc, earlier, chunkSum, zero2);
+    rewriter.setInsertionPoint(c.op);
+    Value prefix =
+        b2.finish(prefixValue, elem, s2.slots(outer), ReductionKind::sum)
+            .getResult();
+
+    // Inter-chunk part: sum(e) query side * PC at the query's chunk.
+    Dims third = secondSum(plan, c).set(q);
+    Space s3(c, third);
+    EinsumBuilder b3(rewriter, loc, s3.sizes, s3.names);
+    SmallVector<AffineExpr> u3 = s3.place(b3);
+    IRMapping known3;
+    SmallVector<Term> terms3;
+    emitSide(b3, plan.s, plan.query, placeOfS(c, u3), known3, terms3);
+    SmallVector<AffineExpr> access3;
+    for (unsigned u : outer)
+      access3.push_back(u == k ? u3[q].floorDiv(t) : u3[u]);
+    terms3.push_back({b3.read(prefix, access3), false});
+    SmallVector<unsigned> interOut = listOf(Dims(third).reset(c.sReduced));
+    rewriter.setInsertionPoint(c.op);
+    Value inter = b3.finish(product(b3, terms3, elem, loc), elem,
+                            s3.slots(interOut), ReductionKind::sum)
+                      .getResult();
+
+    // Intra-chunk part: the keys k = chunk(q) * T + i of the query's own
+    // chunk with k <= q and k < M, through SI.
+    Space s4(c, c.widen(Dims(c.op.getNumDims(), true)));
+    s4.sizes[s4.slot[k]] = T;
+    s4.names[s4.slot[k]] = c.names[k] + "i";
+    EinsumBuilder b4(rewriter, loc, s4.sizes, s4.names);
+    SmallVector<AffineExpr> u4 = s4.place(b4);
+    AffineExpr keys = b4.symbol(keySize);
+    AffineExpr key = u4[q].floorDiv(t) * t + b4.dim(s4.slot[k]);
+    SmallVector<AffineExpr> scoreAccess;
+    for (AffineExpr r : plan.s.getResultMap().getResults()) {
+      unsigned d = cast<AffineDimExpr>(r).getPosition();
+      scoreAccess.push_back(d == plan.k ? b4.dim(s4.slot[k]) : u4[c.sInU[d]]);
+    }
+    SmallVector<Term> terms4 = {{b4.read(intraScores, scoreAccess), false}};
+    u4[k] = key % keys;
+    IRMapping known4;
+    emitFactors(b4, c.op, c.keyed, placeOfC(c, u4), known4, terms4);
+    Value value4 = product(b4, terms4, elem, loc);
+    OpBuilder body4 = b4.at(b4.body());
+    Value keyIndex = b4.index(b4.body(), key);
+    Value visible = arith::AndIOp::create(
+        body4, loc,
+        arith::CmpIOp::create(body4, loc, arith::CmpIPredicate::sle, keyIndex,
+                              b4.index(b4.body(), u4[q])),
+        arith::CmpIOp::create(body4, loc, arith::CmpIPredicate::slt, keyIndex,
+                              keySize));
+    Value zero4 =
+        arith::ConstantOp::create(body4, loc, body4.getFloatAttr(elem, 0.0));
+    value4 = arith::SelectOp::create(body4, loc, visible, value4, zero4);
+    b4.addFilterConjunction({keys - 1}, {false});
+    rewriter.setInsertionPoint(c.op);
+    Value intra =
+        b4.finish(value4, elem, s4.slots(c.resultDims), ReductionKind::sum)
+            .getResult();
+
+    Value out = finalStep(
+        rewriter, c,
+        {{inter, interOut}, {intra, SmallVector<unsigned>(c.resultDims)}});
+    out.setType(c.op.getResult().getType());
+    rewriter.replaceOp(c.op, out);
+  }
+
+  int64_t chunk, longSize, shortSize;
+};
+
+struct ReorderContractions
+    : public mlir::attn::impl::AttnReorderContractionsBase<
+          ReorderContractions> {
+  using AttnReorderContractionsBase::AttnReorderContractionsBase;
+
+  void runOnOperation() override {
+    if (chunkSize <= 0 || longSize <= 0 || shortSize <= 0) {
+      getOperation().emitError("attn-reorder-contractions: chunk-size, "
+                               "long-size and short-size must be positive");
+      return signalPassFailure();
+    }
+    RewritePatternSet patterns(&getContext());
+    patterns.add<ReorderPattern>(&getContext(), chunkSize, longSize, shortSize);
+    // Each contraction is decided once, on the cascade as written.
+    GreedyRewriteConfig config;
+    config.enableFolding(false)
+        .enableConstantCSE(false)
+        .setRegionSimplificationLevel(GreedySimplifyRegionLevel::Disabled)
+        .setStrictness(GreedyRewriteStrictness::ExistingOps)
+        .setMaxIterations(1);
+    (void)applyPatternsGreedily(getOperation(), std::move(patterns), config);
+  }
+};
+
+} // namespace
