@@ -148,6 +148,25 @@ static LogicalResult verifyProjection(Operation *op, AffineMap map,
   return success();
 }
 
+/// Checks an optional filter: at least one set, each over the op's
+/// dimensions and symbols.
+static LogicalResult verifyFilter(Operation *op,
+                                  std::optional<ArrayAttr> filter,
+                                  unsigned numDims, unsigned numSyms) {
+  if (!filter)
+    return success();
+  if (filter->empty())
+    return op->emitOpError("filter must hold at least one integer set");
+  for (Attribute a : *filter) {
+    IntegerSet set = cast<IntegerSetAttr>(a).getValue();
+    if (set.getNumDims() != numDims || set.getNumSymbols() != numSyms)
+      return op->emitOpError("filter set must have ")
+             << numDims << " dimensions and " << numSyms << " symbols, got "
+             << set.getNumDims() << " and " << set.getNumSymbols();
+  }
+  return success();
+}
+
 LogicalResult EinsumOp::verify() {
   unsigned numDims = getNumDims();
   unsigned numSyms = getSymbols().size();
@@ -184,18 +203,8 @@ LogicalResult EinsumOp::verify() {
            << stringifyReductionKind(getKind())
            << "' but reduces no dimension";
 
-  if (std::optional<ArrayAttr> filter = getFilter()) {
-    if (filter->empty())
-      return emitOpError("filter must hold at least one integer set");
-    for (Attribute a : *filter) {
-      IntegerSet set = cast<IntegerSetAttr>(a).getValue();
-      if (set.getNumDims() != numDims || set.getNumSymbols() != numSyms)
-        return emitOpError("filter set must have ")
-               << numDims << " dimensions and " << numSyms
-               << " symbols, got " << set.getNumDims() << " and "
-               << set.getNumSymbols();
-    }
-  }
+  if (failed(verifyFilter(*this, getFilter(), numDims, numSyms)))
+    return failure();
 
   Type elem = resultType.getElementType();
   if (!elem.isIntOrIndexOrFloat())
@@ -395,18 +404,8 @@ LogicalResult OnlineOp::verify() {
            << ", which is neither reduced nor named by the max map";
   if (allNamed.count() == numDims)
     return emitOpError("reduces no dimension");
-  if (std::optional<ArrayAttr> filter = getFilter()) {
-    if (filter->empty())
-      return emitOpError("filter must hold at least one integer set");
-    for (Attribute a : *filter) {
-      IntegerSet set = cast<IntegerSetAttr>(a).getValue();
-      if (set.getNumDims() != numDims || set.getNumSymbols() != numSyms)
-        return emitOpError("filter set must have ")
-               << numDims << " dimensions and " << numSyms
-               << " symbols, got " << set.getNumDims() << " and "
-               << set.getNumSymbols();
-    }
-  }
+  if (failed(verifyFilter(*this, getFilter(), numDims, numSyms)))
+    return failure();
   for (Value r : getResults())
     if (!isa<FloatType>(tensorOf(r).getElementType()))
       return emitOpError("results must have a float element type");

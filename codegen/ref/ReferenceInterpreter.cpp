@@ -467,6 +467,55 @@ enum class Opc : uint8_t {
   Read,
 };
 
+/// A filter (a union of conjunctions of affine constraints), compiled once.
+class CompiledFilter {
+public:
+  CompiledFilter(std::optional<ArrayAttr> sets, ArrayRef<int64_t> symbols) {
+    if (!sets)
+      return;
+    for (Attribute a : *sets) {
+      IntegerSet set = cast<IntegerSetAttr>(a).getValue();
+      std::vector<Constraint> conj(set.getNumConstraints());
+      for (unsigned c = 0; c < set.getNumConstraints(); ++c) {
+        conj[c].expr.compile(set.getConstraint(c), symbols);
+        conj[c].isEq = set.isEq(c);
+      }
+      disjuncts.push_back(std::move(conj));
+    }
+  }
+  /// Whether `pt` passes; false with `divByZero` set when a constraint
+  /// divides by zero.
+  bool contains(const int64_t *pt, bool &divByZero) const {
+    divByZero = false;
+    if (disjuncts.empty())
+      return true;
+    for (const std::vector<Constraint> &conj : disjuncts) {
+      bool all = true;
+      for (const Constraint &c : conj) {
+        int64_t v;
+        if (!c.expr.eval(pt, v)) {
+          divByZero = true;
+          return false;
+        }
+        if (c.isEq ? v != 0 : v < 0) {
+          all = false;
+          break;
+        }
+      }
+      if (all)
+        return true;
+    }
+    return false;
+  }
+
+private:
+  struct Constraint {
+    AffineEvaluator expr;
+    bool isEq;
+  };
+  std::vector<std::vector<Constraint>> disjuncts;
+};
+
 struct Instr {
   Opc op;
   uint8_t pred = 0;      // comparison predicate, or the dtype of RoundTo
@@ -1509,22 +1558,7 @@ LogicalResult KernelInterpreter::runEinsum(EinsumOp op) {
   };
 
   // The filter: a union of conjunctions of affine constraints.
-  struct Constraint {
-    AffineEvaluator expr;
-    bool isEq;
-  };
-  std::vector<std::vector<Constraint>> filter;
-  if (std::optional<ArrayAttr> sets = op.getFilter()) {
-    for (Attribute a : *sets) {
-      IntegerSet set = cast<IntegerSetAttr>(a).getValue();
-      std::vector<Constraint> conj(set.getNumConstraints());
-      for (unsigned c = 0; c < set.getNumConstraints(); ++c) {
-        conj[c].expr.compile(set.getConstraint(c), symbols);
-        conj[c].isEq = set.isEq(c);
-      }
-      filter.push_back(std::move(conj));
-    }
-  }
+  CompiledFilter filter(op.getFilter(), symbols);
 
   // The regions, compiled once.
   Program guard, body;
@@ -1597,26 +1631,11 @@ LogicalResult KernelInterpreter::runEinsum(EinsumOp op) {
     }
     const int64_t *pt = point.data();
 
-    if (!filter.empty()) {
-      bool inside = false;
-      for (const std::vector<Constraint> &conj : filter) {
-        bool all = true;
-        for (const Constraint &c : conj) {
-          int64_t v;
-          if (!c.expr.eval(pt, v))
-            return failAt("division by zero in the filter");
-          if (c.isEq ? v != 0 : v < 0) {
-            all = false;
-            break;
-          }
-        }
-        if (all) {
-          inside = true;
-          break;
-        }
-      }
-      if (!inside)
-        continue;
+    bool divByZero;
+    if (!filter.contains(pt, divByZero)) {
+      if (divByZero)
+        return failAt("division by zero in the filter");
+      continue;
     }
 
     if (hasGuard) {
@@ -1852,38 +1871,7 @@ LogicalResult KernelInterpreter::runOnline(OnlineOp op) {
     return llvm::all_of(dims, [&](unsigned d) { return pt[d] == 0; });
   };
 
-  // The filter: a union of conjunctions of affine constraints.
-  std::vector<std::vector<std::pair<AffineEvaluator, bool>>> filter;
-  if (std::optional<ArrayAttr> sets = op.getFilter())
-    for (Attribute a : *sets) {
-      IntegerSet set = cast<IntegerSetAttr>(a).getValue();
-      filter.emplace_back(set.getNumConstraints());
-      for (unsigned c = 0; c < set.getNumConstraints(); ++c) {
-        filter.back()[c].first.compile(set.getConstraint(c), symbols);
-        filter.back()[c].second = set.isEq(c);
-      }
-    }
-  auto passes = [&](const int64_t *pt, bool &ok) {
-    if (filter.empty())
-      return true;
-    for (auto &conj : filter) {
-      bool all = true;
-      for (auto &[expr, isEq] : conj) {
-        int64_t v;
-        if (!expr.eval(pt, v)) {
-          ok = false;
-          return false;
-        }
-        if (isEq ? v != 0 : v < 0) {
-          all = false;
-          break;
-        }
-      }
-      if (all)
-        return true;
-    }
-    return false;
-  };
+  CompiledFilter filter(op.getFilter(), symbols);
 
   SmallVector<int64_t> point(numDims, 0);
   for (int64_t visited = 0; visited < numPoints; ++visited) {
@@ -1894,9 +1882,9 @@ LogicalResult KernelInterpreter::runOnline(OnlineOp op) {
         point[d] = 0;
       }
     const int64_t *pt = point.data();
-    bool ok = true;
-    if (!passes(pt, ok)) {
-      if (!ok)
+    bool divByZero;
+    if (!filter.contains(pt, divByZero)) {
+      if (divByZero)
         return fail(where + ": division by zero in the filter at iteration "
                             "point " + pointText(point));
       continue;
