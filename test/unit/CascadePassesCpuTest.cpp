@@ -11,7 +11,7 @@ using namespace attn_test;
 namespace {
 
 void expectRunsOnCpu(const std::string &file, const std::string &pipeline,
-                     const SizeSet &sizes) {
+                     const Sizes &sizes) {
   std::unique_ptr<Compiled> c = compileExample(file);
   ASSERT_TRUE(c->module) << c->diagnostics;
   std::string original = printed(*c->module);
@@ -19,8 +19,8 @@ void expectRunsOnCpu(const std::string &file, const std::string &pipeline,
   ASSERT_NE(printed(*c->module), original) << "the pass did not apply";
   std::mt19937_64 rng(7);
   std::vector<mlir::attn::RefArg> args;
-  std::string error;
-  ASSERT_TRUE(randomArgs(c->kernel(), sizes, rng, args, error)) << error;
+  std::string error = randomArgs(c->kernel(), sizes, rng, args);
+  ASSERT_TRUE(error.empty()) << error;
   std::vector<mlir::attn::RefTensor> want, got;
   ASSERT_TRUE(mlir::succeeded(
       mlir::attn::interpretKernel(c->kernel(), args, want, error)))

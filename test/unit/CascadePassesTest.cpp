@@ -24,7 +24,7 @@ TEST(CascadePasses, EveryExampleKeepsItsResults) {
   std::vector<std::string> files = allExamples();
   ASSERT_GE(files.size(), 17u);
   std::map<std::string, int> changed;
-  for (const SizeSet &sizes : {queriesBeforeKeys(), queriesPastKeys()})
+  for (const Sizes &sizes : {queriesBeforeKeys(), queriesPastKeys()})
     for (const std::string &file : files)
       for (const char *pipeline : kPipelines) {
         SCOPED_TRACE(file + " | " + pipeline +

@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -42,16 +43,45 @@ inline std::vector<std::string> allExamples() {
   return files;
 }
 
+/// The runtime dtype of `type`'s element type (of `type` itself for a
+/// scalar), if it is one the language has.
+inline std::optional<::attn::rt::DType> elementDType(mlir::Type type) {
+  if (auto tensorType = llvm::dyn_cast<mlir::RankedTensorType>(type))
+    return mlir::attn::toRuntimeDType(tensorType.getElementType());
+  return mlir::attn::toRuntimeDType(type);
+}
+
+/// The attn.name of argument `i` of `kernel`, or "<unnamed>".
+inline std::string argName(mlir::func::FuncOp kernel, unsigned i) {
+  if (auto a =
+          kernel.getArgAttrOfType<mlir::StringAttr>(i, mlir::attn::kNameAttr))
+    return a.str();
+  return "<unnamed>";
+}
+
 /// A compiled module with its own context and the diagnostics it produced.
+/// With `handler` set (compileFile's keepDiagnostics), the diagnostics of
+/// later work on the module (passes, remarks included) are collected too.
 struct Compiled {
   std::unique_ptr<mlir::MLIRContext> context;
   mlir::OwningOpRef<mlir::ModuleOp> module;
   std::string diagnostics;
+  // Last: destroyed before the context it is registered with.
+  std::unique_ptr<mlir::ScopedDiagnosticHandler> handler;
+
+  /// The first kernel of the module, or null.
+  mlir::func::FuncOp kernel() {
+    auto funcs = (*module).getOps<mlir::func::FuncOp>();
+    return funcs.empty() ? mlir::func::FuncOp() : *funcs.begin();
+  }
 };
 
+/// Compiles the .attn file at `path`. The frontend's diagnostics go to
+/// `diagnostics`; with `keepDiagnostics`, so do all later ones.
 inline std::unique_ptr<Compiled>
 compileFile(const std::string &path,
-            const mlir::attn::FrontendOptions &opts = {}) {
+            const mlir::attn::FrontendOptions &opts = {},
+            bool keepDiagnostics = false) {
   auto c = std::make_unique<Compiled>();
   mlir::DialectRegistry registry;
   registry.insert<mlir::attn::AttnDialect, mlir::arith::ArithDialect,
@@ -66,14 +96,16 @@ compileFile(const std::string &path,
   }
   llvm::SourceMgr sourceMgr;
   sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
-  llvm::raw_string_ostream os(c->diagnostics);
-  mlir::ScopedDiagnosticHandler handler(
-      c->context.get(), [&](mlir::Diagnostic &d) {
-        os << d.getLocation() << ": " << d << "\n";
+  auto handler = std::make_unique<mlir::ScopedDiagnosticHandler>(
+      c->context.get(), [d = &c->diagnostics](mlir::Diagnostic &diag) {
+        llvm::raw_string_ostream os(*d);
+        os << diag.getLocation() << ": " << diag << "\n";
         return mlir::success();
       });
   c->module =
       mlir::attn::translateAttnToMLIR(sourceMgr, c->context.get(), opts);
+  if (keepDiagnostics)
+    c->handler = std::move(handler);
   return c;
 }
 
@@ -120,13 +152,10 @@ inline std::string randomArgs(mlir::func::FuncOp kernel, const Sizes &sizes,
   namespace rt = ::attn::rt;
   args.clear();
   for (unsigned i = 0; i < kernel.getNumArguments(); ++i) {
-    auto nameAttr =
-        kernel.getArgAttrOfType<mlir::StringAttr>(i, mlir::attn::kNameAttr);
-    std::string name = nameAttr ? nameAttr.str() : "<unnamed>";
+    std::string name = argName(kernel, i);
     mlir::Type type = kernel.getArgumentTypes()[i];
     auto tensorType = llvm::dyn_cast<mlir::RankedTensorType>(type);
-    auto dt = mlir::attn::toRuntimeDType(tensorType ? tensorType.getElementType()
-                                                    : type);
+    auto dt = elementDType(type);
     if (!dt)
       return name + " has an element type outside the language";
     if (!tensorType) {

@@ -3,32 +3,19 @@
 // independent plain-loop implementation of the variant written below (it
 // shares no code with the frontend or the interpreter). A last test compiles
 // and runs every examples/*.attn file on small random inputs.
-#include "codegen/ref/ReferenceInterpreter.h"
-#include "dialect/AttnOps.h"
-#include "dialect/RuntimeDType.h"
-#include "frontend/Frontend.h"
-#include "runtime/DType.h"
-
-#include "mlir/IR/Diagnostics.h"
-#include "mlir/IR/MLIRContext.h"
-#include "llvm/Support/MemoryBuffer.h"
-#include "llvm/Support/SourceMgr.h"
-#include "llvm/Support/raw_ostream.h"
+#include "test/unit/ExampleKernels.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <cstdint>
-#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <limits>
 #include <map>
 #include <memory>
 #include <numeric>
-#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -36,6 +23,13 @@
 
 using attn::rt::DType;
 using attn::rt::roundToDType;
+using attn_test::allExamples;
+using attn_test::argName;
+using attn_test::Compiled;
+using attn_test::compileFile;
+using attn_test::elementDType;
+using attn_test::examplePath;
+using attn_test::Sizes;
 
 namespace {
 
@@ -219,53 +213,6 @@ double scaledDot(const Buf &Q, const Buf &K, int64_t b, int64_t h, int64_t kh,
 // Compiling and interpreting an example.
 //===----------------------------------------------------------------------===//
 
-std::string examplePath(const std::string &file) {
-  return std::string(ATTN_SOURCE_DIR) + "/examples/" + file;
-}
-
-std::optional<DType> dtypeOfType(mlir::Type t) {
-  return mlir::attn::toRuntimeDType(t);
-}
-
-mlir::Type elementTypeOf(mlir::Type t) {
-  if (auto tt = llvm::dyn_cast<mlir::RankedTensorType>(t))
-    return tt.getElementType();
-  return t;
-}
-
-struct Compiled {
-  std::unique_ptr<mlir::MLIRContext> context;
-  mlir::OwningOpRef<mlir::ModuleOp> module;
-  std::string diagnostics;
-};
-
-std::unique_ptr<Compiled> compileFile(const std::string &path,
-                                      const mlir::attn::FrontendOptions &opts) {
-  auto c = std::make_unique<Compiled>();
-  mlir::DialectRegistry registry;
-  registry.insert<mlir::attn::AttnDialect, mlir::arith::ArithDialect,
-                  mlir::math::MathDialect, mlir::tensor::TensorDialect,
-                  mlir::func::FuncDialect>();
-  c->context = std::make_unique<mlir::MLIRContext>(registry);
-  c->context->loadAllAvailableDialects();
-  auto buffer = llvm::MemoryBuffer::getFile(path);
-  if (!buffer) {
-    c->diagnostics = "cannot read " + path;
-    return c;
-  }
-  llvm::SourceMgr sourceMgr;
-  sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
-  llvm::raw_string_ostream os(c->diagnostics);
-  mlir::ScopedDiagnosticHandler handler(
-      c->context.get(), [&](mlir::Diagnostic &d) {
-        os << d.getLocation() << ": " << d << "\n";
-        return mlir::success();
-      });
-  c->module =
-      mlir::attn::translateAttnToMLIR(sourceMgr, c->context.get(), opts);
-  return c;
-}
-
 mlir::func::FuncOp onlyKernel(mlir::ModuleOp module) {
   mlir::func::FuncOp found;
   int n = 0;
@@ -274,12 +221,6 @@ mlir::func::FuncOp onlyKernel(mlir::ModuleOp module) {
     ++n;
   }
   return n == 1 ? found : mlir::func::FuncOp();
-}
-
-std::string argName(mlir::func::FuncOp k, unsigned i) {
-  if (auto a = k.getArgAttrOfType<mlir::StringAttr>(i, mlir::attn::kNameAttr))
-    return a.str();
-  return "<unnamed>";
 }
 
 /// Compiles examples/`file` with `opts` and interprets its one kernel on
@@ -310,7 +251,7 @@ runExample(const std::string &file, const mlir::attn::FrontendOptions &opts,
       return ::testing::AssertionFailure()
              << file << ": argument " << i << " is named " << name
              << ", the test expects " << in.name;
-    auto dt = dtypeOfType(elementTypeOf(kernel.getArgumentTypes()[i]));
+    auto dt = elementDType(kernel.getArgumentTypes()[i]);
     if (!dt || *dt != in.dtype)
       return ::testing::AssertionFailure()
              << file << ": argument " << name << " has the wrong element type";
@@ -333,7 +274,7 @@ runExample(const std::string &file, const mlir::attn::FrontendOptions &opts,
            << file << ": kernel has " << kernel.getNumResults()
            << " results, the test expects " << outputDTypes.size();
   for (unsigned i = 0; i < outputDTypes.size(); ++i) {
-    auto dt = dtypeOfType(elementTypeOf(kernel.getResultTypes()[i]));
+    auto dt = elementDType(kernel.getResultTypes()[i]);
     if (!dt || *dt != outputDTypes[i])
       return ::testing::AssertionFailure()
              << file << ": result " << i << " has the wrong element type";
@@ -1113,17 +1054,6 @@ TEST(ExamplesReference, Retention) {
 // Every example compiles and runs on small random inputs.
 //===----------------------------------------------------------------------===//
 
-std::vector<std::string> allExamples() {
-  std::vector<std::string> files;
-  std::error_code ec;
-  for (const auto &entry : std::filesystem::directory_iterator(
-           std::string(ATTN_SOURCE_DIR) + "/examples", ec))
-    if (entry.path().extension() == ".attn")
-      files.push_back(entry.path().filename().string());
-  std::sort(files.begin(), files.end());
-  return files;
-}
-
 TEST(ExamplesReference, ZooHasTheRequiredVariants) {
   std::vector<std::string> files = allExamples();
   EXPECT_GE(files.size(), 17u);
@@ -1145,44 +1075,16 @@ TEST(ExamplesReference, ZooHasTheRequiredVariants) {
   }
 }
 
-// Small sizes per symbol; tables derived from them below. H = 4 * KVH for
+// Small sizes per symbol; integer tables derived from them by
+// fillIntegerTable (ExampleKernels.h). H = 4 * KVH for
 // gqa's default G = 4; R = P + M - 1 for relative_bias; PB, MB cover P, M in
 // blocks of block_sparse's default BS = 16.
-const std::map<std::string, int64_t> &smallSizes() {
-  static const std::map<std::string, int64_t> sizes = {
+const Sizes &smallSizes() {
+  static const Sizes sizes = {
       {"B", 2},  {"H", 4},  {"KVH", 1}, {"P", 13}, {"M", 11},
       {"E", 8},  {"F", 6},  {"R", 23},  {"PS", 4}, {"NB", 3},
       {"NP", 7}, {"PB", 1}, {"MB", 1}};
   return sizes;
-}
-
-/// Valid contents for the integer tables of the examples, by input name.
-::testing::AssertionResult fillIntegerTable(const std::string &name,
-                                            std::mt19937_64 &rng,
-                                            std::vector<double> &values) {
-  const auto &s = smallSizes();
-  auto uniformInt = [&](int64_t lo, int64_t hi) { // inclusive
-    return static_cast<double>(
-        std::uniform_int_distribution<int64_t>(lo, hi)(rng));
-  };
-  if (name == "Page") {
-    for (double &v : values)
-      v = uniformInt(0, s.at("NP") - 1);
-  } else if (name == "Len") {
-    for (double &v : values)
-      v = uniformInt(0, s.at("NB") * s.at("PS"));
-  } else if (name == "Layout") {
-    for (double &v : values)
-      v = uniformInt(0, 3) != 0;
-  } else if (name == "Prefix") {
-    for (double &v : values)
-      v = uniformInt(0, s.at("M"));
-  } else {
-    return ::testing::AssertionFailure()
-           << "no generator for the integer input " << name
-           << ": add one to fillIntegerTable";
-  }
-  return ::testing::AssertionSuccess();
 }
 
 TEST(ExamplesReference, EveryExampleCompilesAndRuns) {
@@ -1201,70 +1103,12 @@ TEST(ExamplesReference, EveryExampleCompilesAndRuns) {
       ++kernels;
       std::string kname = kernel.getSymName().str();
       std::vector<mlir::attn::RefArg> args;
-      bool ok = true;
-      for (unsigned i = 0; i < kernel.getNumArguments() && ok; ++i) {
-        std::string name = argName(kernel, i);
-        mlir::Type type = kernel.getArgumentTypes()[i];
-        auto dt = dtypeOfType(elementTypeOf(type));
-        if (!dt) {
-          ADD_FAILURE() << kname << ": argument " << name
-                        << " has an element type outside the language";
-          ok = false;
-          break;
-        }
-        auto tensorType = llvm::dyn_cast<mlir::RankedTensorType>(type);
-        if (!tensorType) {
-          double v = attn::rt::isFloat(*dt)
-                         ? std::uniform_real_distribution<double>(0.1, 1)(rng)
-                         : 1.0;
-          args.push_back(mlir::attn::RefArg::ofScalar(roundToDType(v, *dt)));
-          continue;
-        }
-        auto dims =
-            kernel.getArgAttrOfType<mlir::ArrayAttr>(i, mlir::attn::kDimsAttr);
-        if (!dims || dims.size() != size_t(tensorType.getRank())) {
-          ADD_FAILURE() << kname << ": argument " << name << " lacks attn.dims";
-          ok = false;
-          break;
-        }
-        mlir::attn::RefTensor t;
-        for (mlir::Attribute d : dims) {
-          std::string sym = llvm::cast<mlir::StringAttr>(d).str();
-          int64_t n = 0;
-          if (!sym.empty() && std::isdigit(static_cast<unsigned char>(sym[0])))
-            n = std::stoll(sym);
-          else if (smallSizes().count(sym))
-            n = smallSizes().at(sym);
-          else {
-            ADD_FAILURE() << kname << ": no small size for symbol " << sym
-                          << ": add it to smallSizes";
-            ok = false;
-            break;
-          }
-          t.shape.push_back(n);
-        }
-        if (!ok)
-          break;
-        size_t n = 1;
-        for (int64_t d : t.shape)
-          n *= d;
-        t.values.resize(n);
-        if (attn::rt::isFloat(*dt)) {
-          std::uniform_real_distribution<double> dist(-1, 1);
-          for (double &v : t.values)
-            v = roundToDType(dist(rng), *dt);
-        } else {
-          auto filled = fillIntegerTable(name, rng, t.values);
-          if (!filled) {
-            ADD_FAILURE() << kname << ": " << filled.message();
-            ok = false;
-            break;
-          }
-        }
-        args.push_back(mlir::attn::RefArg::ofTensor(std::move(t)));
-      }
-      if (!ok)
+      std::string argError =
+          attn_test::randomArgs(kernel, smallSizes(), rng, args);
+      if (!argError.empty()) {
+        ADD_FAILURE() << kname << ": " << argError;
         continue;
+      }
       std::vector<mlir::attn::RefTensor> results;
       std::string error;
       if (mlir::failed(
