@@ -17,7 +17,8 @@ std::optional<std::string> mlir::attn::defaultPipeline(llvm::StringRef target) {
     parallelism = "264";
   else
     return std::nullopt;
-  return "func.func(attn-one-pass{tile-size=64}, "
+  return "func.func(attn-fuse-elementwise, attn-reorder-contractions, "
+         "attn-one-pass{tile-size=64}, "
          "attn-split-reduction{parallelism=" +
          parallelism +
          "}, attn-count-passes, attn-classify-tiles{tile-size=64})";
