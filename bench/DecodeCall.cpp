@@ -1,11 +1,23 @@
 // attn-bench-decode-call: the cost of one call of a compiled kernel, for the
 // decode shape of bench/kernels/decode_f32.attn (B=1, H=4, M=1024, E=F=64,
-// f32), through the JIT API: the RefTensor interface (values as doubles,
-// converted on every call) against typed buffers. Prints median and minimum
+// f32): the RefTensor interface (values as doubles, converted on every call)
+// against typed buffers (no conversion), through the JIT API (the cached
+// shared object, run by the runtime) and through HalideKernel (Halide's
+// in-process JIT, as `attnc run --target=cpu`). Prints median and minimum
 // milliseconds per call. Threads: HALIDE_NUM_THREADS.
 //
 //   attn-bench-decode-call [--runs N] [--m M]
+#include "codegen/halide/HalideEmitter.h"
 #include "codegen/jit/JitCompiler.h"
+#include "dialect/AttnOps.h"
+#include "frontend/Frontend.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/MLIRContext.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/SourceMgr.h"
 
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/CommandLine.h"
@@ -59,14 +71,14 @@ void report(const char *what, Timing t) {
 int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv, "decode call overhead\n");
   const int64_t B = 1, H = 4, M = keys, E = 64, F = 64;
+  const char *file = ATTN_SOURCE_DIR "/bench/kernels/decode_f32.attn";
   llvm::SmallString<128> cacheDir;
   if (llvm::sys::fs::createUniqueDirectory("attn-decode-call", cacheDir))
     return 1;
   JitOptions options;
   options.cacheDir = std::string(cacheDir);
   std::unique_ptr<JitKernel> kernel;
-  JitStatus status = compileAttnFile(
-      ATTN_SOURCE_DIR "/bench/kernels/decode_f32.attn", options, kernel);
+  JitStatus status = compileAttnFile(file, options, kernel);
   if (!status) {
     llvm::errs() << status.message() << "\n";
     return 1;
@@ -95,8 +107,39 @@ int main(int argc, char **argv) {
 
   llvm::outs() << "decode B=" << B << " H=" << H << " M=" << M << " E=" << E
                << " F=" << F << " f32, " << runs << " calls\n";
+  std::vector<attn_tensor> tensors = {
+      {q.data(), ATTN_F32, 3, qs.data(), nullptr, ATTN_DEVICE_CPU},
+      {k.data(), ATTN_F32, 4, ks.data(), nullptr, ATTN_DEVICE_CPU},
+      {v.data(), ATTN_F32, 4, vs.data(), nullptr, ATTN_DEVICE_CPU},
+      {o.data(), ATTN_F32, 3, os.data(), nullptr, ATTN_DEVICE_CPU}};
   report("JitKernel::run (RefArg, doubles)",
          timeCalls([&] { return bool(kernel->run(args, results)); }));
+  report("JitKernel::run (attn_tensor, typed)",
+         timeCalls([&] { return bool(kernel->run(tensors)); }));
+
+  // HalideKernel, as attnc run --target=cpu uses it.
+  mlir::DialectRegistry registry;
+  registry.insert<AttnDialect, mlir::arith::ArithDialect,
+                  mlir::math::MathDialect, mlir::tensor::TensorDialect,
+                  mlir::func::FuncDialect>();
+  mlir::MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(std::move(*llvm::MemoryBuffer::getFile(file)),
+                               llvm::SMLoc());
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      translateAttnToMLIR(sourceMgr, &context, {});
+  mlir::FailureOr<HalideKernel> halide = HalideKernel::compile(
+      *module->getOps<mlir::func::FuncOp>().begin(), {});
+  if (!module || mlir::failed(halide))
+    return 1;
+  std::string error;
+  report("HalideKernel::run (RefArg, doubles)", timeCalls([&] {
+           return mlir::succeeded(halide->run(args, results, error));
+         }));
+  report("HalideKernel::run (attn_tensor, typed)", timeCalls([&] {
+           return mlir::succeeded(halide->run(tensors, {}, error));
+         }));
   llvm::sys::fs::remove_directories(cacheDir);
   return 0;
 }
