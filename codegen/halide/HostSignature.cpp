@@ -399,9 +399,12 @@ bool HostSignature::checkOutputShapes(ArrayRef<attn_tensor> tensors,
   std::vector<std::vector<int64_t>> want;
   if (!outputShapes(tensors, scalars, want, error))
     return false;
-  if (tensors.size() < want.size())
-    return true; // the count is the caller's check
-  ArrayRef<attn_tensor> outputs = tensors.take_back(want.size());
+  size_t tensorInputs = 0;
+  for (size_t i = 0; i < numInputs; ++i)
+    tensorInputs += !args[i].isScalar;
+  if (tensors.size() != tensorInputs + want.size())
+    return true; // a count the runtime's checks report
+  ArrayRef<attn_tensor> outputs = tensors.drop_front(tensorInputs);
   for (size_t o = 0; o < want.size(); ++o) {
     const attn_tensor &x = outputs[o];
     const std::vector<int64_t> &w = want[o];

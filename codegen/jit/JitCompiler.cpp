@@ -41,8 +41,9 @@ std::atomic<uint64_t> compileCallCount{0}, frontendRunCount{0},
     halideBaseline{0};
 
 constexpr llvm::StringLiteral kModuleFile = "kernel.mlir";
-/// "cpu": the shared object; its manifest is kernel.attn.json beside it.
+/// "cpu": the shared object and its manifest (manifestPathFor).
 constexpr llvm::StringLiteral kLibraryFile = "kernel.so";
+constexpr llvm::StringLiteral kLibraryManifestFile = "kernel.attn.json";
 
 std::string pathIn(llvm::StringRef dir, llvm::StringRef name) {
   llvm::SmallString<256> file(dir);
@@ -183,10 +184,26 @@ struct JitKernel::Impl {
 };
 
 /// Loads the shared object of a cache entry and checks that its manifest
-/// describes the kernel of the module beside it.
+/// describes the kernel of the module beside it. The library is loaded from
+/// a private copy (deleted once mapped): a cache entry changed in place
+/// later never reaches a loaded kernel (a truncated mapping would fault),
+/// and a recompiled entry is never mistaken for a library of the same path
+/// that is still loaded (dlopen matches by path). Where the copy cannot be
+/// made or loaded (a temporary directory mounted noexec), the entry's own
+/// file is loaded.
 JitStatus JitKernel::Impl::loadLibrary(const std::string &dir) {
   std::string library = pathIn(dir, kLibraryFile);
-  ::attn::rt::Status st = ::attn::rt::Kernel::load(library, cpu);
+  ::attn::rt::Status st;
+  llvm::SmallString<128> copy;
+  if (!llvm::sys::fs::createUniqueDirectory("attn-kernel", copy)) {
+    if (!llvm::sys::fs::copy_file(library, pathIn(copy, kLibraryFile)) &&
+        !llvm::sys::fs::copy_file(pathIn(dir, kLibraryManifestFile),
+                                  pathIn(copy, kLibraryManifestFile)))
+      st = ::attn::rt::Kernel::load(pathIn(copy, kLibraryFile), cpu);
+    llvm::sys::fs::remove_directories(copy, /*IgnoreErrors=*/true);
+  }
+  if (!cpu.valid())
+    st = ::attn::rt::Kernel::load(library, cpu);
   if (!st)
     return JitStatus::corrupt(st.message);
   std::vector<attn_arg_info> got = cpu.arguments();
