@@ -138,10 +138,12 @@ int main(int argc, char **argv) {
                                llvm::SMLoc());
   mlir::OwningOpRef<mlir::ModuleOp> module =
       translateAttnToMLIR(sourceMgr, &context, {});
+  if (!module)
+    return 1;
   auto start = std::chrono::steady_clock::now();
   mlir::FailureOr<HalideKernel> halide = HalideKernel::compile(
       *module->getOps<mlir::func::FuncOp>().begin(), {});
-  if (!module || mlir::failed(halide))
+  if (mlir::failed(halide))
     return 1;
   llvm::outs() << llvm::format(
       "HalideKernel::compile (Halide's JIT): %.1f ms\n",

@@ -218,7 +218,7 @@ FailureOr<HostSignature> HostSignature::build(func::FuncOp kernel) {
     std::optional<rt::DType> dtype =
         toRuntimeDType(tensor ? tensor.getElementType() : type);
     if (!dtype)
-      return kernel.emitError("argument ")
+      return kernel.emitError(output ? "result " : "argument ")
              << name << " has a type the CPU target does not support: "
              << type;
     a.dtype = *dtype;

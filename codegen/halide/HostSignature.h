@@ -55,6 +55,8 @@ public:
   bool runOnRefArgs(ArrayRef<RefArg> refArgs, std::vector<RefTensor> &results,
                     std::string &error, TypedCall call) const;
 
+private:
+  friend class SizeProgramBuilder;
   /// The host's replay of one integer size computation of the kernel.
   struct SizeExpr {
     enum Kind {
@@ -75,9 +77,6 @@ public:
     unsigned arg = 0, dim = 0; // ArgDim, ScalarArg
     int lhs = -1, rhs = -1;
   };
-
-private:
-  friend class SizeProgramBuilder;
   std::string name;
   std::vector<::attn::rt::ManifestArgument> args;
   size_t numInputs = 0;

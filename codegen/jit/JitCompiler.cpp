@@ -10,6 +10,7 @@
 
 #include "dialect/AttnOps.h"
 #include "dialect/RuntimeDType.h"
+#include "runtime/Runtime.h"
 
 #include "frontend/Frontend.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"

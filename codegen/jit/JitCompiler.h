@@ -8,7 +8,7 @@
 #include "codegen/jit/JitStatus.h"
 #include "codegen/jit/KernelCache.h"
 #include "codegen/ref/ReferenceInterpreter.h"
-#include "runtime/Runtime.h"
+#include "runtime/attn_runtime.h"
 
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
