@@ -494,8 +494,10 @@ bool HostSignature::runOnRefArgs(ArrayRef<RefArg> refArgs,
       return false;
     }
     addTensor(a, t.shape);
+    void *data = tensors.back().data;
+    rt::DType dtype = a.dtype;
     for (size_t e = 0; e < t.values.size(); ++e)
-      rt::storeElement(tensors.back().data, a.dtype, e, t.values[e]);
+      rt::storeElement(data, dtype, e, t.values[e]);
   }
 
   std::vector<std::vector<int64_t>> outShapes;
@@ -515,13 +517,14 @@ bool HostSignature::runOnRefArgs(ArrayRef<RefArg> refArgs,
   for (size_t o = 0; o < outShapes.size(); ++o) {
     RefTensor r;
     r.shape = outShapes[o];
-    const attn_tensor &x = tensors[firstOutput + o];
+    const void *data = tensors[firstOutput + o].data;
+    rt::DType dtype = args[numInputs + o].dtype;
     size_t count = 1;
     for (int64_t e : r.shape)
       count *= static_cast<size_t>(e);
     r.values.resize(count);
     for (size_t e = 0; e < count; ++e)
-      r.values[e] = rt::loadElement(x.data, args[numInputs + o].dtype, e);
+      r.values[e] = rt::loadElement(data, dtype, e);
     results.push_back(std::move(r));
   }
   return true;
