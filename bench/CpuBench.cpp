@@ -13,6 +13,7 @@
 #include "dialect/AttnOps.h"
 #include "frontend/Frontend.h"
 #include "runtime/DType.h"
+#include "runtime/Runtime.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -172,10 +173,21 @@ std::string shapeText(const BenchCase &c) {
   return text;
 }
 
-/// The inputs of one case, as f32 arrays (baseline) and RefArgs (attnc).
+/// The inputs of one case, as f32 arrays (the baseline, and attnc's timed
+/// typed call) and RefArgs (attnc against the reference interpreter).
 struct CaseInputs {
   std::vector<float> q, k, v;
+  std::vector<std::vector<int64_t>> shapes; // Q, K, V, O
   std::vector<mlir::attn::RefArg> args;
+
+  /// attnc's typed call over q, k, v and `o`, without conversion.
+  std::vector<attn_tensor> tensors(std::vector<float> &o) {
+    std::vector<float> *data[] = {&q, &k, &v, &o};
+    std::vector<attn_tensor> t;
+    for (size_t i = 0; i < 4; ++i)
+      t.push_back(::attn::rt::hostTensor(data[i]->data(), ATTN_F32, shapes[i]));
+    return t;
+  }
 };
 
 CaseInputs makeInputs(const BenchCase &c, const AttentionShape &s,
@@ -184,33 +196,17 @@ CaseInputs makeInputs(const BenchCase &c, const AttentionShape &s,
   in.q = randomValues(s.B * s.H * s.P * s.E, seed);
   in.k = randomValues(s.B * s.H * s.M * s.E, seed + 1);
   in.v = randomValues(s.B * s.H * s.M * s.F, seed + 2);
-  std::vector<int64_t> qShape = {s.B, s.H, s.P, s.E};
-  if (c.decode)
+  std::vector<int64_t> qShape = {s.B, s.H, s.P, s.E},
+                       oShape = {s.B, s.H, s.P, s.F};
+  if (c.decode) {
     qShape = {s.B, s.H, s.E};
-  in.args.push_back(refArg(in.q, qShape));
-  in.args.push_back(refArg(in.k, {s.B, s.H, s.M, s.E}));
-  in.args.push_back(refArg(in.v, {s.B, s.H, s.M, s.F}));
+    oShape = {s.B, s.H, s.F};
+  }
+  in.shapes = {qShape, {s.B, s.H, s.M, s.E}, {s.B, s.H, s.M, s.F}, oShape};
+  for (size_t i = 0; i < 3; ++i)
+    in.args.push_back(refArg(i == 0 ? in.q : i == 1 ? in.k : in.v,
+                             in.shapes[i]));
   return in;
-}
-
-/// What HalideKernel::run does around the kernel itself (f64 -> f32 inputs,
-/// f32 -> f64 outputs), timed on its own so the table can show how much of
-/// a run's time is the RefTensor interface rather than the kernel.
-double marshalingSeconds(const CaseInputs &in, size_t outputs) {
-  namespace rt = ::attn::rt;
-  std::vector<float> buffer;
-  std::vector<double> back(outputs);
-  auto once = [&] {
-    for (const mlir::attn::RefArg &a : in.args) {
-      buffer.resize(a.tensor.values.size());
-      for (size_t e = 0; e < a.tensor.values.size(); ++e)
-        rt::storeElement(buffer.data(), rt::DType::f32, e, a.tensor.values[e]);
-    }
-    buffer.resize(std::max(buffer.size(), outputs));
-    for (size_t e = 0; e < outputs; ++e)
-      back[e] = rt::loadElement(buffer.data(), rt::DType::f32, e);
-  };
-  return timeRuns(once).median;
 }
 
 std::vector<BenchCase> benchCases() {
@@ -402,8 +398,6 @@ int main(int argc, char **argv) {
       st.entry["ref_err_baseline"] = relativeError(o, reference[0].values);
     }
     st.in = makeInputs(c, s, 42);
-    st.entry["marshal_s"] =
-        marshalingSeconds(st.in, size_t(s.B * s.H * s.P * s.F));
   }
 
   bool allCorrect = true;
@@ -417,7 +411,8 @@ int main(int argc, char **argv) {
       const BenchCase &c = st.c;
       const AttentionShape &s = c.shape;
       std::vector<float> baselineOut(s.B * s.H * s.P * s.F), scores;
-      std::vector<mlir::attn::RefTensor> attncOut;
+      std::vector<float> attncOut(baselineOut.size());
+      std::vector<attn_tensor> tensors = st.in.tensors(attncOut);
       Timing baseline = timeRuns([&] {
         ::attn::bench::unfusedAttention(s, c.mask, st.in.q.data(),
                                         st.in.k.data(), st.in.v.data(),
@@ -425,7 +420,7 @@ int main(int argc, char **argv) {
       });
       bool ok = true;
       Timing attnc = timeRuns([&] {
-        if (failed(st.kernel->run(st.in.args, attncOut, error)))
+        if (failed(st.kernel->run(tensors, {}, error)))
           ok = false;
       });
       if (!ok) {
@@ -437,7 +432,7 @@ int main(int argc, char **argv) {
         llvm::errs() << "attn-bench-cpu: warning: attnc kept "
                      << llvm::format("%.2f", attnc.cpuPerWall)
                      << " cores busy at threads=" << threads << "\n";
-      double err = relativeError(attncOut[0].values, baselineOut);
+      double err = relativeError(attncOut, baselineOut);
       if (!(err < 1e-3))
         allCorrect = false;
       llvm::errs() << llvm::format(

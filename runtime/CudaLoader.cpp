@@ -414,9 +414,10 @@ attn_status attn::rt::runCuda(attn_kernel &kernel, const attn_tensor *tensors,
 
   // 1. Every argument, with no driver call.
   SizeSymbols symbols;
+  std::string error;
   std::vector<std::array<uint8_t, 8>> scalarStorage(kernel.numScalars);
-  if (attn_status s = checkScalars(m, scalars, scalarStorage, symbols))
-    return s;
+  if (attn_status s = checkScalars(m, scalars, scalarStorage, symbols, error))
+    return fail(s, std::move(error));
   std::vector<int> tensorOf(m.arguments.size(), -1), scalarOf = tensorOf;
   std::vector<int64_t> bytes(kernel.numTensors);
   size_t t = 0, sc = 0;
@@ -429,15 +430,13 @@ attn_status attn::rt::runCuda(attn_kernel &kernel, const attn_tensor *tensors,
     tensorOf[i] = static_cast<int>(t);
     const attn_tensor &x = tensors[t];
     std::string what = (a.isOutput ? "output " : "argument ") + a.name;
-    if (x.device != ATTN_DEVICE_CUDA)
-      return fail(ATTN_ERROR_UNSUPPORTED,
-                  what + " is on " + deviceName(x.device) + " (device " +
-                      std::to_string(x.device) + "), but kernel " + name +
-                      " runs on a CUDA device: pass device memory "
-                      "(ATTN_DEVICE_CUDA)");
+    if (attn_status s =
+            checkTensorDevice(x, ATTN_DEVICE_CUDA, what, name, error))
+      return fail(s, std::move(error));
     int64_t count;
-    if (attn_status s = checkTensorShape(a, x, what, limits, symbols, count))
-      return s;
+    if (attn_status s =
+            checkTensorShape(a, x, what, limits, symbols, count, error))
+      return fail(s, std::move(error));
     if (x.strides) {
       int64_t dense = 1;
       for (int k = x.rank - 1; k >= 0; --k) {
@@ -460,7 +459,6 @@ attn_status attn::rt::runCuda(attn_kernel &kernel, const attn_tensor *tensors,
 
   // 2. Geometry, workspace and parameters from the bound size symbols.
   auto lookup = [&](const std::string &s) { return symbols.lookup(s); };
-  std::string error;
   auto evaluate = [&](const SizeExpr &e, const std::string &what,
                       int64_t &v) -> attn_status {
     if (!e.evaluate(lookup, v, error))

@@ -1,14 +1,11 @@
 // The C ABI of runtime/attn_runtime.h: reads and checks the manifest, hands
-// the kernel to its back end (CpuLoader.cpp or CudaLoader.cpp), and holds the
-// argument checks that every target shares.
+// the kernel to its back end (CpuLoader.cpp or CudaLoader.cpp). The argument
+// checks that every target shares are ArgumentChecks.cpp.
 #include "runtime/LoaderInternal.h"
-
-#include "runtime/DType.h"
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <limits>
 #include <memory>
 #include <sstream>
 
@@ -30,24 +27,6 @@ std::string manifestPathFor(const std::string &binary) {
   return stem + ".attn.json";
 }
 
-bool isLiteral(const std::string &dim, int64_t &value) {
-  if (dim.empty() || dim.size() > 18)
-    return false;
-  value = 0;
-  for (char c : dim) {
-    if (c < '0' || c > '9')
-      return false;
-    value = value * 10 + (c - '0');
-  }
-  return true;
-}
-
-const char *dtypeText(int dtype) {
-  if (dtype < 0 || dtype > static_cast<int>(DType::boolean))
-    return nullptr;
-  return dtypeName(static_cast<DType>(dtype));
-}
-
 void freeKernel(attn_kernel *k) {
   if (k->cpu)
     unloadCpu(k->cpu);
@@ -67,13 +46,6 @@ attn_status attn::rt::fail(attn_status status, std::string message) {
   return status;
 }
 
-std::string attn::rt::shapeText(const int64_t *shape, int rank) {
-  std::string s = "[";
-  for (int i = 0; i < rank; ++i)
-    s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 bool attn::rt::endsWith(const std::string &s, const std::string &suffix) {
   return s.size() >= suffix.size() &&
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -82,17 +54,6 @@ bool attn::rt::endsWith(const std::string &s, const std::string &suffix) {
 std::string attn::rt::directoryOf(const std::string &path) {
   size_t slash = path.rfind('/');
   return slash == std::string::npos ? "" : path.substr(0, slash + 1);
-}
-
-const char *attn::rt::deviceName(int device) {
-  switch (device) {
-  case ATTN_DEVICE_CPU:
-    return "the CPU";
-  case ATTN_DEVICE_CUDA:
-    return "a CUDA device";
-  default:
-    return "an unknown device";
-  }
 }
 
 attn_status attn::rt::artefactPath(const attn_kernel &k,
@@ -107,138 +68,6 @@ attn_status attn::rt::artefactPath(const attn_kernel &k,
     return fail(ATTN_ERROR_MANIFEST,
                 k.manifestPath + " describes " + path + ", not " + given);
   return ATTN_OK;
-}
-
-attn_status attn::rt::checkScalars(const KernelManifest &m,
-                                   const attn_scalar *scalars,
-                                   std::vector<std::array<uint8_t, 8>> &storage,
-                                   SizeSymbols &symbols) {
-  std::string error;
-  size_t s = 0;
-  for (const ManifestArgument &a : m.arguments) {
-    if (!a.isScalar)
-      continue;
-    const attn_scalar &v = scalars[s];
-    const char *given = dtypeText(v.dtype);
-    if (!given)
-      return fail(ATTN_ERROR_INVALID_ARGUMENT, "scalar " + a.name +
-                                                   " has unknown dtype " +
-                                                   std::to_string(v.dtype));
-    if (static_cast<DType>(v.dtype) != a.dtype)
-      return fail(ATTN_ERROR_INVALID_ARGUMENT,
-                  "scalar " + a.name + " must be " + dtypeName(a.dtype) +
-                      ", got " + given);
-    uint8_t *p = storage[s].data();
-    switch (a.dtype) {
-    case DType::f16:
-    case DType::bf16: {
-      // Passed as f32 holding a value of the declared type (as the JIT).
-      float f = static_cast<float>(roundToDType(v.value.f, a.dtype));
-      std::memcpy(p, &f, 4);
-      break;
-    }
-    case DType::f32: {
-      float f = static_cast<float>(v.value.f);
-      std::memcpy(p, &f, 4);
-      break;
-    }
-    case DType::f64:
-      std::memcpy(p, &v.value.f, 8);
-      break;
-    case DType::i32: {
-      if (v.value.i < std::numeric_limits<int32_t>::min() ||
-          v.value.i > std::numeric_limits<int32_t>::max())
-        return fail(ATTN_ERROR_INVALID_ARGUMENT, "scalar " + a.name + " is " +
-                                                     std::to_string(v.value.i) +
-                                                     ", which is not an i32");
-      int32_t i = static_cast<int32_t>(v.value.i);
-      std::memcpy(p, &i, 4);
-      break;
-    }
-    case DType::i64:
-      std::memcpy(p, &v.value.i, 8);
-      break;
-    case DType::boolean:
-      p[0] = v.value.i != 0;
-      break;
-    }
-    if ((a.dtype == DType::i32 || a.dtype == DType::i64) &&
-        !symbols.bind(a.name, v.value.i, "scalar " + a.name, error))
-      return fail(ATTN_ERROR_INVALID_ARGUMENT, error);
-    ++s;
-  }
-  return ATTN_OK;
-}
-
-attn_status attn::rt::checkTensorShape(const ManifestArgument &a,
-                                       const attn_tensor &x,
-                                       const std::string &what,
-                                       const ExtentLimits &limits,
-                                       SizeSymbols &symbols, int64_t &count) {
-  const char *given = dtypeText(x.dtype);
-  if (!given)
-    return fail(ATTN_ERROR_INVALID_ARGUMENT,
-                what + " has unknown dtype " + std::to_string(x.dtype));
-  if (static_cast<DType>(x.dtype) != a.dtype)
-    return fail(ATTN_ERROR_INVALID_ARGUMENT,
-                what + " must be " + dtypeName(a.dtype) + ", got " + given);
-  int rank = static_cast<int>(a.dims.size());
-  if (x.rank != rank)
-    return fail(ATTN_ERROR_INVALID_ARGUMENT,
-                what + " must have rank " + std::to_string(rank) +
-                    ", got rank " + std::to_string(x.rank));
-  if (rank > 0 && !x.shape)
-    return fail(ATTN_ERROR_INVALID_ARGUMENT, what + " has a NULL shape");
-  std::string error;
-  count = 1;
-  for (int k = 0; k < rank; ++k) {
-    int64_t extent = x.shape[k];
-    std::string where = "dimension " + std::to_string(k) + " of " + a.name;
-    if (extent < 0 || extent > limits.maxExtent)
-      return fail(ATTN_ERROR_INVALID_ARGUMENT,
-                  where + " has extent " + std::to_string(extent) + " (" +
-                      limits.target + " supports 0 to " + limits.maxText + ")");
-    int64_t literal;
-    if (isLiteral(a.dims[k], literal)) {
-      if (literal != extent)
-        return fail(ATTN_ERROR_INVALID_ARGUMENT,
-                    where + " must be " + a.dims[k] + ", got " +
-                        std::to_string(extent) + " (shape " +
-                        shapeText(x.shape, rank) + ")");
-    } else if (a.dims[k][0] != '?' &&
-               !symbols.bind(a.dims[k], extent, where, error)) {
-      return fail(ATTN_ERROR_INVALID_ARGUMENT, error);
-    }
-    if (__builtin_mul_overflow(count, extent, &count) ||
-        count > limits.maxElements)
-      return fail(ATTN_ERROR_INVALID_ARGUMENT,
-                  what + " has too many elements for " + limits.target + " (" +
-                      limits.maxText + " at most)");
-  }
-  return ATTN_OK;
-}
-
-std::string attn::rt::runErrorMessage(const KernelManifest &m,
-                                      const attn_tensor *tensors, int32_t code,
-                                      const std::string &targetKernel) {
-  if (code <= 0 || static_cast<size_t>(code) > m.errors.size())
-    return targetKernel + " reported error code " + std::to_string(code);
-  const ManifestRunError &r = m.errors[code - 1];
-  std::string message = "kernel " + m.kernel + ": " + r.what;
-  if (r.argument >= 0 && r.dimension >= 0) {
-    // The argument's tensor index: count the tensors before it.
-    size_t ti = 0;
-    for (int i = 0; i < r.argument; ++i)
-      ti += !m.arguments[i].isScalar;
-    const attn_tensor &x = tensors[ti];
-    if (r.dimension < x.rank)
-      message += ": dimension " + std::to_string(r.dimension) +
-                 " has extent " + std::to_string(x.shape[r.dimension]) +
-                 " (shape " + shapeText(x.shape, x.rank) + ")";
-  } else if (r.dimension >= 0) {
-    message += " (dimension " + std::to_string(r.dimension) + ")";
-  }
-  return message + ", " + r.where;
 }
 
 //===----------------------------------------------------------------------===//
@@ -372,17 +201,11 @@ extern "C" attn_status attn_run_stream(attn_kernel *kernel,
   if (!kernel)
     return fail(ATTN_ERROR_INVALID_ARGUMENT, "attn_run: kernel is NULL");
   const std::string &name = kernel->manifest.kernel;
-  if (num_tensors != kernel->numTensors || num_scalars != kernel->numScalars)
-    return fail(ATTN_ERROR_INVALID_ARGUMENT,
-                "kernel " + name + " takes " +
-                    std::to_string(kernel->numTensors) + " tensors and " +
-                    std::to_string(kernel->numScalars) + " scalars, got " +
-                    std::to_string(num_tensors) + " tensors and " +
-                    std::to_string(num_scalars) + " scalars");
-  if ((num_tensors && !tensors) || (num_scalars && !scalars))
-    return fail(ATTN_ERROR_INVALID_ARGUMENT,
-                "attn_run: the tensor or scalar array of kernel " + name +
-                    " is NULL");
+  std::string error;
+  if (attn_status status =
+          checkArgumentCounts(kernel->manifest, tensors, num_tensors, scalars,
+                              num_scalars, error))
+    return fail(status, std::move(error));
   if (kernel->cuda)
     return runCuda(*kernel, tensors, scalars, stream);
   if (stream)

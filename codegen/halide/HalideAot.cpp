@@ -4,10 +4,7 @@
 // by a JSON manifest for runtime/attn_runtime.h.
 #include "codegen/halide/HalideAot.h"
 #include "codegen/halide/HalidePipeline.h"
-#include "dialect/RuntimeDType.h"
 
-#include "dialect/AttnDialect.h"
-#include "dialect/AttnOps.h"
 #include "runtime/DType.h"
 
 #include "mlir/IR/Diagnostics.h"
@@ -19,7 +16,6 @@
 #include "llvm/Support/Program.h"
 #include "llvm/Support/raw_ostream.h"
 
-#include <cmath>
 #include <cstdio>
 
 using namespace mlir;
@@ -64,105 +60,54 @@ std::string jsonString(StringRef s) {
   return out + "\"";
 }
 
-/// The fill value as the manifest spells it: "nan", "inf", "-inf", or the
-/// shortest decimal that reads back exactly.
-std::string fillText(double v) {
-  if (std::isnan(v))
-    return "nan";
-  if (std::isinf(v))
-    return v < 0 ? "-inf" : "inf";
-  char buf[64];
-  for (int precision = 1; precision <= 17; ++precision) {
-    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
-    if (std::strtod(buf, nullptr) == v)
-      break;
-  }
-  return buf;
+/// A dimension as the manifest spells it: a literal as a number, a size
+/// symbol (or "?k") as a string.
+std::string dimJson(const std::string &d) {
+  long long literal;
+  return StringRef(d).getAsInteger(10, literal) ? jsonString(d) : d;
 }
 
-std::string dimsJson(ArrayAttr dims, RankedTensorType type) {
-  std::string out = "[";
-  for (int64_t k = 0; k < type.getRank(); ++k) {
-    if (k)
-      out += ", ";
-    StringAttr s;
-    if (dims && k < static_cast<int64_t>(dims.size()))
-      s = dyn_cast<StringAttr>(dims[k]);
-    long long literal;
-    if (s && StringRef(s.getValue()).getAsInteger(10, literal))
-      out += jsonString(s.getValue()); // a size symbol
-    else if (s)
-      out += std::to_string(literal);
-    else if (!type.isDynamicDim(k))
-      out += std::to_string(type.getDimSize(k));
-    else
-      out += jsonString("?" + std::to_string(k)); // unnamed: unchecked
-  }
-  return out + "]";
-}
-
-std::string manifestJson(func::FuncOp kernel, const HalidePipeline &p,
-                         const H::Target &target, StringRef entry,
-                         StringRef binaryName, CpuArtifactKind kind,
-                         StringRef compilerVersion) {
+std::string manifestJson(const rt::KernelManifest &m, CpuArtifactKind kind,
+                         StringRef binaryName) {
   std::string j = "{\n";
   j += "  \"format\": \"attn-kernel-manifest\",\n";
-  j += "  \"format_version\": 1,\n";
-  j += "  \"compiler\": " + jsonString(compilerVersion) + ",\n";
-  j += "  \"kernel\": " + jsonString(kernel.getSymName()) + ",\n";
-  j += "  \"target\": " + jsonString(target.to_string()) + ",\n";
-  j += "  \"entry\": " + jsonString(entry) + ",\n";
+  j += "  \"format_version\": " + std::to_string(m.formatVersion) + ",\n";
+  j += "  \"compiler\": " + jsonString(m.compiler) + ",\n";
+  j += "  \"kernel\": " + jsonString(m.kernel) + ",\n";
+  j += "  \"target\": " + jsonString(m.target) + ",\n";
+  j += "  \"entry\": " + jsonString(m.entry) + ",\n";
   j += std::string("  \"") +
        (kind == CpuArtifactKind::SharedObject ? "library" : "object") +
        "\": " + jsonString(binaryName) + ",\n";
-  j += "  \"calling_convention\": \"halide_argv\",\n";
+  j += "  \"calling_convention\": " + jsonString(m.callingConvention) + ",\n";
   j += "  \"arguments\": [\n";
-  bool first = true;
-  auto open = [&](StringRef name, bool output, bool scalar, Type elem) {
-    j += first ? "" : ",\n";
-    first = false;
-    j += "    {\"name\": " + jsonString(name) +
-         ", \"role\": " + jsonString(output ? "output" : "input") +
-         ", \"kind\": " + jsonString(scalar ? "scalar" : "tensor") +
-         ", \"dtype\": " + jsonString(rt::dtypeName(*toRuntimeDType(elem)));
-  };
-  for (const HalideArgument &a : p.arguments) {
-    if (a.isScalar) {
-      open(a.name, false, true, a.type);
-      j += "}";
-      continue;
+  for (const rt::ManifestArgument &a : m.arguments) {
+    j += &a == &m.arguments.front() ? "" : ",\n";
+    j += "    {\"name\": " + jsonString(a.name) +
+         ", \"role\": " + jsonString(a.isOutput ? "output" : "input") +
+         ", \"kind\": " + jsonString(a.isScalar ? "scalar" : "tensor") +
+         ", \"dtype\": " + jsonString(rt::dtypeName(a.dtype));
+    if (!a.isScalar) {
+      j += ", \"dims\": [";
+      for (const std::string &d : a.dims)
+        j += (&d == &a.dims.front() ? "" : ", ") + dimJson(d);
+      j += "]";
     }
-    auto type = cast<RankedTensorType>(a.type);
-    open(a.name, false, false, type.getElementType());
-    unsigned i = &a - p.arguments.data();
-    j += ", \"dims\": " +
-         dimsJson(kernel.getArgAttrOfType<ArrayAttr>(i, kDimsAttr), type) + "}";
-  }
-  auto ret = cast<func::ReturnOp>(kernel.getBody().front().getTerminator());
-  for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
-    auto type = cast<RankedTensorType>(v.getType());
-    std::string name = "out" + std::to_string(i);
-    if (auto n = kernel.getResultAttrOfType<StringAttr>(i, kNameAttr))
-      name = n.str();
-    open(name, true, false, type.getElementType());
-    j += ", \"dims\": " +
-         dimsJson(kernel.getResultAttrOfType<ArrayAttr>(i, kDimsAttr), type);
-    if (auto fill = v.getDefiningOp<FillOp>())
-      j += ", \"fill\": " +
-           jsonString(fillText(fill.getValue().convertToDouble()));
+    if (a.fill)
+      j += ", \"fill\": " + jsonString(*a.fill);
     j += "}";
   }
   j += "\n  ],\n";
   // The kernel's last output: a 0-d int32 error code, 0 or 1 + an index here.
   j += "  \"errors\": [";
-  for (const HalideRunError &e : p.runErrors) {
-    j += &e == &p.runErrors.front() ? "\n" : ",\n";
+  for (const rt::ManifestRunError &e : m.errors) {
+    j += &e == &m.errors.front() ? "\n" : ",\n";
     j += "    {\"what\": " + jsonString(e.what) +
          ", \"argument\": " + std::to_string(e.argument) +
          ", \"dimension\": " + std::to_string(e.dimension) +
          ", \"where\": " + jsonString(e.where) + "}";
   }
-  j += p.runErrors.empty() ? "]\n" : "\n  ]\n";
+  j += m.errors.empty() ? "]\n" : "\n  ]\n";
   return j + "}\n";
 }
 
@@ -217,6 +162,9 @@ FailureOr<CpuArtifact>
 mlir::attn::compileKernelAheadOfTime(func::FuncOp kernel, StringRef outputPath,
                                      CpuArtifactKind kind,
                                      const CpuAotOptions &options) {
+  FailureOr<HostSignature> signature = HostSignature::build(kernel);
+  if (failed(signature))
+    return failure();
   HalidePipeline pipeline;
   if (failed(buildHalidePipeline(kernel, pipeline)))
     return failure();
@@ -268,6 +216,7 @@ mlir::attn::compileKernelAheadOfTime(func::FuncOp kernel, StringRef outputPath,
       else
         args.push_back(*s.u8);
     }
+    countHalideCompilation();
     H::Pipeline(outputs).compile_to_object(objectPath, args, function,
                                            aotTarget);
   } catch (const H::Error &e) {
@@ -322,9 +271,12 @@ mlir::attn::compileKernelAheadOfTime(func::FuncOp kernel, StringRef outputPath,
     }
   }
 
-  std::string manifest = manifestJson(
-      kernel, pipeline, aotTarget, artifact.entryPoint,
-      llvm::sys::path::filename(outputPath), kind, options.compilerVersion);
+  rt::KernelManifest m = describeCpuKernel(*signature, pipeline);
+  m.compiler = options.compilerVersion;
+  m.target = aotTarget.to_string();
+  m.entry = artifact.entryPoint;
+  std::string manifest =
+      manifestJson(m, kind, llvm::sys::path::filename(outputPath));
   if (failed(writeFile(kernel, artifact.manifestPath, manifest))) {
     cleanup(artifact.binaryPath);
     return failure();

@@ -4,7 +4,9 @@
 #ifndef ATTN_CODEGEN_HALIDE_HALIDEEMITTER_H
 #define ATTN_CODEGEN_HALIDE_HALIDEEMITTER_H
 
+#include "codegen/halide/HostSignature.h"
 #include "codegen/ref/ReferenceInterpreter.h"
+#include "runtime/attn_runtime.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Support/LLVM.h"
@@ -47,14 +49,27 @@ public:
   static FailureOr<HalideKernel> compile(func::FuncOp kernel,
                                          const HalideCodegenOptions &options);
 
+  /// Runs the kernel on the caller's typed buffers, without conversions or
+  /// copies: `tensors` the tensor inputs in order, then the outputs
+  /// (allocated by the caller with the shapes signature().outputShapes
+  /// gives), `scalars` the scalar inputs in order; descriptors as in
+  /// runtime/attn_runtime.h (pointer, dtype, shape, strides). Every argument
+  /// is checked as attn_run checks it, and the output shapes too. A bad
+  /// argument, or a read outside a tensor at a contributing point, returns
+  /// failure with `error` naming it.
+  LogicalResult run(ArrayRef<attn_tensor> tensors,
+                    ArrayRef<attn_scalar> scalars, std::string &error);
+
   /// Runs the kernel on `args` (one per function argument, in order; tensor
   /// values are converted to the declared element types). `results` receives
   /// one tensor per function result, values widened to double, every element
-  /// present. A bad argument (count, kind, rank, a dimension that disagrees
-  /// with its size symbol or static extent), or a read outside a tensor at a
-  /// contributing point, returns failure with `error` naming it.
+  /// present. Checks and errors as the typed run, plus value counts. The
+  /// conversions cost time: the typed run is the fast path.
   LogicalResult run(ArrayRef<RefArg> args, std::vector<RefTensor> &results,
                     std::string &error);
+
+  /// The kernel's arguments and output-shape computation.
+  const HostSignature &signature() const;
 
   /// Halide's lowered loop nest of the pipeline, as text (for inspection).
   std::string loweredStatement();
@@ -69,6 +84,10 @@ private:
   explicit HalideKernel(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl;
 };
+
+/// The number of Halide compilations in this process (JIT and ahead of
+/// time): how tests tell that a cached kernel did not invoke Halide.
+uint64_t halideCompilations();
 
 /// Compiles and runs in one step, as a tool does for `--target=cpu`: any
 /// compile diagnostic is also returned in `error`.

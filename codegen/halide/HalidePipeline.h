@@ -6,6 +6,7 @@
 
 #include "codegen/halide/HalideEmitter.h"
 #include "runtime/DType.h"
+#include "runtime/KernelManifest.h"
 
 #include "Halide.h"
 
@@ -126,6 +127,15 @@ resolveHalideTarget(func::FuncOp kernel, const HalideCodegenOptions &options);
 
 /// Maps an MLIR element type to the Halide type that stores it (i1: uint8).
 std::optional<Halide::Type> halideStorageType(Type type);
+
+/// The manifest of a kernel, less what depends on the artefact (target,
+/// entry point, file): its arguments and run-time errors. The JIT's checks
+/// and the ahead-of-time manifest both come from it.
+::attn::rt::KernelManifest describeCpuKernel(const HostSignature &signature,
+                                             const HalidePipeline &pipeline);
+
+/// Counts one Halide compilation (halideCompilations()).
+void countHalideCompilation();
 
 
 } // namespace mlir::attn

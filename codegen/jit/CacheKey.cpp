@@ -16,7 +16,7 @@ JitStatus mlir::attn::jitCacheKeyText(llvm::StringRef source,
   if (options.target != "cpu" && options.target != "ref")
     return JitStatus::error("unknown target '" + options.target +
                             "' (available: cpu, ref)");
-  text = "attn-jit-key 1\n";
+  text = "attn-jit-key 2\n"; // 2: "cpu" entries hold a shared object
   text += "version " + std::string(compilerVersion()) + "\n";
   text += "target " + options.target + "\n";
   text += "kernel " + options.kernelName + "\n";

@@ -1,11 +1,16 @@
-// The JIT API over the kernel cache. What is cached today is the verified
-// attn-dialect module (kernel.mlir): a hit skips the frontend; the "cpu"
-// target still JIT-compiles the Halide pipeline on load (see docs/jit.md for
-// the move to cached shared objects).
+// The JIT API over the kernel cache. An entry holds the verified
+// attn-dialect module (kernel.mlir) and, for "cpu", the kernel compiled ahead
+// of time by Halide (kernel.so and its manifest kernel.attn.json): a hit
+// parses the module and dlopens the shared object through the runtime, so it
+// runs neither the frontend nor Halide (docs/jit.md).
 #include "codegen/jit/JitCompiler.h"
+
+#include "codegen/halide/HalideAot.h"
+#include "codegen/jit/CompilerVersion.h"
 
 #include "dialect/AttnOps.h"
 #include "dialect/RuntimeDType.h"
+#include "runtime/Runtime.h"
 
 #include "frontend/Frontend.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -34,9 +39,18 @@ using namespace mlir::attn;
 namespace {
 
 std::atomic<uint64_t> compileCallCount{0}, frontendRunCount{0},
-    codegenRunCount{0};
+    halideBaseline{0};
 
 constexpr llvm::StringLiteral kModuleFile = "kernel.mlir";
+/// "cpu": the shared object and its manifest (manifestPathFor).
+constexpr llvm::StringLiteral kLibraryFile = "kernel.so";
+constexpr llvm::StringLiteral kLibraryManifestFile = "kernel.attn.json";
+
+std::string pathIn(llvm::StringRef dir, llvm::StringRef name) {
+  llvm::SmallString<256> file(dir);
+  llvm::sys::path::append(file, name);
+  return std::string(file);
+}
 
 std::unique_ptr<MLIRContext> makeContext() {
   DialectRegistry registry;
@@ -157,22 +171,67 @@ struct JitKernel::Impl {
   std::unique_ptr<MLIRContext> context;
   OwningOpRef<ModuleOp> module;
   func::FuncOp func;
-  std::optional<HalideKernel> cpu;
+  /// "cpu": the arguments and output shapes, and the cache entry's shared
+  /// object loaded through the runtime.
+  std::optional<HostSignature> signature;
+  ::attn::rt::Kernel cpu;
   std::string name, target, key;
   CacheOutcome outcome = CacheOutcome::Uncached;
   std::vector<JitValueInfo> inputs, outputs;
-  std::mutex runMutex;
+  std::mutex refMutex; // "ref": one interpreter run at a time
 
   JitStatus checkArguments(llvm::ArrayRef<RefArg> args) const;
+  JitStatus loadLibrary(const std::string &dir);
 };
+
+/// Loads the shared object of a cache entry and checks that its manifest
+/// describes the kernel of the module beside it. The library is loaded from
+/// a private copy (deleted once mapped): a cache entry changed in place
+/// later never reaches a loaded kernel (a truncated mapping would fault),
+/// and a recompiled entry is never mistaken for a library of the same path
+/// that is still loaded (dlopen matches by path). Where the copy cannot be
+/// made or loaded (a temporary directory mounted noexec), the entry's own
+/// file is loaded.
+JitStatus JitKernel::Impl::loadLibrary(const std::string &dir) {
+  std::string library = pathIn(dir, kLibraryFile);
+  ::attn::rt::Status st;
+  llvm::SmallString<128> copy;
+  if (!llvm::sys::fs::createUniqueDirectory("attn-kernel", copy)) {
+    if (!llvm::sys::fs::copy_file(library, pathIn(copy, kLibraryFile)) &&
+        !llvm::sys::fs::copy_file(pathIn(dir, kLibraryManifestFile),
+                                  pathIn(copy, kLibraryManifestFile)))
+      st = ::attn::rt::Kernel::load(pathIn(copy, kLibraryFile), cpu);
+    llvm::sys::fs::remove_directories(copy, /*IgnoreErrors=*/true);
+  }
+  if (!cpu.valid())
+    st = ::attn::rt::Kernel::load(library, cpu);
+  if (!st)
+    return JitStatus::corrupt(st.message);
+  std::vector<attn_arg_info> got = cpu.arguments();
+  const std::vector<::attn::rt::ManifestArgument> &want =
+      signature->arguments();
+  bool same = cpu.name() == name && got.size() == want.size();
+  for (size_t i = 0; same && i < got.size(); ++i)
+    same = got[i].name == want[i].name &&
+           bool(got[i].is_output) == want[i].isOutput &&
+           bool(got[i].is_scalar) == want[i].isScalar &&
+           got[i].dtype == static_cast<int>(want[i].dtype) &&
+           got[i].rank == static_cast<int>(want[i].dims.size());
+  if (!same)
+    return JitStatus::corrupt(library + " does not match kernel " + name +
+                              " of " + std::string(kModuleFile));
+  return JitStatus::ok();
+}
 
 namespace {
 
-/// Frontend to verified module text (produce); module text to a runnable
-/// kernel (load).
-class ModuleArtefactBuilder : public ArtefactBuilder {
+/// produce: the frontend, then the verified module as text and, for "cpu",
+/// Halide's ahead-of-time compilation to a shared object and its manifest.
+/// load: the module parsed back and, for "cpu", the shared object loaded
+/// through the runtime (no Halide).
+class KernelArtefactBuilder : public ArtefactBuilder {
 public:
-  ModuleArtefactBuilder(llvm::StringRef source, llvm::StringRef bufferName,
+  KernelArtefactBuilder(llvm::StringRef source, llvm::StringRef bufferName,
                         const JitOptions &options)
       : source(source), bufferName(bufferName), options(options) {}
 
@@ -202,21 +261,31 @@ public:
                                   ? "the frontend failed on " + bufferName.str()
                                   : diagnostics);
     std::string error;
-    if (!pickKernel(*module, options.kernelName, error))
+    func::FuncOp kernel = pickKernel(*module, options.kernelName, error);
+    if (!kernel)
       return JitStatus::error(error);
-    llvm::SmallString<256> file(dir);
-    llvm::sys::path::append(file, kModuleFile);
+    std::string file = pathIn(dir, kModuleFile);
     std::error_code ec;
     llvm::raw_fd_ostream os(file, ec);
     if (ec)
-      return JitStatus::error("cannot write " + file.str().str() + ": " +
-                              ec.message());
+      return JitStatus::error("cannot write " + file + ": " + ec.message());
     // Locations kept, so that code generation errors name source lines.
     module->print(os, OpPrintingFlags().enableDebugInfo());
     os << "\n";
     os.close();
     if (os.has_error())
-      return JitStatus::error("cannot write " + file.str().str());
+      return JitStatus::error("cannot write " + file);
+    if (options.target == "cpu") {
+      DiagnosticCollector diags(context.get());
+      CpuAotOptions aot;
+      aot.codegen = options.halide;
+      aot.compilerVersion = compilerVersion();
+      if (failed(compileKernelAheadOfTime(kernel, pathIn(dir, kLibraryFile),
+                                          CpuArtifactKind::SharedObject, aot)))
+        return JitStatus::error(diags.take(
+            "the CPU code generator failed on kernel " +
+            kernel.getSymName().str()));
+    }
     return JitStatus::ok();
   }
 
@@ -224,14 +293,12 @@ public:
     auto impl = std::make_unique<JitKernel::Impl>();
     impl->context = makeContext();
     impl->target = options.target;
-    llvm::SmallString<256> file(dir);
-    llvm::sys::path::append(file, kModuleFile);
+    std::string file = pathIn(dir, kModuleFile);
     {
       DiagnosticCollector diags(impl->context.get());
       impl->module = parseSourceFile<ModuleOp>(file, impl->context.get());
       if (!impl->module || failed(verify(*impl->module)))
-        return JitStatus::corrupt(
-            diags.take("cannot parse " + file.str().str()));
+        return JitStatus::corrupt(diags.take("cannot parse " + file));
     }
     std::string error;
     impl->func = pickKernel(*impl->module, options.kernelName, error);
@@ -255,14 +322,14 @@ public:
       impl->outputs.push_back(*info);
     }
     if (options.target == "cpu") {
-      ++codegenRunCount;
       DiagnosticCollector diags(impl->context.get());
-      FailureOr<HalideKernel> cpu =
-          HalideKernel::compile(impl->func, options.halide);
-      if (failed(cpu))
+      FailureOr<HostSignature> signature = HostSignature::build(impl->func);
+      if (failed(signature))
         return JitStatus::error(diags.take(
             "the CPU code generator failed on kernel " + impl->name));
-      impl->cpu.emplace(std::move(*cpu));
+      impl->signature = std::move(*signature);
+      if (JitStatus status = impl->loadLibrary(dir); !status)
+        return status;
     }
     loaded = std::move(impl);
     return JitStatus::ok();
@@ -325,17 +392,59 @@ JitKernel::~JitKernel() = default;
 
 JitStatus JitKernel::run(llvm::ArrayRef<RefArg> args,
                          std::vector<RefTensor> &results) {
-  std::lock_guard<std::mutex> guard(impl->runMutex);
-  if (JitStatus status = impl->checkArguments(args); !status)
-    return status;
   std::string error;
   std::vector<RefTensor> out;
-  LogicalResult ok = impl->cpu ? impl->cpu->run(args, out, error)
-                               : interpretKernel(impl->func, args, out, error);
-  if (failed(ok))
+  bool ok;
+  if (impl->signature) {
+    attn_kernel *k = impl->cpu.handle();
+    ok = impl->signature->runOnRefArgs(
+        args, out, error,
+        [&](llvm::ArrayRef<attn_tensor> t, llvm::ArrayRef<attn_scalar> s,
+            std::string &e) {
+          if (attn_run(k, t.data(), t.size(), s.data(), s.size()) == ATTN_OK)
+            return true;
+          e = attn_last_error();
+          return false;
+        });
+  } else {
+    std::lock_guard<std::mutex> guard(impl->refMutex);
+    if (JitStatus status = impl->checkArguments(args); !status)
+      return status;
+    ok = succeeded(interpretKernel(impl->func, args, out, error));
+  }
+  if (!ok)
     return JitStatus::error(error.empty() ? "kernel " + impl->name + " failed"
                                           : error);
   results = std::move(out);
+  return JitStatus::ok();
+}
+
+JitStatus JitKernel::run(llvm::ArrayRef<attn_tensor> tensors,
+                         llvm::ArrayRef<attn_scalar> scalars) {
+  if (!impl->signature)
+    return JitStatus::error("kernel " + impl->name + " has target " +
+                            impl->target +
+                            ": typed buffers are for the cpu target");
+  std::string error;
+  if (!impl->signature->checkOutputShapes(tensors, scalars, error))
+    return JitStatus::error(error);
+  if (attn_run(impl->cpu.handle(), tensors.data(), tensors.size(),
+               scalars.data(), scalars.size()) != ATTN_OK)
+    return JitStatus::error(attn_last_error());
+  return JitStatus::ok();
+}
+
+JitStatus
+JitKernel::outputShapes(llvm::ArrayRef<attn_tensor> inputs,
+                        llvm::ArrayRef<attn_scalar> scalars,
+                        std::vector<std::vector<int64_t>> &shapes) const {
+  if (!impl->signature)
+    return JitStatus::error("kernel " + impl->name + " has target " +
+                            impl->target +
+                            ": output shapes are for the cpu target");
+  std::string error;
+  if (!impl->signature->outputShapes(inputs, scalars, shapes, error))
+    return JitStatus::error(error);
   return JitStatus::ok();
 }
 
@@ -364,7 +473,7 @@ JitStatus mlir::attn::compileAttnSource(llvm::StringRef source,
   std::string key;
   if (JitStatus status = jitCacheKey(source, options, key); !status)
     return status;
-  ModuleArtefactBuilder builder(source, bufferName, options);
+  KernelArtefactBuilder builder(source, bufferName, options);
   CacheOutcome outcome = CacheOutcome::Uncached;
   JitStatus status = JitStatus::ok();
   if (options.useCache) {
@@ -396,12 +505,13 @@ JitStats mlir::attn::jitStats() {
   JitStats s;
   s.compileCalls = compileCallCount;
   s.frontendRuns = frontendRunCount;
-  s.codegenRuns = codegenRunCount;
+  s.halideCompiles = halideCompilations() - halideBaseline;
   s.cache = KernelCache::counters();
   return s;
 }
 
 void mlir::attn::resetJitStats() {
-  compileCallCount = frontendRunCount = codegenRunCount = 0;
+  compileCallCount = frontendRunCount = 0;
+  halideBaseline = halideCompilations();
   KernelCache::resetCounters();
 }

@@ -8,6 +8,7 @@
 #include "codegen/jit/JitStatus.h"
 #include "codegen/jit/KernelCache.h"
 #include "codegen/ref/ReferenceInterpreter.h"
+#include "runtime/attn_runtime.h"
 
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
@@ -49,7 +50,8 @@ struct JitValueInfo {
 };
 
 /// A compiled kernel. Not copyable; `run` may be called from several threads
-/// (runs are serialized).
+/// at once ("cpu" runs go to the runtime, which allows that; "ref" runs are
+/// serialized).
 class JitKernel {
 public:
   /// Runs on host tensors: `args` one per declared input in order (tensors
@@ -57,8 +59,23 @@ public:
   /// scalars as RefArg::ofScalar). `results` is replaced by one tensor per
   /// output. Every argument is checked first (count, scalar or tensor, rank,
   /// value count, extents against their size symbols and binds); a bad one,
-  /// or a read outside a tensor at a contributing point, is an error.
+  /// or a read outside a tensor at a contributing point, is an error. The
+  /// conversions cost time: on "cpu" the typed run is the fast path.
   JitStatus run(llvm::ArrayRef<RefArg> args, std::vector<RefTensor> &results);
+
+  /// "cpu" only: runs on the caller's typed buffers, without conversions or
+  /// copies, through the runtime's attn_run (runtime/attn_runtime.h):
+  /// `tensors` the tensor inputs in order, then the outputs (allocated by the
+  /// caller with the shapes outputShapes gives), `scalars` the scalar inputs
+  /// in order. Checked as attn_run checks (dtype, rank, size symbols,
+  /// strides, device, ...), and the output shapes too.
+  JitStatus run(llvm::ArrayRef<attn_tensor> tensors,
+                llvm::ArrayRef<attn_scalar> scalars = {});
+  /// "cpu" only: the output shapes of a typed run on these inputs (the
+  /// tensor inputs, then the scalar inputs).
+  JitStatus outputShapes(llvm::ArrayRef<attn_tensor> inputs,
+                         llvm::ArrayRef<attn_scalar> scalars,
+                         std::vector<std::vector<int64_t>> &shapes) const;
 
   const std::string &name() const;
   const std::string &target() const;
@@ -97,12 +114,14 @@ JitStatus jitCacheKey(llvm::StringRef source, const JitOptions &options,
 JitStatus jitCacheKeyText(llvm::StringRef source, const JitOptions &options,
                           std::string &text);
 
-/// Process-wide counters. A cache hit runs neither the frontend nor writes
-/// an entry: `frontendRuns` counts real compilations.
+/// Process-wide counters since the last resetJitStats. A cache hit runs
+/// neither the frontend nor Halide, and writes no entry.
 struct JitStats {
   uint64_t compileCalls = 0;
   uint64_t frontendRuns = 0;
-  uint64_t codegenRuns = 0; // Halide pipelines JIT-compiled ("cpu")
+  /// Halide compilations in the process (halideCompilations(): the JIT's,
+  /// and any other code's, such as a direct HalideKernel::compile).
+  uint64_t halideCompiles = 0;
   KernelCacheCounters cache;
 };
 JitStats jitStats();

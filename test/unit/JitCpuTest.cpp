@@ -1,11 +1,14 @@
 // The JIT API (codegen/jit): compile from a string and from a file, for the
-// CPU and the reference; cache keys; hits that skip the frontend; corrupt
-// entries removed and recompiled; two processes filling one fresh cache at
+// CPU and the reference; cache keys; hits that run neither the frontend nor
+// Halide (the cached shared object is loaded through the runtime); corrupt
+// entries (the module, the shared object, its manifest) removed and
+// recompiled; typed-buffer runs; two processes filling one fresh cache at
 // once; the abstract cache with a stand-in artefact. CPU results are checked
 // against the float64 reference interpreter on random odd sizes, outputs
 // poisoned with NaN first.
 #include "codegen/jit/JitCompiler.h"
 #include "codegen/jit/KernelCache.h"
+#include "runtime/DType.h"
 
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/FileSystem.h"
@@ -145,6 +148,80 @@ std::string entryFile(const JitOptions &options, const JitKernel &kernel,
   return options.cacheDir + "/" + kernel.cacheKey() + "/" + name;
 }
 
+/// Replaces a file of a cache entry and its line in the entry's index, so
+/// that sizes and checksums match: only loading can tell it is bad.
+void replaceIndexed(const std::string &entry, const std::string &name,
+                    const std::string &bytes) {
+  writeFile(entry + "/" + name, bytes);
+  std::string index = readFile(entry + "/manifest");
+  size_t at = index.find("file " + name + " ");
+  ASSERT_NE(at, std::string::npos) << name;
+  size_t eol = index.find('\n', at);
+  index.replace(at, eol - at,
+                "file " + name + " " + std::to_string(bytes.size()) + " " +
+                    sha256Hex(bytes));
+  writeFile(entry + "/manifest", index);
+}
+
+/// Typed copies of RefArgs (tensors converted to their declared dtypes,
+/// row-major), outputs allocated with the kernel's output shapes.
+struct TypedArgs {
+  std::vector<std::vector<int64_t>> shapes;
+  std::vector<std::vector<uint8_t>> data;
+  std::vector<attn_tensor> tensors;
+  std::vector<attn_scalar> scalars;
+
+  TypedArgs(const JitKernel &kernel, const std::vector<RefArg> &args) {
+    namespace rt = ::attn::rt;
+    shapes.reserve(16);
+    data.reserve(16);
+    for (size_t i = 0; i < args.size(); ++i) {
+      rt::DType dt = *rt::parseDType(kernel.inputs()[i].dtype);
+      if (args[i].isScalar) {
+        attn_scalar s{};
+        s.dtype = static_cast<int>(dt);
+        if (rt::isFloat(dt))
+          s.value.f = args[i].scalar;
+        else
+          s.value.i = static_cast<int64_t>(args[i].scalar);
+        scalars.push_back(s);
+        continue;
+      }
+      add(dt, args[i].tensor.shape);
+      for (size_t e = 0; e < args[i].tensor.values.size(); ++e)
+        rt::storeElement(data.back().data(), dt, e, args[i].tensor.values[e]);
+    }
+    std::vector<std::vector<int64_t>> out;
+    JitStatus status = kernel.outputShapes(tensors, scalars, out);
+    EXPECT_TRUE(status) << status.message();
+    for (size_t o = 0; o < out.size(); ++o)
+      add(*rt::parseDType(kernel.outputs()[o].dtype), out[o]);
+  }
+  void add(::attn::rt::DType dt, const std::vector<int64_t> &shape) {
+    size_t n = 1;
+    for (int64_t e : shape)
+      n *= e;
+    shapes.push_back(shape);
+    data.emplace_back(std::max<size_t>(n, 1) * ::attn::rt::dtypeSize(dt));
+    tensors.push_back({data.back().data(), static_cast<int>(dt),
+                       static_cast<int>(shape.size()), shapes.back().data(),
+                       nullptr, ATTN_DEVICE_CPU});
+  }
+  /// Output `o` as a RefTensor of doubles.
+  RefTensor output(const JitKernel &kernel, size_t o) const {
+    size_t t = tensors.size() - kernel.outputs().size() + o;
+    ::attn::rt::DType dt = *::attn::rt::parseDType(kernel.outputs()[o].dtype);
+    RefTensor r;
+    r.shape = shapes[t];
+    size_t n = 1;
+    for (int64_t e : r.shape)
+      n *= e;
+    for (size_t e = 0; e < n; ++e)
+      r.values.push_back(::attn::rt::loadElement(data[t].data(), dt, e));
+    return r;
+  }
+};
+
 // --- Compiling ---------------------------------------------------------------
 
 TEST(JitCpu, CompilesFromStringAndMatchesReference) {
@@ -175,7 +252,7 @@ TEST(JitCpu, CompilesFromFileAndMatchesReference) {
   TempDir cache;
   JitOptions options;
   options.cacheDir = cache.path;
-  for (const char *name : {"causal", "softcap", "sliding_window"}) {
+  for (const char *name : {"causal", "softcap", "sliding_window", "decode"}) {
     SCOPED_TRACE(name);
     std::string path =
         std::string(ATTN_SOURCE_DIR) + "/examples/" + name + ".attn";
@@ -334,14 +411,18 @@ TEST(JitCpu, CacheHitSkipsCompilation) {
   EXPECT_EQ(first->cacheOutcome(), CacheOutcome::Miss);
   JitStats s = jitStats();
   EXPECT_EQ(s.frontendRuns, 1u);
+  EXPECT_EQ(s.halideCompiles, 1u);
   EXPECT_EQ(s.cache.misses, 1u);
   EXPECT_EQ(s.cache.hits, 0u);
-  EXPECT_TRUE(fs::exists(entryFile(options, *first, "manifest")));
+  for (const char *file : {"manifest", "kernel.mlir", "kernel.so",
+                           "kernel.attn.json"})
+    EXPECT_TRUE(fs::exists(entryFile(options, *first, file))) << file;
 
   ASSERT_TRUE(compileAttnSource(source, options, second));
   EXPECT_EQ(second->cacheOutcome(), CacheOutcome::Hit);
   s = jitStats();
   EXPECT_EQ(s.frontendRuns, 1u) << "a hit must not run the frontend";
+  EXPECT_EQ(s.halideCompiles, 1u) << "a hit must not invoke Halide";
   EXPECT_EQ(s.cache.hits, 1u);
   EXPECT_EQ(second->cacheKey(), first->cacheKey());
   EXPECT_EQ(second->moduleText(), first->moduleText());
@@ -353,6 +434,7 @@ TEST(JitCpu, CacheHitSkipsCompilation) {
   ASSERT_TRUE(compileAttnFile(dir.path + "/a.attn", options, third));
   EXPECT_EQ(third->cacheOutcome(), CacheOutcome::Hit);
   EXPECT_EQ(jitStats().frontendRuns, 1u);
+  EXPECT_EQ(jitStats().halideCompiles, 1u);
 
   // Both kernels compute the same thing.
   std::vector<RefArg> args = randomInputs(*first, 9);
@@ -368,6 +450,7 @@ TEST(JitCpu, CacheHitSkipsCompilation) {
   EXPECT_EQ(third->cacheOutcome(), CacheOutcome::Miss);
   EXPECT_NE(third->cacheKey(), first->cacheKey());
   EXPECT_EQ(jitStats().frontendRuns, 2u);
+  EXPECT_EQ(jitStats().halideCompiles, 2u);
 
   // The cache off: compiled every time, nothing written.
   TempDir empty;
@@ -376,6 +459,10 @@ TEST(JitCpu, CacheHitSkipsCompilation) {
   ASSERT_TRUE(compileAttnSource(source, options, third));
   EXPECT_EQ(third->cacheOutcome(), CacheOutcome::Uncached);
   EXPECT_EQ(jitStats().frontendRuns, 3u);
+  EXPECT_EQ(jitStats().halideCompiles, 3u);
+  // The kernel outlives its (deleted) temporary files.
+  std::vector<RefTensor> c;
+  ASSERT_TRUE(third->run(args, c));
   std::error_code ec;
   EXPECT_EQ(fs::directory_iterator(empty.path, ec), fs::directory_iterator());
 }
@@ -419,16 +506,8 @@ TEST(JitCpu, CorruptEntriesAreRecompiled) {
       // fails, and that too marks the entry corrupt.
       {"valid manifest, unloadable module",
        [&] {
-         std::string bad = "this is not MLIR";
-         writeFile(module, bad);
-         std::string m = readFile(manifest);
-         size_t at = m.find("file kernel.mlir ");
-         ASSERT_NE(at, std::string::npos);
-         size_t eol = m.find('\n', at);
-         m.replace(at, eol - at,
-                   "file kernel.mlir " + std::to_string(bad.size()) + " " +
-                       sha256Hex(bad));
-         writeFile(manifest, m);
+         replaceIndexed(cache.path + "/" + kernel->cacheKey(), "kernel.mlir",
+                        "this is not MLIR");
        }},
   };
   std::vector<RefArg> args = randomInputs(*kernel, 5);
@@ -455,6 +534,180 @@ TEST(JitCpu, CorruptEntriesAreRecompiled) {
        it.increment(ec))
     ++files;
   EXPECT_EQ(files, 2);
+}
+
+TEST(JitCpu, CorruptSharedObjectsAreRecompiled) {
+  TempDir cache;
+  JitOptions options;
+  options.cacheDir = cache.path;
+  std::string source = attentionSource();
+  std::unique_ptr<JitKernel> kernel;
+  ASSERT_TRUE(compileAttnSource(source, options, kernel));
+  const std::string entry = cache.path + "/" + kernel->cacheKey();
+  const std::string library = entry + "/kernel.so";
+  const std::string json = entry + "/kernel.attn.json";
+  const std::string goodLibrary = readFile(library), goodJson = readFile(json);
+  ASSERT_GT(goodLibrary.size(), 1000u);
+  ASSERT_FALSE(goodJson.empty());
+  std::vector<RefArg> args = randomInputs(*kernel, 11);
+  // `kernel` stays loaded throughout: it runs from its own copy, so damage
+  // to the entry never reaches it, and the recompiled entries are really
+  // loaded from their new files, not handed back as the library of that
+  // path already loaded.
+
+  struct Damage {
+    const char *what;
+    std::function<void()> apply;
+  };
+  std::vector<Damage> damages = {
+      // Caught by the entry's index (size or checksum) before any dlopen.
+      {"truncated library",
+       [&] { writeFile(library, goodLibrary.substr(0, 4096)); }},
+      {"empty library", [&] { writeFile(library, ""); }},
+      {"garbled library, same size",
+       [&] {
+         std::string bad = goodLibrary;
+         for (size_t i = 64; i < bad.size(); i += 997)
+           bad[i] ^= 0x5a;
+         writeFile(library, bad);
+       }},
+      {"missing library", [&] { fs::remove(library); }},
+      {"truncated kernel manifest",
+       [&] { writeFile(json, goodJson.substr(0, goodJson.size() / 2)); }},
+      {"missing kernel manifest", [&] { fs::remove(json); }},
+      // An index that matches, but files the runtime refuses to load.
+      {"indexed library that is not ELF",
+       [&] { replaceIndexed(entry, "kernel.so", "not a shared object"); }},
+      {"indexed kernel manifest that is not JSON",
+       [&] { replaceIndexed(entry, "kernel.attn.json", "{\"format\": "); }},
+      {"indexed kernel manifest of another kernel",
+       [&] {
+         std::string other = goodJson;
+         size_t at = other.find("\"kernel\": \"attend\"");
+         ASSERT_NE(at, std::string::npos);
+         other.replace(at, 18, "\"kernel\": \"attenD\"");
+         replaceIndexed(entry, "kernel.attn.json", other);
+       }},
+  };
+  for (const Damage &d : damages) {
+    SCOPED_TRACE(d.what);
+    d.apply();
+    resetJitStats();
+    std::unique_ptr<JitKernel> again;
+    JitStatus status = compileAttnSource(source, options, again);
+    ASSERT_TRUE(status) << status.message();
+    EXPECT_EQ(again->cacheOutcome(), CacheOutcome::Recompiled);
+    JitStats s = jitStats();
+    EXPECT_EQ(s.cache.corruptEntries, 1u);
+    EXPECT_EQ(s.frontendRuns, 1u);
+    EXPECT_EQ(s.halideCompiles, 1u);
+    EXPECT_EQ(readFile(json), goodJson) << "the entry was not rewritten";
+    EXPECT_EQ(readFile(library).size(), goodLibrary.size());
+    expectMatchesReference(*again, source, options, args, 1e-5);
+    again.reset();
+    // The rewritten entry is a hit again, without Halide.
+    resetJitStats();
+    ASSERT_TRUE(compileAttnSource(source, options, again));
+    EXPECT_EQ(again->cacheOutcome(), CacheOutcome::Hit);
+    EXPECT_EQ(jitStats().halideCompiles, 0u);
+    EXPECT_EQ(jitStats().frontendRuns, 0u);
+    expectMatchesReference(*again, source, options, args, 1e-5);
+  }
+  expectMatchesReference(*kernel, source, options, args, 1e-5);
+}
+
+// --- Typed buffers --------------------------------------------------------------
+
+TEST(JitCpu, TypedRunsMatchReference) {
+  TempDir cache;
+  JitOptions options;
+  options.cacheDir = cache.path;
+  for (const char *dtype : {"f32", "bf16"}) {
+    SCOPED_TRACE(dtype);
+    std::string source = attentionSource(dtype);
+    std::unique_ptr<JitKernel> kernel, ref;
+    ASSERT_TRUE(compileAttnSource(source, options, kernel));
+    JitOptions refOptions = options;
+    refOptions.target = "ref";
+    ASSERT_TRUE(compileAttnSource(source, refOptions, ref));
+    for (unsigned seed : {21u, 22u, 23u}) {
+      std::vector<RefArg> args = randomInputs(*kernel, seed);
+      TypedArgs typed(*kernel, args);
+      std::vector<RefTensor> want;
+      ASSERT_TRUE(ref->run(args, want));
+      JitStatus status = kernel->run(typed.tensors, typed.scalars);
+      ASSERT_TRUE(status) << status.message();
+      RefTensor got = typed.output(*kernel, 0);
+      ASSERT_EQ(got.shape, want[0].shape);
+      double diff = 0, scale = 0;
+      for (size_t e = 0; e < want[0].values.size(); ++e) {
+        diff = std::max(diff, std::fabs(got.values[e] - want[0].values[e]));
+        scale = std::max(scale, std::fabs(want[0].values[e]));
+      }
+      double tolerance = std::string(dtype) == "f32" ? 1e-5 : 2e-2;
+      EXPECT_LE(diff, tolerance * scale) << "max |cpu - ref| " << diff;
+    }
+  }
+}
+
+TEST(JitCpu, TypedRunsTakeStridesAndCheckArguments) {
+  TempDir cache;
+  JitOptions options;
+  options.cacheDir = cache.path;
+  std::string source = attentionSource();
+  std::unique_ptr<JitKernel> kernel;
+  ASSERT_TRUE(compileAttnSource(source, options, kernel));
+  std::vector<RefArg> args = randomInputs(*kernel, 31);
+  TypedArgs typed(*kernel, args);
+  ASSERT_TRUE(kernel->run(typed.tensors, typed.scalars));
+  RefTensor dense = typed.output(*kernel, 0);
+
+  // K with padded rows (row stride E + 3): the same result.
+  const std::vector<int64_t> &ks = typed.shapes[1];
+  int64_t rowStride = ks[1] + 3;
+  std::vector<float> padded(ks[0] * rowStride, NAN);
+  const float *k = reinterpret_cast<const float *>(typed.data[1].data());
+  for (int64_t m = 0; m < ks[0]; ++m)
+    std::copy(k + m * ks[1], k + (m + 1) * ks[1], padded.begin() + m * rowStride);
+  std::vector<int64_t> strides = {rowStride, 1};
+  std::vector<attn_tensor> strided = typed.tensors;
+  strided[1].data = padded.data();
+  strided[1].strides = strides.data();
+  ASSERT_TRUE(kernel->run(strided, typed.scalars));
+  EXPECT_EQ(typed.output(*kernel, 0).values, dense.values);
+
+  auto expectError = [&](std::vector<attn_tensor> t, const std::string &what) {
+    JitStatus status = kernel->run(t, typed.scalars);
+    EXPECT_FALSE(status);
+    EXPECT_NE(status.message().find(what), std::string::npos)
+        << status.message();
+  };
+  std::vector<attn_tensor> bad = typed.tensors;
+  std::vector<int64_t> wrongShape = typed.shapes[3];
+  wrongShape[0] += 1;
+  bad[3].shape = wrongShape.data();
+  expectError(bad, "output O must have shape");
+  bad = typed.tensors;
+  bad[0].dtype = ATTN_F16;
+  expectError(bad, "argument Q must be f32, got f16");
+  bad = typed.tensors;
+  bad[1].rank = 3;
+  expectError(bad, "must have rank 2");
+  bad = typed.tensors;
+  bad.pop_back();
+  expectError(bad, "tensors");
+  std::vector<int64_t> otherE = typed.shapes[1];
+  otherE[1] += 2;
+  bad = typed.tensors;
+  bad[1].shape = otherE.data();
+  expectError(bad, "size symbol E");
+
+  // The reference target takes RefArgs only.
+  JitOptions refOptions = options;
+  refOptions.target = "ref";
+  std::unique_ptr<JitKernel> ref;
+  ASSERT_TRUE(compileAttnSource(source, refOptions, ref));
+  EXPECT_FALSE(ref->run(typed.tensors, typed.scalars));
 }
 
 // --- Two processes, one fresh cache

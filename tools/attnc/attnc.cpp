@@ -16,6 +16,7 @@
 #include "passes/Pipelines.h"
 #include "runtime/DType.h"
 #include "runtime/Npy.h"
+#include "runtime/Runtime.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
@@ -175,6 +176,30 @@ std::string describe(Type type, ArrayAttr dims) {
   return s;
 }
 
+/// `a` with its elements rounded to `dtype` (bf16 and f16 as bit patterns).
+rt::NpyArray convertArray(const rt::NpyArray &a, rt::DType dtype) {
+  rt::NpyArray out;
+  out.dtype = dtype;
+  out.shape = a.shape;
+  size_t n = a.numElements();
+  out.data.resize(n * rt::dtypeSize(dtype));
+  for (size_t k = 0; k < n; ++k)
+    rt::storeElement(out.data.data(), dtype, k,
+                     rt::loadElement(a.data.data(), a.dtype, k));
+  return out;
+}
+
+/// An array as the reference interpreter takes it (doubles).
+mlir::attn::RefArg refArgOf(const rt::NpyArray &a) {
+  mlir::attn::RefTensor t;
+  t.shape = a.shape;
+  size_t n = a.numElements();
+  t.values.resize(n);
+  for (size_t k = 0; k < n; ++k)
+    t.values[k] = rt::loadElement(a.data.data(), a.dtype, k);
+  return mlir::attn::RefArg::ofTensor(std::move(t));
+}
+
 /// Compiles the file into a module. Diagnostics go to stderr (or are verified
 /// against expected-* annotations). Returns null after errors.
 OwningOpRef<ModuleOp> compile(MLIRContext &context, llvm::SourceMgr &sourceMgr,
@@ -259,7 +284,17 @@ bool knownTarget(int &exitCode) {
   return false;
 }
 
-/// Runs `kernel` on `args` for the chosen target.
+/// Compiles `kernel` for the CPU target (diagnostics already reported).
+FailureOr<mlir::attn::HalideKernel> compileForCpu(func::FuncOp kernel) {
+  FailureOr<mlir::attn::HalideKernel> compiled =
+      mlir::attn::HalideKernel::compile(kernel, {});
+  if (failed(compiled))
+    llvm::errs() << "attnc: error: the CPU code generator could not compile "
+                 << kernel.getSymName() << "\n";
+  return compiled;
+}
+
+/// Runs `kernel` on `args` (doubles) for the chosen target.
 int execute(func::FuncOp kernel, ArrayRef<mlir::attn::RefArg> args,
             std::vector<mlir::attn::RefTensor> &results) {
   std::string error;
@@ -268,13 +303,9 @@ int execute(func::FuncOp kernel, ArrayRef<mlir::attn::RefArg> args,
       return userError(error);
     return kOk;
   }
-  FailureOr<mlir::attn::HalideKernel> compiled =
-      mlir::attn::HalideKernel::compile(kernel, {});
-  if (failed(compiled)) {
-    llvm::errs() << "attnc: error: the CPU code generator could not compile "
-                 << kernel.getSymName() << "\n";
+  FailureOr<mlir::attn::HalideKernel> compiled = compileForCpu(kernel);
+  if (failed(compiled))
     return kInternalError;
-  }
   if (failed(compiled->run(args, results, error)))
     return userError(error);
   return kOk;
@@ -335,14 +366,14 @@ int emitModule(ModuleOp module) {
   return kOk;
 }
 
-/// Reads one tensor input for `run`, checking dtype and rank.
+/// Reads one tensor input for `run` into `array`, in its declared dtype
+/// (converted with --convert), checking dtype and rank.
 int loadTensorInput(func::FuncOp kernel, unsigned i, const std::string &path,
-                    mlir::attn::RefArg &arg) {
+                    rt::NpyArray &array) {
   auto type = cast<RankedTensorType>(kernel.getArgument(i).getType());
   auto declared = dtypeOf(type.getElementType());
   std::string name = argName(kernel, i);
   auto dims = kernel.getArgAttrOfType<ArrayAttr>(i, mlir::attn::kDimsAttr);
-  rt::NpyArray array;
   std::string error;
   if (!rt::readNpy(path, array, error))
     return userError("input " + name + ": " + error);
@@ -361,16 +392,22 @@ int loadTensorInput(func::FuncOp kernel, unsigned i, const std::string &path,
                      " (rank " + std::to_string(type.getRank()) + ") but '" +
                      path + "' has rank " + std::to_string(array.shape.size()));
   }
-  mlir::attn::RefTensor t;
-  t.shape = array.shape;
-  size_t n = array.numElements();
-  t.values.resize(n);
-  for (size_t k = 0; k < n; ++k)
-    t.values[k] = rt::roundToDType(
-        rt::loadElement(array.data.data(), array.dtype, k), *declared);
-  arg = mlir::attn::RefArg::ofTensor(std::move(t));
+  if (array.dtype != *declared)
+    array = convertArray(array, *declared);
   return kOk;
 }
+
+/// The typed buffers of the CPU target: the tensors (inputs, then outputs)
+/// and the scalars of one run, over `arrays`.
+struct TypedCall {
+  std::vector<attn_tensor> tensors;
+  std::vector<attn_scalar> scalars;
+  void addTensor(rt::NpyArray &a) {
+    tensors.push_back({a.data.data(), static_cast<int>(a.dtype),
+                       static_cast<int>(a.shape.size()), a.shape.data(),
+                       nullptr, ATTN_DEVICE_CPU});
+  }
+};
 
 int runKernel(ModuleOp module) {
   int exitCode = kOk;
@@ -389,7 +426,12 @@ int runKernel(ModuleOp module) {
     if (!given.emplace(n, v).second)
       return userError("input " + n + " is given twice");
   }
+  // Inputs in their declared dtypes; the CPU target runs on them directly,
+  // the reference interpreter on doubles.
   std::vector<mlir::attn::RefArg> args;
+  std::vector<rt::NpyArray> arrays; // tensor inputs, then outputs
+  arrays.reserve(kernel.getNumArguments() + kernel.getNumResults());
+  TypedCall typed;
   unsigned numArgs = kernel.getNumArguments();
   std::set<std::string> known;
   for (unsigned i = 0; i < numArgs; ++i) {
@@ -404,8 +446,12 @@ int runKernel(ModuleOp module) {
                        (isa<RankedTensorType>(type) ? "=FILE.npy" : "=NUMBER"));
     mlir::attn::RefArg arg;
     if (isa<RankedTensorType>(type)) {
-      if (int rc = loadTensorInput(kernel, i, it->second, arg))
+      arrays.emplace_back();
+      if (int rc = loadTensorInput(kernel, i, it->second, arrays.back()))
         return rc;
+      typed.addTensor(arrays.back());
+      if (target == "ref")
+        arg = refArgOf(arrays.back());
     } else {
       double v;
       if (!parseNumber(it->second, v))
@@ -416,7 +462,13 @@ int runKernel(ModuleOp module) {
         return userError("scalar input " + name + " is declared " +
                          rt::dtypeName(*dt) + " but '" + it->second +
                          "' is not an integer");
-      arg = mlir::attn::RefArg::ofScalar(dt ? rt::roundToDType(v, *dt) : v);
+      v = dt ? rt::roundToDType(v, *dt) : v;
+      arg = mlir::attn::RefArg::ofScalar(v);
+      if (dt)
+        typed.scalars.push_back(rt::isFloat(*dt)
+                                    ? rt::floatScalar(static_cast<attn_dtype>(*dt), v)
+                                    : rt::intScalar(static_cast<attn_dtype>(*dt),
+                                                    static_cast<int64_t>(v)));
     }
     args.push_back(std::move(arg));
   }
@@ -440,34 +492,61 @@ int runKernel(ModuleOp module) {
       return userError("kernel " + kernel.getSymName().str() +
                        " has no output named '" + n + "'");
 
-  std::vector<mlir::attn::RefTensor> results;
+  // Outputs: the CPU target writes into typed arrays of the declared dtypes;
+  // the reference's doubles are stored as such.
   std::string error;
-  if (int rc = execute(kernel, args, results))
-    return rc;
+  size_t firstOutput = arrays.size();
+  if (target == "cpu") {
+    FailureOr<mlir::attn::HalideKernel> compiled = compileForCpu(kernel);
+    if (failed(compiled))
+      return kInternalError;
+    std::vector<std::vector<int64_t>> shapes;
+    if (!compiled->signature().outputShapes(typed.tensors, typed.scalars,
+                                            shapes, error))
+      return userError(error);
+    for (unsigned i = 0; i < kernel.getNumResults(); ++i) {
+      auto type = cast<RankedTensorType>(kernel.getResultTypes()[i]);
+      rt::NpyArray &a = arrays.emplace_back();
+      a.dtype = *dtypeOf(type.getElementType());
+      a.shape = shapes[i];
+      a.data.resize(a.numElements() * rt::dtypeSize(a.dtype));
+      typed.addTensor(a);
+    }
+    if (failed(compiled->run(typed.tensors, typed.scalars, error)))
+      return userError(error);
+  } else {
+    std::vector<mlir::attn::RefTensor> results;
+    if (int rc = execute(kernel, args, results))
+      return rc;
+    for (unsigned i = 0; i < kernel.getNumResults(); ++i) {
+      auto type = cast<RankedTensorType>(kernel.getResultTypes()[i]);
+      rt::NpyArray &a = arrays.emplace_back();
+      a.dtype = *dtypeOf(type.getElementType());
+      if (a.dtype == rt::DType::bf16)
+        a.dtype = rt::DType::f32; // as written (exact)
+      a.shape = results[i].shape;
+      a.data.resize(a.numElements() * rt::dtypeSize(a.dtype));
+      for (size_t k = 0; k < results[i].values.size(); ++k)
+        rt::storeElement(a.data.data(), a.dtype, k, results[i].values[k]);
+    }
+  }
 
   for (unsigned i = 0; i < kernel.getNumResults(); ++i) {
     std::string name = resultName(kernel, i);
-    auto type = cast<RankedTensorType>(kernel.getResultTypes()[i]);
-    auto dt = *dtypeOf(type.getElementType());
-    // bf16 has no NumPy dtype: it is written as f32 (exact).
-    auto fileType = dt == rt::DType::bf16 ? rt::DType::f32 : dt;
-    const mlir::attn::RefTensor &t = results[i];
+    rt::NpyArray &a = arrays[firstOutput + i];
     auto it = wanted.find(name);
     if (it == wanted.end()) {
       llvm::errs() << "attnc: " << name << ": shape [";
-      for (size_t k = 0; k < t.shape.size(); ++k)
-        llvm::errs() << (k ? ", " : "") << t.shape[k];
+      for (size_t k = 0; k < a.shape.size(); ++k)
+        llvm::errs() << (k ? ", " : "") << a.shape[k];
       llvm::errs() << "] computed (not written: give --out " << name
                    << "=FILE.npy)\n";
       continue;
     }
-    rt::NpyArray array;
-    array.dtype = fileType;
-    array.shape = t.shape;
-    array.data.resize(t.values.size() * rt::dtypeSize(fileType));
-    for (size_t k = 0; k < t.values.size(); ++k)
-      rt::storeElement(array.data.data(), fileType, k, t.values[k]);
-    if (!rt::writeNpy(it->second, array, error))
+    // bf16 has no NumPy dtype: it is written as f32 (exact).
+    if (a.dtype == rt::DType::bf16)
+      a = convertArray(a, rt::DType::f32);
+    if (!rt::writeNpy(it->second, a, error))
       return userError("output " + name + ": " + error);
   }
   return kOk;
