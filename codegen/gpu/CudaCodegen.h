@@ -6,7 +6,9 @@
 #define ATTN_CODEGEN_GPU_CUDACODEGEN_H
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/OwningOpRef.h"
 #include "mlir/Support/LLVM.h"
 
 #include <optional>
@@ -47,6 +49,17 @@ void registerCudaCodegenDialects(DialectRegistry &registry);
 /// not support is an error diagnostic on the op that uses it, and failure.
 FailureOr<CudaArtifact> compileKernelForCuda(func::FuncOp kernel,
                                              const CudaCodegenOptions &options);
+
+/// The device code before lowering (a module holding one gpu.module of
+/// gpu.funcs over scf, arith, math and llvm pointer ops) and the manifest:
+/// what compileKernelForCuda lowers to PTX. For tests that run the device
+/// code elsewhere (test/unit/GpuCodegenTest.cpp runs it on the CPU).
+struct CudaDeviceModule {
+  OwningOpRef<ModuleOp> module;
+  std::string manifest;
+};
+FailureOr<CudaDeviceModule>
+buildCudaDeviceModule(func::FuncOp kernel, const CudaCodegenOptions &options);
 
 /// Writes DIR/<kernel>.ptx and DIR/<kernel>.attn.json (creating DIR);
 /// failure with an error diagnostic on `kernel` when it cannot.

@@ -536,9 +536,9 @@ std::optional<std::string> mlir::attn::cudaChipOfTarget(StringRef target) {
   return "sm_" + target.str();
 }
 
-FailureOr<CudaArtifact>
-mlir::attn::compileKernelForCuda(func::FuncOp kernel,
-                                 const CudaCodegenOptions &options) {
+FailureOr<CudaDeviceModule>
+mlir::attn::buildCudaDeviceModule(func::FuncOp kernel,
+                                  const CudaCodegenOptions &options) {
   MLIRContext *context = kernel.getContext();
   {
     DialectRegistry registry;
@@ -553,10 +553,12 @@ mlir::attn::compileKernelForCuda(func::FuncOp kernel,
     return failure();
 
   Location loc = kernel.getLoc();
-  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
-  (*module)->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
-                     UnitAttr::get(context));
-  OpBuilder b = OpBuilder::atBlockEnd(module->getBody());
+  CudaDeviceModule result;
+  result.module = ModuleOp::create(loc);
+  (*result.module)
+      ->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                UnitAttr::get(context));
+  OpBuilder b = OpBuilder::atBlockEnd(result.module->getBody());
   auto gpuModule =
       gpu::GPUModuleOp::create(b, loc, kernel.getSymName().str() + "_kernels");
   std::vector<Launch> launches;
@@ -573,26 +575,35 @@ mlir::attn::compileKernelForCuda(func::FuncOp kernel,
         diagnostic = d.str();
       return success();
     });
-    if (failed(verify(*module)))
+    if (failed(verify(*result.module)))
       return kernel.emitError()
              << "internal error: the CUDA code generator built device code "
                 "that does not verify: "
              << diagnostic;
   }
+  result.manifest = plan.manifest(launches, options);
+  return result;
+}
+
+FailureOr<CudaArtifact>
+mlir::attn::compileKernelForCuda(func::FuncOp kernel,
+                                 const CudaCodegenOptions &options) {
+  FailureOr<CudaDeviceModule> device = buildCudaDeviceModule(kernel, options);
+  if (failed(device))
+    return failure();
   if (std::optional<std::string> dump =
           llvm::sys::Process::GetEnv("ATTN_CUDA_DUMP_MLIR");
       dump && *dump == "1")
-    module->print(llvm::errs());
-
+    device->module->print(llvm::errs());
   std::string error;
-  FailureOr<std::string> ptx = cuda::lowerToPtx(*module, options, error);
+  FailureOr<std::string> ptx = cuda::lowerToPtx(*device->module, options, error);
   if (failed(ptx))
     return kernel.emitError() << "CUDA code generation for kernel "
                               << kernel.getSymName() << " failed: " << error;
   CudaArtifact artifact;
   artifact.kernelName = kernel.getSymName().str();
   artifact.ptx = std::move(*ptx);
-  artifact.manifest = plan.manifest(launches, options);
+  artifact.manifest = std::move(device->manifest);
   return artifact;
 }
 
