@@ -49,8 +49,8 @@ public:
                  Location loc)
       : plan(plan), loc(loc), ctx(module.getContext()), b(ctx), pro(ctx) {
     OpBuilder mb = OpBuilder::atBlockEnd(module.getBody());
-    func = gpu::GPUFuncOp::create(mb, loc, entry,
-                                  FunctionType::get(ctx, {}, {}));
+    func =
+        gpu::GPUFuncOp::create(mb, loc, entry, FunctionType::get(ctx, {}, {}));
     func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), UnitAttr::get(ctx));
     Block &block = func.getBody().front();
     b.setInsertionPointToEnd(&block);
@@ -141,8 +141,8 @@ public:
   Value alloca(Type t) {
     Value one = LLVM::ConstantOp::create(pro, loc, pro.getI32Type(),
                                          pro.getI32IntegerAttr(1));
-    return LLVM::AllocaOp::create(pro, loc, LLVM::LLVMPointerType::get(ctx),
-                                  t, one);
+    return LLVM::AllocaOp::create(pro, loc, LLVM::LLVMPointerType::get(ctx), t,
+                                  one);
   }
 
   // Arithmetic on the main builder.
@@ -179,14 +179,6 @@ public:
       o = add(mul(o, extents[k]), index[k]);
     return o;
   }
-  /// Whether every coordinate is in [0, extent) (one unsigned compare each).
-  Value inRange(ArrayRef<Value> index, ArrayRef<Value> extents) {
-    Value all;
-    for (size_t k = 0; k < index.size(); ++k)
-      all = andI(all, cmp(arith::CmpIPredicate::ult, index[k], extents[k]));
-    return all ? all : arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1);
-  }
-
   static Type storedType(Type t, MLIRContext *ctx) {
     return t.isInteger(1) ? IntegerType::get(ctx, 8) : t;
   }
@@ -368,11 +360,13 @@ Value convert(OpBuilder &b, Location loc, Value v, Type to) {
     return arith::FPToSIOp::create(b, loc, to, v);
   }
   if (ft)
-    return from.isInteger(1) ? arith::UIToFPOp::create(b, loc, to, v).getResult()
-                             : arith::SIToFPOp::create(b, loc, to, v).getResult();
+    return from.isInteger(1)
+               ? arith::UIToFPOp::create(b, loc, to, v).getResult()
+               : arith::SIToFPOp::create(b, loc, to, v).getResult();
   if (to.getIntOrFloatBitWidth() > from.getIntOrFloatBitWidth())
-    return from.isInteger(1) ? arith::ExtUIOp::create(b, loc, to, v).getResult()
-                             : arith::ExtSIOp::create(b, loc, to, v).getResult();
+    return from.isInteger(1)
+               ? arith::ExtUIOp::create(b, loc, to, v).getResult()
+               : arith::ExtSIOp::create(b, loc, to, v).getResult();
   if (to.isInteger(1))
     return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, v,
                                  arith::ConstantIntOp::create(b, loc, from, 0));
@@ -405,7 +399,33 @@ private:
   }
 
   LogicalResult sizeValues(DeviceFunction &f, Operation *op, ValueRange values,
-                           const char *what, SmallVector<Value> &out);
+                           const char *what, SmallVector<Value> &out,
+                           SmallVector<SizeText> *texts = nullptr);
+
+  /// Extents of the iteration dimensions of the op being emitted, and the
+  /// region block arguments that are dimension indices (index value ->
+  /// extent): what proves a read in range.
+  SmallVector<SizeText> dimSizes;
+  llvm::DenseMap<Value, SizeText> indexBounds;
+
+  /// Which coordinates of a read are not provably in range: `bounds[k]` is
+  /// the range [0, bound) of coordinate k when known.
+  static SmallVector<bool> needsCheck(ArrayRef<std::optional<SizeText>> bounds,
+                                      ArrayRef<SizeText> extents);
+  /// The bounds of a map's coordinates: a bare dimension's extent, or the
+  /// bound `x < S` that every disjunct of the filter states for a coordinate
+  /// `x` that cannot be negative (`m1 * 64 + m0 < M` after tiling).
+  SmallVector<std::optional<SizeText>>
+  mapBounds(AffineMap map, std::optional<ArrayAttr> filter,
+            ArrayRef<SizeText> symbols);
+  /// Emits the range check of a read (what the error names, which
+  /// coordinates need it): the in-range flag (null when provably in range)
+  /// and the error code of the first coordinate out of range.
+  std::pair<Value, Value> rangeCheck(DeviceFunction &f, ArrayRef<Value> index,
+                                     ArrayRef<Value> extents,
+                                     ArrayRef<bool> check,
+                                     const TensorStorage &s,
+                                     const std::string &where);
   FailureOr<Value> captured(DeviceFunction &f, Value v, IRMapping &map,
                             Operation *user);
   LogicalResult cloneRegion(DeviceFunction &f, Block &block, IRMapping &map,
@@ -420,17 +440,117 @@ private:
 
 LogicalResult KernelEmitter::sizeValues(DeviceFunction &f, Operation *op,
                                         ValueRange values, const char *what,
-                                        SmallVector<Value> &out) {
+                                        SmallVector<Value> &out,
+                                        SmallVector<SizeText> *texts) {
   for (Value v : values) {
     std::string why;
     std::optional<SizeText> s = plan.sizeOf(v, why);
     if (!s)
-      return op->emitError() << "the CUDA code generator cannot pass " << what
-                             << " operand #" << out.size()
-                             << " to the device: " << why;
+      return op->emitError()
+             << "the CUDA code generator cannot pass " << what << " operand #"
+             << out.size() << " to the device: " << why;
     out.push_back(f.size(*s));
+    if (texts)
+      texts->push_back(*s);
   }
   return success();
+}
+
+SmallVector<bool>
+KernelEmitter::needsCheck(ArrayRef<std::optional<SizeText>> bounds,
+                          ArrayRef<SizeText> extents) {
+  SmallVector<bool> check;
+  for (size_t k = 0; k < extents.size(); ++k) {
+    const std::optional<SizeText> &b = bounds[k];
+    bool proved = b && (b->text == extents[k].text ||
+                        (b->value && extents[k].value && *b->value >= 0 &&
+                         *b->value <= *extents[k].value));
+    check.push_back(!proved);
+  }
+  return check;
+}
+
+/// Whether `e` is non-negative wherever dimensions and symbols (sizes) are.
+static bool nonNegative(AffineExpr e) {
+  switch (e.getKind()) {
+  case AffineExprKind::Constant:
+    return cast<AffineConstantExpr>(e).getValue() >= 0;
+  case AffineExprKind::DimId:
+  case AffineExprKind::SymbolId:
+    return true;
+  case AffineExprKind::Add:
+  case AffineExprKind::Mul:
+  case AffineExprKind::FloorDiv:
+  case AffineExprKind::CeilDiv: {
+    auto bin = cast<AffineBinaryOpExpr>(e);
+    return nonNegative(bin.getLHS()) && nonNegative(bin.getRHS());
+  }
+  default:
+    return false;
+  }
+}
+
+SmallVector<std::optional<SizeText>>
+KernelEmitter::mapBounds(AffineMap map, std::optional<ArrayAttr> filter,
+                         ArrayRef<SizeText> symbols) {
+  SmallVector<std::optional<SizeText>> bounds;
+  for (AffineExpr e : map.getResults()) {
+    if (auto d = dyn_cast<AffineDimExpr>(e)) {
+      bounds.push_back(dimSizes[d.getPosition()]);
+      continue;
+    }
+    std::optional<SizeText> bound;
+    if (filter && !filter->empty() && nonNegative(e)) {
+      // A bound B (a symbol or a constant) such that every disjunct has a
+      // constraint c >= 0 with c + e + 1 == B, i.e. e <= B - 1.
+      std::optional<AffineExpr> common;
+      for (Attribute a : *filter) {
+        IntegerSet set = cast<IntegerSetAttr>(a).getValue();
+        std::optional<AffineExpr> found;
+        for (unsigned c = 0; c < set.getNumConstraints() && !found; ++c) {
+          if (set.isEq(c))
+            continue;
+          AffineExpr sum =
+              simplifyAffineExpr(set.getConstraint(c) + e + 1, set.getNumDims(),
+                                 set.getNumSymbols());
+          if (isa<AffineSymbolExpr, AffineConstantExpr>(sum) &&
+              (!common || *common == sum))
+            found = sum;
+        }
+        if (!found) {
+          common.reset();
+          break;
+        }
+        common = found;
+      }
+      if (common) {
+        if (auto sym = dyn_cast<AffineSymbolExpr>(*common))
+          bound = symbols[sym.getPosition()];
+        else
+          bound =
+              SizeText::constant(cast<AffineConstantExpr>(*common).getValue());
+      }
+    }
+    bounds.push_back(bound);
+  }
+  return bounds;
+}
+
+std::pair<Value, Value>
+KernelEmitter::rangeCheck(DeviceFunction &f, ArrayRef<Value> index,
+                          ArrayRef<Value> extents, ArrayRef<bool> check,
+                          const TensorStorage &s, const std::string &where) {
+  Value ok, code;
+  for (size_t k = index.size(); k-- > 0;) {
+    if (!check[k])
+      continue;
+    int c = plan.addError({"out-of-range read of " + s.name, s.argument,
+                           static_cast<int>(k), where});
+    Value inK = f.cmp(arith::CmpIPredicate::ult, index[k], extents[k]);
+    ok = f.andI(ok, inK);
+    code = code ? f.select(inK, code, f.i32(c)) : f.i32(c);
+  }
+  return {ok, code};
 }
 
 /// A value a region uses from the function body, made available on the
@@ -455,13 +575,12 @@ FailureOr<Value> KernelEmitter::captured(DeviceFunction &f, Value v,
   }
   if (!result && kernelArg && !isa<TensorType>(t)) {
     // A scalar input, passed by name as the manifest says (docs/runtime.md).
-    std::string name = plan.kernel.getArgAttrOfType<StringAttr>(
-                                       arg.getArgNumber(), kNameAttr)
-                           ? plan.kernel
-                                 .getArgAttrOfType<StringAttr>(
-                                     arg.getArgNumber(), kNameAttr)
-                                 .str()
-                           : "arg" + std::to_string(arg.getArgNumber());
+    std::string name =
+        plan.kernel.getArgAttrOfType<StringAttr>(arg.getArgNumber(), kNameAttr)
+            ? plan.kernel
+                  .getArgAttrOfType<StringAttr>(arg.getArgNumber(), kNameAttr)
+                  .str()
+            : "arg" + std::to_string(arg.getArgNumber());
     Type passed = t;
     if (t.isF16() || t.isBF16())
       passed = pro.getF32Type();
@@ -516,8 +635,9 @@ LogicalResult KernelEmitter::cloneRegion(DeviceFunction &f, Block &block,
         return failure();
       continue;
     }
-    bool supported = op.getNumRegions() == 0 && op.getNumResults() == 1 &&
-                     isa<arith::ArithDialect, math::MathDialect>(op.getDialect());
+    bool supported =
+        op.getNumRegions() == 0 && op.getNumResults() == 1 &&
+        isa<arith::ArithDialect, math::MathDialect>(op.getDialect());
     if (!supported)
       return op.emitError() << "the CUDA code generator does not support '"
                             << op.getName() << "' in a region";
@@ -543,22 +663,19 @@ LogicalResult KernelEmitter::emitRead(DeviceFunction &f, ReadOp read,
     index.push_back(*m);
   }
   SmallVector<Value> extents = f.shape(*s);
-  // The error code of the first dimension out of range.
-  Value code;
-  for (size_t k = index.size(); k-- > 0;) {
-    int c = plan.addError({"out-of-range read of " + s->name, s->argument,
-                           static_cast<int>(k),
-                           "by attn.read in the " +
-                               owner->getName().getStringRef().str() + " at " +
-                               locText(owner->getLoc())});
-    Value ck = f.i32(c);
-    code = code ? f.select(f.cmp(arith::CmpIPredicate::ult, index[k],
-                                 extents[k]),
-                           code, ck)
-                : ck;
+  SmallVector<std::optional<SizeText>> bounds;
+  for (Value v : read.getIndices()) {
+    auto it = indexBounds.find(v);
+    bounds.push_back(it == indexBounds.end()
+                         ? std::nullopt
+                         : std::optional<SizeText>(it->second));
   }
-  if (code)
-    f.enterIfElseRaise(f.inRange(index, extents), code);
+  auto [ok, code] = rangeCheck(
+      f, index, extents, needsCheck(bounds, s->shape), *s,
+      "by attn.read in the " + owner->getName().getStringRef().str() + " at " +
+          locText(owner->getLoc()));
+  if (ok)
+    f.enterIfElseRaise(ok, code);
   Value at = f.offset(index, extents);
   if (s->hasPresence())
     f.enterIf(f.loadPresence(*s, at));
@@ -601,12 +718,21 @@ LogicalResult KernelEmitter::emitEinsum(EinsumOp op) {
   std::string where = "the attn.einsum at " + locText(op.getLoc());
 
   SmallVector<Value> sizes, syms;
-  if (failed(sizeValues(f, op, op.getSizes(), "size", sizes)) ||
-      failed(sizeValues(f, op, op.getSymbols(), "symbol", syms)))
+  SmallVector<SizeText> symTexts;
+  dimSizes.clear();
+  indexBounds.clear();
+  if (failed(sizeValues(f, op, op.getSizes(), "size", sizes, &dimSizes)) ||
+      failed(sizeValues(f, op, op.getSymbols(), "symbol", syms, &symTexts)))
     return failure();
   SizeText count = SizeText::constant(1);
   for (const SizeText &d : out.shape)
     count = sizeMul(count, d);
+  for (unsigned d = 0; d < op.getNumDims(); ++d) {
+    indexBounds[op.getBody().front().getArgument(op.getInputs().size() + d)] =
+        dimSizes[d];
+    if (op.hasGuard())
+      indexBounds[op.getGuard().front().getArgument(d)] = dimSizes[d];
+  }
 
   Value acc = f.alloca(resultType), present = f.alloca(f.b.getI1Type());
   Value lin = f.beginPointLoop(count);
@@ -660,41 +786,35 @@ LogicalResult KernelEmitter::emitEinsum(EinsumOp op) {
     for (AffineExpr e : map.getResults())
       index.push_back(emitAffine(f, e, point, syms));
     SmallVector<Value> extents = f.shape(*s);
-    Value ok = f.inRange(index, extents);
+    auto [ok, inputCode] = rangeCheck(
+        f, index, extents,
+        needsCheck(mapBounds(map, op.getFilter(), symTexts), s->shape), *s,
+        "through the map of input " + std::to_string(i) + " of " + where);
     inRanges.push_back(ok);
+    inputCodes.push_back(inputCode);
     offsets.push_back(f.offset(index, extents));
-    anyOut = f.orI(anyOut, f.notI(ok));
+    if (ok)
+      anyOut = f.orI(anyOut, f.notI(ok));
     if (s->hasPresence()) {
       Value at = offsets.back();
-      auto ifOp = scf::IfOp::create(
-          f.b, f.loc, ok,
-          [&](OpBuilder &tb, Location l) {
-            OpBuilder::InsertionGuard g(f.b);
-            f.b.setInsertionPoint(tb.getInsertionBlock(),
-                                  tb.getInsertionPoint());
-            scf::YieldOp::create(f.b, l, f.loadPresence(*s, at));
-          },
-          [&](OpBuilder &eb, Location l) {
-            Value t = arith::ConstantIntOp::create(eb, l, eb.getI1Type(), 1);
-            scf::YieldOp::create(eb, l, t);
-          });
-      allPresent = f.andI(allPresent, ifOp.getResult(0));
+      auto load = [&](OpBuilder &tb, Location l) {
+        OpBuilder::InsertionGuard g(f.b);
+        f.b.setInsertionPoint(tb.getInsertionBlock(), tb.getInsertionPoint());
+        scf::YieldOp::create(f.b, l, f.loadPresence(*s, at));
+      };
+      Value present;
+      if (ok) {
+        auto ifOp = scf::IfOp::create(
+            f.b, f.loc, ok, load, [&](OpBuilder &eb, Location l) {
+              Value t = arith::ConstantIntOp::create(eb, l, eb.getI1Type(), 1);
+              scf::YieldOp::create(eb, l, t);
+            });
+        present = ifOp.getResult(0);
+      } else {
+        present = f.loadPresence(*s, at);
+      }
+      allPresent = f.andI(allPresent, present);
     }
-    // Its error code: the first dimension out of range.
-    Value inputCode;
-    for (size_t k = index.size(); k-- > 0;) {
-      int c = plan.addError({"out-of-range read of " + s->name, s->argument,
-                             static_cast<int>(k),
-                             "through the map of input " + std::to_string(i) +
-                                 " of " + where});
-      Value ck = f.i32(c);
-      inputCode = inputCode
-                      ? f.select(f.cmp(arith::CmpIPredicate::ult, index[k],
-                                       extents[k]),
-                                 inputCode, ck)
-                      : ck;
-    }
-    inputCodes.push_back(inputCode);
   }
   // The first input out of range names the error (as in the interpreter).
   Value code;
@@ -736,9 +856,10 @@ LogicalResult KernelEmitter::emitEinsum(EinsumOp op) {
 
 LogicalResult KernelEmitter::emitOnline(OnlineOp op, unsigned result) {
   bool isMax = result == 0;
-  DeviceFunction f(plan, module,
-                   entryName(isMax ? "max" : "sum" + std::to_string(result - 1)),
-                   op.getLoc());
+  DeviceFunction f(
+      plan, module,
+      entryName(isMax ? "max" : "sum" + std::to_string(result - 1)),
+      op.getLoc());
   Value resultValue = op->getResult(result);
   const TensorStorage &out = *plan.storageOf(resultValue);
   Type type = out.elementType;
@@ -747,8 +868,11 @@ LogicalResult KernelEmitter::emitOnline(OnlineOp op, unsigned result) {
                              "attn.online";
   std::string where = "the attn.online at " + locText(op.getLoc());
   SmallVector<Value> sizes, syms;
-  if (failed(sizeValues(f, op, op.getSizes(), "size", sizes)) ||
-      failed(sizeValues(f, op, op.getSymbols(), "symbol", syms)))
+  SmallVector<SizeText> symTexts;
+  dimSizes.clear();
+  indexBounds.clear();
+  if (failed(sizeValues(f, op, op.getSizes(), "size", sizes, &dimSizes)) ||
+      failed(sizeValues(f, op, op.getSymbols(), "symbol", syms, &symTexts)))
     return failure();
   SizeText count = SizeText::constant(1);
   for (const SizeText &d : out.shape)
@@ -798,20 +922,12 @@ LogicalResult KernelEmitter::emitOnline(OnlineOp op, unsigned result) {
     for (AffineExpr e : map.getResults())
       index.push_back(emitAffine(f, e, point, syms));
     SmallVector<Value> extents = f.shape(*s);
-    Value code;
-    for (size_t k = index.size(); k-- > 0;) {
-      int c = plan.addError({"out-of-range read of " + s->name, s->argument,
-                             static_cast<int>(k),
-                             "through the map of input " +
-                                 std::to_string(input) + " of " + where});
-      Value ck = f.i32(c);
-      code = code ? f.select(f.cmp(arith::CmpIPredicate::ult, index[k],
-                                   extents[k]),
-                             code, ck)
-                  : ck;
-    }
-    if (code)
-      f.enterIfElseRaise(f.inRange(index, extents), code);
+    auto [ok, code] = rangeCheck(
+        f, index, extents,
+        needsCheck(mapBounds(map, op.getFilter(), symTexts), s->shape), *s,
+        "through the map of input " + std::to_string(input) + " of " + where);
+    if (ok)
+      f.enterIfElseRaise(ok, code);
     Value at = f.offset(index, extents);
     if (s->hasPresence())
       f.enterIf(f.loadPresence(*s, at));
@@ -843,8 +959,8 @@ LogicalResult KernelEmitter::emitOnline(OnlineOp op, unsigned result) {
     Value nextFrame = f.select(less, r, oldFrame);
     auto scale = [&](Value from) {
       Value d = arith::SubFOp::create(f.b, f.loc, nextFrame, from);
-      return math::ExpOp::create(
-          f.b, f.loc, arith::MulFOp::create(f.b, f.loc, cv, d));
+      return math::ExpOp::create(f.b, f.loc,
+                                 arith::MulFOp::create(f.b, f.loc, cv, d));
     };
     Value sum = arith::AddFOp::create(
         f.b, f.loc, arith::MulFOp::create(f.b, f.loc, old, scale(oldFrame)),
@@ -865,8 +981,8 @@ LogicalResult KernelEmitter::emitOnline(OnlineOp op, unsigned result) {
     for (AffineExpr e : op.getMaxMap().getResults())
       maxIndex.push_back(point[cast<AffineDimExpr>(e).getPosition()]);
     Value at = f.offset(maxIndex, maxExtents);
-    Value m = convert(f.b, f.loc, f.load(f.valuesOf(maxS), maxS.elementType, at),
-                      type);
+    Value m = convert(f.b, f.loc,
+                      f.load(f.valuesOf(maxS), maxS.elementType, at), type);
     Value fr = LLVM::LoadOp::create(f.b, f.loc, type, frame);
     double c = cast<FloatAttr>(op.getRescale()[result - 1]).getValueAsDouble();
     Value d = arith::SubFOp::create(f.b, f.loc, m, fr);
@@ -896,8 +1012,8 @@ LogicalResult KernelEmitter::emitFill(Operation *origin,
   if (isa<FloatType>(src.elementType) && !isa<FloatType>(dst.elementType) &&
       !dst.elementType.isInteger(1)) {
     // Saturating truncation with NaN as 0 (attn::rt::roundToDType).
-    Value isNan = arith::CmpFOp::create(f.b, f.loc, arith::CmpFPredicate::UNO,
-                                        v, v);
+    Value isNan =
+        arith::CmpFOp::create(f.b, f.loc, arith::CmpFPredicate::UNO, v, v);
     v = f.select(isNan, constantOf(f.b, f.loc, src.elementType, 0.0), v);
   }
   f.store(f.valuesOf(dst), dst.elementType, lin,
@@ -937,9 +1053,10 @@ LogicalResult KernelEmitter::run() {
           continue;
         const TensorStorage *src = plan.storageOf(v);
         if (!src)
-          return op.emitError() << "output " << i << " is not a tensor the "
-                                                     "CUDA code generator "
-                                                     "holds";
+          return op.emitError() << "output " << i
+                                << " is not a tensor the "
+                                   "CUDA code generator "
+                                   "holds";
         if (failed(emitFill(&op, *src, plan.output(i), 0.0)))
           return failure();
       }

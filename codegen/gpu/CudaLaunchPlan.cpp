@@ -166,7 +166,9 @@ std::optional<SizeText> KernelPlan::sizeOf(Value v, std::string &why) {
   if (it != sizes.end())
     return it->second;
   std::optional<SizeText> result;
-  auto operand = [&](unsigned i) { return sizeOf(v.getDefiningOp()->getOperand(i), why); };
+  auto operand = [&](unsigned i) {
+    return sizeOf(v.getDefiningOp()->getOperand(i), why);
+  };
   if (auto arg = dyn_cast<BlockArgument>(v)) {
     if (arg.getOwner()->getParentOp() == kernel.getOperation() &&
         (v.getType().isInteger(32) || v.getType().isInteger(64)))
@@ -251,9 +253,9 @@ static int64_t storedBytes(Type t) {
 
 /// The element types the code generator stores and loads.
 static bool storable(Type t) {
-  return t.isF16() || t.isBF16() || t.isF32() || t.isF64() ||
-         t.isInteger(1) || t.isInteger(8) || t.isInteger(16) ||
-         t.isInteger(32) || t.isInteger(64);
+  return t.isF16() || t.isBF16() || t.isF32() || t.isF64() || t.isInteger(1) ||
+         t.isInteger(8) || t.isInteger(16) || t.isInteger(32) ||
+         t.isInteger(64);
 }
 
 /// The shape of a tensor argument or result from its attn.dims.
@@ -360,10 +362,11 @@ LogicalResult KernelPlan::build() {
     s.elementType = tt.getElementType();
     s.argument = static_cast<int>(i);
     if (!toRuntimeDType(s.elementType))
-      return kernel.emitError() << "input " << s.name
-                                << " has the unsupported element type "
-                                << s.elementType;
-    if (failed(declaredShape(kernel, kernel.getArgAttrOfType<ArrayAttr>(i, kDimsAttr),
+      return kernel.emitError()
+             << "input " << s.name << " has the unsupported element type "
+             << s.elementType;
+    if (failed(declaredShape(kernel,
+                             kernel.getArgAttrOfType<ArrayAttr>(i, kDimsAttr),
                              tt, s.name, s.shape)))
       return failure();
     storage[kernel.getArgument(i)] = std::move(s);
@@ -377,9 +380,9 @@ LogicalResult KernelPlan::build() {
     s.param = s.name = resultName(kernel, i);
     s.elementType = tt.getElementType();
     s.argument = static_cast<int>(kernel.getNumArguments() + i);
-    if (failed(declaredShape(kernel,
-                             kernel.getResultAttrOfType<ArrayAttr>(i, kDimsAttr),
-                             tt, s.name, s.shape)))
+    if (failed(declaredShape(
+            kernel, kernel.getResultAttrOfType<ArrayAttr>(i, kDimsAttr), tt,
+            s.name, s.shape)))
       return failure();
     outputs.push_back(std::move(s));
   }
@@ -596,7 +599,8 @@ mlir::attn::compileKernelForCuda(func::FuncOp kernel,
       dump && *dump == "1")
     device->module->print(llvm::errs());
   std::string error;
-  FailureOr<std::string> ptx = cuda::lowerToPtx(*device->module, options, error);
+  FailureOr<std::string> ptx =
+      cuda::lowerToPtx(*device->module, options, error);
   if (failed(ptx))
     return kernel.emitError() << "CUDA code generation for kernel "
                               << kernel.getSymName() << " failed: " << error;
@@ -611,8 +615,8 @@ LogicalResult mlir::attn::writeCudaBundle(func::FuncOp kernel,
                                           const CudaArtifact &artifact,
                                           StringRef dir) {
   if (std::error_code ec = llvm::sys::fs::create_directories(dir))
-    return kernel.emitError() << "cannot create directory '" << dir
-                              << "': " << ec.message();
+    return kernel.emitError()
+           << "cannot create directory '" << dir << "': " << ec.message();
   for (auto [ext, text] :
        {std::pair<const char *, const std::string *>{".ptx", &artifact.ptx},
         {".attn.json", &artifact.manifest}}) {
@@ -626,8 +630,8 @@ LogicalResult mlir::attn::writeCudaBundle(func::FuncOp kernel,
       ec = os.error();
     }
     if (ec)
-      return kernel.emitError() << "cannot write '" << path
-                                << "': " << ec.message();
+      return kernel.emitError()
+             << "cannot write '" << path << "': " << ec.message();
   }
   return success();
 }

@@ -46,12 +46,12 @@ namespace rt = ::attn::rt;
 namespace {
 
 const attn_test::Sizes kSmall = {
-    {"B", 2},  {"H", 4},  {"KVH", 1}, {"P", 13}, {"M", 11}, {"E", 8},  {"F", 6},
+    {"B", 2},  {"H", 4},  {"KVH", 1}, {"P", 13}, {"M", 11}, {"E", 8}, {"F", 6},
     {"R", 23}, {"PS", 4}, {"NB", 3},  {"NP", 7}, {"PB", 1}, {"MB", 1}};
-const attn_test::Sizes kTile = {
-    {"B", 1},   {"H", 4},   {"KVH", 1}, {"P", 130}, {"M", 200},
-    {"E", 64},  {"F", 64},  {"R", 329}, {"PS", 16}, {"NB", 13},
-    {"NP", 20}, {"PB", 9},  {"MB", 13}};
+const attn_test::Sizes kTile = {{"B", 1},   {"H", 4},   {"KVH", 1}, {"P", 130},
+                                {"M", 200}, {"E", 64},  {"F", 64},  {"R", 329},
+                                {"PS", 16}, {"NB", 13}, {"NP", 20}, {"PB", 9},
+                                {"MB", 13}};
 
 /// Compiles an example and runs the cuda default pipeline on it.
 std::unique_ptr<attn_test::Compiled> compileForCuda(const std::string &file) {
@@ -215,7 +215,8 @@ struct Buffer {
 
 /// Runs the kernel's manifest on the host functions; the outputs come back
 /// as doubles. Returns "" or what went wrong.
-std::string runOnHost(mlir::ExecutionEngine &engine, const rt::KernelManifest &m,
+std::string runOnHost(mlir::ExecutionEngine &engine,
+                      const rt::KernelManifest &m,
                       const std::vector<mlir::attn::RefArg> &args,
                       std::vector<mlir::attn::RefTensor> &outputs,
                       int32_t &errorCode) {
@@ -403,8 +404,7 @@ TEST_P(DeviceCodeOnCpu, MatchesTheReference) {
   auto transformer = mlir::makeOptimizingTransformer(2, 0, nullptr);
   engineOptions.transformer = transformer;
   auto engine = mlir::ExecutionEngine::create(*host, engineOptions);
-  ASSERT_TRUE(static_cast<bool>(engine))
-      << llvm::toString(engine.takeError());
+  ASSERT_TRUE(static_cast<bool>(engine)) << llvm::toString(engine.takeError());
 
   bool half = false;
   for (const rt::ManifestArgument &a : m.arguments)
@@ -441,8 +441,8 @@ TEST_P(DeviceCodeOnCpu, MatchesTheReference) {
 INSTANTIATE_TEST_SUITE_P(Examples, DeviceCodeOnCpu,
                          ::testing::ValuesIn(attn_test::allExamples()),
                          [](const ::testing::TestParamInfo<std::string> &info) {
-                           std::string name = info.param.substr(
-                               0, info.param.size() - 5);
+                           std::string name =
+                               info.param.substr(0, info.param.size() - 5);
                            for (char &ch : name)
                              if (!std::isalnum(static_cast<unsigned char>(ch)))
                                ch = '_';
@@ -456,9 +456,9 @@ INSTANTIATE_TEST_SUITE_P(Examples, DeviceCodeOnCpu,
 TEST(GpuCodegen, UnsupportedOpsAreNamed) {
   MLIRContext context;
   DialectRegistry registry;
-  registry.insert<mlir::attn::AttnDialect, arith::ArithDialect,
-                  math::MathDialect, tensor::TensorDialect,
-                  func::FuncDialect>();
+  registry
+      .insert<mlir::attn::AttnDialect, arith::ArithDialect, math::MathDialect,
+              tensor::TensorDialect, func::FuncDialect>();
   context.appendDialectRegistry(registry);
   context.loadAllAvailableDialects();
   const char *text = R"mlir(
@@ -487,8 +487,9 @@ TEST(GpuCodegen, UnsupportedOpsAreNamed) {
   FailureOr<mlir::attn::CudaArtifact> a =
       mlir::attn::compileKernelForCuda(onlyKernel(*module), {});
   EXPECT_TRUE(failed(a));
-  EXPECT_NE(diagnostics.find("does not support 'tensor.empty' in a kernel body"),
-            std::string::npos)
+  EXPECT_NE(
+      diagnostics.find("does not support 'tensor.empty' in a kernel body"),
+      std::string::npos)
       << diagnostics;
 }
 
