@@ -381,31 +381,51 @@ protected:
   }
 };
 
+/// An example compiled for CUDA, its device code JIT-compiled for the host.
+struct HostKernel {
+  std::unique_ptr<attn_test::Compiled> reference, compiled;
+  rt::KernelManifest manifest;
+  std::unique_ptr<mlir::ExecutionEngine> engine;
+  func::FuncOp referenceKernel() { return onlyKernel(*reference->module); }
+
+  /// "" or what failed.
+  std::string make(const std::string &file) {
+    // The reference runs the cascade as written.
+    reference = attn_test::compileFile(attn_test::examplePath(file));
+    if (!reference->module)
+      return reference->diagnostics;
+    compiled = compileForCuda(file);
+    if (!compiled->module)
+      return compiled->diagnostics;
+    FailureOr<mlir::attn::CudaDeviceModule> device =
+        mlir::attn::buildCudaDeviceModule(onlyKernel(*compiled->module), {});
+    if (failed(device))
+      return "buildCudaDeviceModule failed: " + compiled->diagnostics;
+    std::string error;
+    if (!rt::parseKernelManifest(device->manifest, file, manifest, error))
+      return error;
+    OwningOpRef<ModuleOp> host;
+    if (failed(hostModule(*device->module, host, error)))
+      return error;
+    registerBuiltinDialectTranslation(*host->getContext());
+    registerLLVMDialectTranslation(*host->getContext());
+    mlir::ExecutionEngineOptions engineOptions;
+    auto transformer = mlir::makeOptimizingTransformer(2, 0, nullptr);
+    engineOptions.transformer = transformer;
+    auto created = mlir::ExecutionEngine::create(*host, engineOptions);
+    if (!created)
+      return llvm::toString(created.takeError());
+    engine = std::move(*created);
+    return "";
+  }
+};
+
 TEST_P(DeviceCodeOnCpu, MatchesTheReference) {
   const std::string file = GetParam();
-  // The reference runs the cascade as written.
-  auto reference = attn_test::compileFile(attn_test::examplePath(file));
-  ASSERT_TRUE(reference->module) << reference->diagnostics;
-  auto c = compileForCuda(file);
-  ASSERT_TRUE(c->module) << c->diagnostics;
-  func::FuncOp kernel = onlyKernel(*c->module);
-  FailureOr<mlir::attn::CudaDeviceModule> device =
-      mlir::attn::buildCudaDeviceModule(kernel, {});
-  ASSERT_TRUE(succeeded(device)) << c->diagnostics;
-  rt::KernelManifest m;
+  HostKernel hk;
+  ASSERT_EQ(hk.make(file), "");
+  const rt::KernelManifest &m = hk.manifest;
   std::string error;
-  ASSERT_TRUE(rt::parseKernelManifest(device->manifest, file, m, error))
-      << error;
-  OwningOpRef<ModuleOp> host;
-  ASSERT_TRUE(succeeded(hostModule(*device->module, host, error))) << error;
-  registerBuiltinDialectTranslation(*host->getContext());
-  registerLLVMDialectTranslation(*host->getContext());
-  mlir::ExecutionEngineOptions engineOptions;
-  auto transformer = mlir::makeOptimizingTransformer(2, 0, nullptr);
-  engineOptions.transformer = transformer;
-  auto engine = mlir::ExecutionEngine::create(*host, engineOptions);
-  ASSERT_TRUE(static_cast<bool>(engine)) << llvm::toString(engine.takeError());
-
   bool half = false;
   for (const rt::ManifestArgument &a : m.arguments)
     half |= a.dtype == rt::DType::bf16 || a.dtype == rt::DType::f16;
@@ -415,15 +435,15 @@ TEST_P(DeviceCodeOnCpu, MatchesTheReference) {
     SCOPED_TRACE(sizes == &kSmall ? "small sizes" : "tile sizes");
     std::mt19937_64 rng(seed++);
     std::vector<mlir::attn::RefArg> args;
-    std::string why = attn_test::randomArgs(onlyKernel(*reference->module),
-                                            *sizes, rng, args);
+    std::string why =
+        attn_test::randomArgs(hk.referenceKernel(), *sizes, rng, args);
     ASSERT_EQ(why, "");
     std::vector<mlir::attn::RefTensor> expected, actual;
-    ASSERT_TRUE(succeeded(mlir::attn::interpretKernel(
-        onlyKernel(*reference->module), args, expected, error)))
+    ASSERT_TRUE(succeeded(mlir::attn::interpretKernel(hk.referenceKernel(),
+                                                      args, expected, error)))
         << error;
     int32_t code = 0;
-    std::string ran = runOnHost(**engine, m, args, actual, code);
+    std::string ran = runOnHost(*hk.engine, m, args, actual, code);
     ASSERT_EQ(ran, "");
     EXPECT_EQ(code, 0) << (code > 0 && code <= int(m.errors.size())
                                ? m.errors[code - 1].what + " " +
@@ -448,6 +468,38 @@ INSTANTIATE_TEST_SUITE_P(Examples, DeviceCodeOnCpu,
                                ch = '_';
                            return name;
                          });
+
+TEST_F(DeviceCodeOnCpu, OutOfRangeReadsSetTheErrorCode) {
+  HostKernel hk;
+  ASSERT_EQ(hk.make("paged_decode.attn"), "");
+  std::mt19937_64 rng(7);
+  std::vector<mlir::attn::RefArg> args;
+  ASSERT_EQ(attn_test::randomArgs(hk.referenceKernel(), kSmall, rng, args), "");
+  // Page (argument 3) names a page past the pool (NP = 7) for every token.
+  for (double &v : args[3].tensor.values)
+    v = 7;
+  std::vector<mlir::attn::RefTensor> expected, actual;
+  std::string error;
+  ASSERT_TRUE(failed(mlir::attn::interpretKernel(hk.referenceKernel(), args,
+                                                 expected, error)));
+  EXPECT_NE(error.find("out-of-range read of Kc"), std::string::npos) << error;
+  int32_t code = 0;
+  ASSERT_EQ(runOnHost(*hk.engine, hk.manifest, args, actual, code), "");
+  ASSERT_GT(code, 0);
+  ASSERT_LE(code, static_cast<int>(hk.manifest.errors.size()));
+  const rt::ManifestRunError &e = hk.manifest.errors[code - 1];
+  EXPECT_TRUE(e.what == "out-of-range read of Kc" ||
+              e.what == "out-of-range read of Vc")
+      << e.what;
+  EXPECT_EQ(e.dimension, 0);
+  EXPECT_NE(e.where.find("by attn.read in the attn.einsum at"),
+            std::string::npos);
+  // In range again: no error.
+  for (double &v : args[3].tensor.values)
+    v = 6;
+  ASSERT_EQ(runOnHost(*hk.engine, hk.manifest, args, actual, code), "");
+  EXPECT_EQ(code, 0);
+}
 
 //===----------------------------------------------------------------------===//
 // Diagnostics
