@@ -28,6 +28,8 @@
 #include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Process.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <mutex>
@@ -53,6 +55,20 @@ void mlir::attn::registerCudaCodegenDialects(DialectRegistry &registry) {
   registerLLVMDialectTranslation(registry);
   registerNVVMDialectTranslation(registry);
   registerGPUDialectTranslation(registry);
+}
+
+/// The CUDA toolkit whose libdevice (nvvm/libdevice/libdevice.10.bc) the
+/// math functions link with: $CUDA_HOME, $CUDA_PATH, $CUDA_ROOT, then
+/// /usr/local/cuda; "" when none has it. (MLIR's own search depends on the
+/// environment, so the path is always passed explicitly.)
+static std::string cudaToolkitPath() {
+  for (const char *var : {"CUDA_HOME", "CUDA_PATH", "CUDA_ROOT"})
+    if (std::optional<std::string> v = llvm::sys::Process::GetEnv(var))
+      if (llvm::sys::fs::exists(*v + "/nvvm/libdevice/libdevice.10.bc"))
+        return *v;
+  if (llvm::sys::fs::exists("/usr/local/cuda/nvvm/libdevice/libdevice.10.bc"))
+    return "/usr/local/cuda";
+  return "";
 }
 
 FailureOr<std::string>
@@ -89,6 +105,7 @@ mlir::attn::cuda::lowerToPtx(ModuleOp module, const CudaCodegenOptions &options,
   pm.addPass(createReconcileUnrealizedCastsPass());
   GpuModuleToBinaryPassOptions binary;
   binary.compilationTarget = "isa";
+  binary.toolkitPath = cudaToolkitPath();
   pm.addPass(createGpuModuleToBinaryPass(binary));
   if (failed(pm.run(module))) {
     error = "the NVVM pipeline failed" +
@@ -97,8 +114,23 @@ mlir::attn::cuda::lowerToPtx(ModuleOp module, const CudaCodegenOptions &options,
   }
   for (auto binaryOp : module.getOps<gpu::BinaryOp>())
     for (Attribute a : binaryOp.getObjects())
-      if (auto object = dyn_cast<gpu::ObjectAttr>(a))
-        return object.getObject().str();
+      if (auto object = dyn_cast<gpu::ObjectAttr>(a)) {
+        std::string ptx = object.getObject().str();
+        // A math function left external: libdevice was not linked.
+        size_t at = ptx.find(".extern .func");
+        if (at != std::string::npos) {
+          size_t name = ptx.find("__nv_", at);
+          error = "the PTX calls " +
+                  (name == std::string::npos
+                       ? std::string("an external function")
+                       : ptx.substr(name, ptx.find_first_of(" (\n", name) -
+                                              name)) +
+                  " from libdevice, which was not found (set CUDA_HOME to a "
+                  "CUDA toolkit with nvvm/libdevice/libdevice.10.bc)";
+          return failure();
+        }
+        return ptx;
+      }
   error = "the NVVM pipeline produced no PTX";
   return failure();
 }
