@@ -18,7 +18,7 @@
 #   ATTNC=path/to/attnc  (default build/tools/attnc/attnc)
 #   ATTN_GPU_TARGET=cuda:sm_90a
 #
-# Until attnc has a CUDA emitter this stops at the first bundle, saying so.
+# A kernel attnc cannot compile for CUDA stops the script, saying which.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -5,6 +5,8 @@
 //   attnc run FILE.attn --target=ref --in Q=q.npy --in scale=0.5 --out O=o.npy
 //   attnc check FILE.attn --sizes B=1,H=2,... --target=cpu
 //   attnc inputs FILE.attn --sizes B=1,H=2,... -o DIR   (random inputs)
+//   attnc FILE.attn --target=cuda:sm_90a --emit=ptx|bundle -o OUT
+#include "codegen/gpu/CudaCodegen.h"
 #include "codegen/halide/HalideAot.h"
 #include "codegen/halide/HalideEmitter.h"
 #include "codegen/jit/CompilerVersion.h"
@@ -56,11 +58,15 @@ cl::opt<std::string> emit("emit",
                                    "default pipeline); with --target=cpu: "
                                    "halide (Halide's lowered statement), obj "
                                    "or so (with a manifest NAME.attn.json "
-                                   "beside it, for the runtime)"),
+                                   "beside it, for the runtime); with "
+                                   "--target=cuda:sm_XY: ptx, or bundle (a "
+                                   "directory of KERNEL.ptx and "
+                                   "KERNEL.attn.json per kernel)"),
                           cl::init("mlir"), cl::cat(attncCategory));
 cl::opt<std::string> target("target",
                             cl::desc("Target: ref (the float64 reference "
-                                     "interpreter) or cpu (Halide)"),
+                                     "interpreter), cpu (Halide) or "
+                                     "cuda:sm_90a / cuda:sm_80 (PTX)"),
                             cl::init("ref"), cl::cat(attncCategory));
 cl::opt<std::string> outputFile("o", cl::desc("Output file (or directory for "
                                               "`inputs`)"),
@@ -272,15 +278,28 @@ LogicalResult runPipeline(ModuleOp module) {
   return pm.run(module);
 }
 
-bool knownTarget(int &exitCode) {
+bool isCudaTarget() { return StringRef(target).starts_with("cuda"); }
+
+bool knownTarget(int &exitCode, bool forEmit = false) {
   if (target == "ref" || target == "cpu")
     return true;
-  if (StringRef(target).starts_with("cuda"))
+  if (isCudaTarget()) {
+    if (!mlir::attn::cudaChipOfTarget(target)) {
+      exitCode = userError("unknown CUDA target --target=" + target +
+                           " (written cuda:sm_XY or cuda:sm_XYa, e.g. "
+                           "cuda:sm_90a or cuda:sm_80)");
+      return false;
+    }
+    if (forEmit)
+      return true;
     exitCode = userError("--target=" + target +
-                         " is not available yet (available: ref, cpu)");
-  else
-    exitCode = userError("unknown --target=" + target +
-                         " (available: ref, cpu)");
+                         " compiles (--emit=ptx or --emit=bundle) but does "
+                         "not run here: run the bundle with the runtime on a "
+                         "GPU machine (docs/runtime.md)");
+    return false;
+  }
+  exitCode = userError("unknown --target=" + target +
+                       " (available: ref, cpu, cuda:sm_90a, cuda:sm_80)");
   return false;
 }
 
@@ -311,10 +330,57 @@ int execute(func::FuncOp kernel, ArrayRef<mlir::attn::RefArg> args,
   return kOk;
 }
 
+/// --target=cuda:...: --emit=ptx (one kernel) or --emit=bundle (every
+/// kernel, or --kernel's), after the target's default pipeline.
+int emitCuda(ModuleOp module) {
+  int exitCode = kOk;
+  if (emit != "ptx" && emit != "bundle")
+    return userError("--emit=" + emit + " is not available for --target=" +
+                     target + " (available: mlir, ptx, bundle)");
+  if (emit == "bundle" && outputFile == "-")
+    return userError("--emit=bundle writes a directory: give it with -o DIR");
+  SmallVector<func::FuncOp> kernels;
+  if (emit == "ptx" || !kernelName.empty()) {
+    func::FuncOp kernel = pickKernel(module, exitCode);
+    if (!kernel)
+      return exitCode;
+    kernels.push_back(kernel);
+  } else {
+    for (auto f : module.getOps<func::FuncOp>())
+      kernels.push_back(f);
+  }
+  if (failed(runPipeline(module)))
+    return kInternalError;
+  mlir::attn::CudaCodegenOptions options;
+  options.chip = *mlir::attn::cudaChipOfTarget(target);
+  options.compilerVersion = mlir::attn::compilerVersion();
+  for (func::FuncOp kernel : kernels) {
+    // Unsupported constructs were reported as diagnostics on the op.
+    FailureOr<mlir::attn::CudaArtifact> artifact =
+        mlir::attn::compileKernelForCuda(kernel, options);
+    if (failed(artifact))
+      return kUserError;
+    if (emit == "bundle") {
+      if (failed(mlir::attn::writeCudaBundle(kernel, *artifact, outputFile)))
+        return kUserError;
+      continue;
+    }
+    std::string error;
+    auto output = openOutputFile(outputFile, &error);
+    if (!output)
+      return userError("cannot write '" + outputFile + "': " + error);
+    output->os() << artifact->ptx;
+    output->keep();
+  }
+  return kOk;
+}
+
 int emitModule(ModuleOp module) {
   int exitCode = kOk;
-  if (!knownTarget(exitCode))
+  if (!knownTarget(exitCode, /*forEmit=*/true))
     return exitCode;
+  if (isCudaTarget() && emit != "mlir")
+    return emitCuda(module);
   if (emit == "halide" && target == "cpu") {
     func::FuncOp kernel = pickKernel(module, exitCode);
     if (!kernel)

@@ -1,0 +1,71 @@
+// The first GPU code generator: an attn kernel (after the cuda default
+// pipeline, docs/pipeline.md) becomes PTX plus a CUDA manifest
+// (docs/runtime.md) that the runtime loads. One launch per op of the kernel
+// body; see codegen/gpu/README.md for what each launch computes.
+#ifndef ATTN_CODEGEN_GPU_CUDACODEGEN_H
+#define ATTN_CODEGEN_GPU_CUDACODEGEN_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/OwningOpRef.h"
+#include "mlir/Support/LLVM.h"
+
+#include <optional>
+#include <string>
+
+namespace mlir::attn {
+
+struct CudaCodegenOptions {
+  /// The GPU architecture: "sm_90a", "sm_80", ...
+  std::string chip = "sm_90a";
+  /// LLVM NVPTX features (the PTX ISA version).
+  std::string features = "+ptx80";
+  /// Threads per block of every launch.
+  unsigned blockSize = 256;
+  /// Recorded in the manifest ("compiler").
+  std::string compilerVersion = "0.1.0";
+};
+
+/// What one kernel compiles to: the PTX text and the manifest (JSON) that
+/// names it "<kernel>.ptx".
+struct CudaArtifact {
+  std::string kernelName;
+  std::string ptx;
+  std::string manifest;
+};
+
+/// "cuda" -> sm_90a, "cuda:sm_90a" -> sm_90a, "cuda:sm_80" -> sm_80; nullopt
+/// for anything else.
+std::optional<std::string> cudaChipOfTarget(StringRef target);
+
+/// The dialects, interfaces and translations the code generator builds and
+/// lowers with (gpu, nvvm, llvm, scf, cf, ...). compileKernelForCuda adds them
+/// to the kernel's context itself; call this to do it up front.
+void registerCudaCodegenDialects(DialectRegistry &registry);
+
+/// Compiles `kernel` (docs/dialect.md conventions; normally after the cuda
+/// default pipeline) for options.chip. A construct the code generator does
+/// not support is an error diagnostic on the op that uses it, and failure.
+FailureOr<CudaArtifact> compileKernelForCuda(func::FuncOp kernel,
+                                             const CudaCodegenOptions &options);
+
+/// The device code before lowering (a module holding one gpu.module of
+/// gpu.funcs over scf, arith, math and llvm pointer ops) and the manifest:
+/// what compileKernelForCuda lowers to PTX. For tests that run the device
+/// code elsewhere (test/unit/GpuCodegenTest.cpp runs it on the CPU).
+struct CudaDeviceModule {
+  OwningOpRef<ModuleOp> module;
+  std::string manifest;
+};
+FailureOr<CudaDeviceModule>
+buildCudaDeviceModule(func::FuncOp kernel, const CudaCodegenOptions &options);
+
+/// Writes DIR/<kernel>.ptx and DIR/<kernel>.attn.json (creating DIR);
+/// failure with an error diagnostic on `kernel` when it cannot.
+LogicalResult writeCudaBundle(func::FuncOp kernel, const CudaArtifact &artifact,
+                              StringRef dir);
+
+} // namespace mlir::attn
+
+#endif
