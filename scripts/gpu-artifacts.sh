@@ -47,6 +47,9 @@ for a in json.load(open(sys.argv[1]))["arguments"]:
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
+# The commit the artefacts were made from (.git may not travel with them).
+git rev-parse --short HEAD > "$OUT/COMMIT" 2>/dev/null || echo '?' > "$OUT/COMMIT"
+git diff --quiet HEAD 2>/dev/null || echo "dirty" >> "$OUT/COMMIT"
 bundle=$(mktemp -d)
 trap 'rm -rf "$bundle"' EXIT
 count=0

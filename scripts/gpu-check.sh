@@ -39,7 +39,9 @@ SUMMARY="$RES/summary.txt"
 : > "$RES/results.jsonl"
 say() { echo "$*" | tee -a "$SUMMARY"; }
 
-say "gpu-check: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
+[ -f "$ART/COMMIT" ] && commit="$(tr '\n' ' ' < "$ART/COMMIT")(artefacts)"
+say "gpu-check: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $commit"
 if command -v nvidia-smi >/dev/null; then
   say "$(nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv,noheader 2>&1 | head -4)"
 else
@@ -124,7 +126,7 @@ fi
 if [ -x bench/gpu.sh ] && [ "${ATTN_GPU_BENCH:-1}" = 1 ]; then
   bench/gpu.sh --harness "$HARNESS" --artifacts "$ART" --out "$RES" 2>&1 | tee -a "$SUMMARY"
 else
-  say "benchmark: no bench/gpu.sh yet (hook in scripts/gpu-check.sh)"
+  say "benchmark: skipped (ATTN_GPU_BENCH=0, or no bench/gpu.sh)"
 fi
 # ---------------------------------------------------------------------------
 
