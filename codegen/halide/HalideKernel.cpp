@@ -104,6 +104,12 @@ FailureOr<int> HalideKernel::Impl::tensorDim(Value t, unsigned k,
   }
   if (auto f = t.getDefiningOp<FillOp>())
     return tensorDim(f.getInput(), k, kernel, memo);
+  if (auto o = t.getDefiningOp<OnlineOp>()) {
+    unsigned r = cast<OpResult>(t).getResultNumber();
+    AffineMap map = r == 0 ? o.getMaxMap() : o.getSumMap(r - 1);
+    auto d = cast<AffineDimExpr>(map.getResult(k));
+    return hostExpr(o.getSizes()[d.getPosition()], kernel, memo);
+  }
   return failure();
 }
 
@@ -183,12 +189,14 @@ FailureOr<int> HalideKernel::Impl::hostExpr(Value v, func::FuncOp kernel,
 LogicalResult HalideKernel::Impl::buildHostSizes(func::FuncOp kernel) {
   llvm::DenseMap<Value, int> memo;
   for (Operation &op : kernel.getBody().front()) {
-    if (auto e = dyn_cast<EinsumOp>(&op)) {
-      for (Value s : e.getSizes()) {
+    if (isa<EinsumOp, OnlineOp>(&op)) {
+      ValueRange opSizes = isa<EinsumOp>(&op) ? cast<EinsumOp>(&op).getSizes()
+                                              : cast<OnlineOp>(&op).getSizes();
+      for (Value s : opSizes) {
         FailureOr<int> id = hostExpr(s, kernel, memo);
         if (failed(id))
-          return e.emitOpError("has a size that the Halide code generator "
-                               "cannot compute before the run");
+          return op.emitOpError("has a size that the Halide code generator "
+                                "cannot compute before the run");
         einsumSizes.push_back(*id);
       }
     }
@@ -431,13 +439,13 @@ HalideKernel::compile(func::FuncOp kernel,
                       const HalideCodegenOptions &options) {
   auto impl = std::make_unique<Impl>();
   impl->kernelName = kernel.getSymName().str();
-  if (failed(buildHalidePipeline(kernel, impl->pipeline)) ||
-      failed(impl->buildHostSizes(kernel)))
-    return failure();
   FailureOr<H::Target> target = resolveHalideTarget(kernel, options);
   if (failed(target))
     return failure();
   impl->target = *target;
+  if (failed(buildHalidePipeline(kernel, impl->pipeline, options, *target)) ||
+      failed(impl->buildHostSizes(kernel)))
+    return failure();
   try {
     scheduleHalidePipeline(impl->pipeline, options, impl->target);
     std::vector<H::Func> outputs;
