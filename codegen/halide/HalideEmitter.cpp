@@ -358,6 +358,27 @@ private:
     return success();
   }
 
+  /// `e` evaluated with IEEE semantics where the options ask for them
+  /// (strictFloat: every definition is wrapped, see buildHalidePipeline).
+  H::Expr strict(const H::Expr &e) const {
+    return p.strictFloat && e.type().is_float() ? H::strict_float(e) : e;
+  }
+  std::vector<H::Expr> strict(std::vector<H::Expr> es) const {
+    for (H::Expr &e : es)
+      e = strict(e);
+    return es;
+  }
+
+  /// `acc + value` for a sum: where `value` is a product, the multiply and
+  /// the add stay outside strict_float so that LLVM contracts them into an
+  /// FMA (an IEEE operation: one rounding; infinities and NaNs propagate as
+  /// they do through the product and the sum).
+  H::Expr accumulate(const H::Expr &acc, const H::Expr &value) const {
+    if (const auto *m = value.as<HI::Mul>(); m && p.strictFloat)
+      return acc + strict(m->a) * strict(m->b);
+    return acc + strict(value);
+  }
+
   /// Whether `name` is a tile index (m1 of attn.tiled).
   bool isTileIndex(const std::string &name) const {
     return llvm::any_of(p.tilings, [&](const HalidePipeline::Tiling &t) {
@@ -968,7 +989,8 @@ private:
 
     if (kind == ReductionKind::none) {
       H::Expr present = andE(filter, contributes);
-      std::vector<H::Expr> def = tuple(value, present, pointError(filter));
+      std::vector<H::Expr> def =
+          strict(tuple(value, present, pointError(filter)));
       if (def.size() == 1)
         f(pureArgs) = def[0];
       else
@@ -1058,7 +1080,7 @@ private:
       H::Expr combined;
       switch (kind) {
       case ReductionKind::sum:
-        combined = acc + value;
+        combined = acc + value; // see accumulate() below
         break;
       case ReductionKind::prod:
         combined = acc * value;
@@ -1072,12 +1094,14 @@ private:
       case ReductionKind::none:
         break;
       }
-      combined = H::select(rvarsUsed, combined, acc);
+      combined = H::select(rvarsUsed, strict(combined), acc);
       std::vector<H::Expr> upd;
       if (presentIndex >= 0) {
-        upd.push_back(H::select(contributes, combined, acc));
+        upd.push_back(strict(H::select(contributes, combined, acc)));
         upd.push_back(
             H::select(contributes, H::Expr(uint8_t(1)), self[presentIndex]));
+      } else if (kind == ReductionKind::sum) {
+        upd.push_back(H::select(rvarsUsed, accumulate(acc, value), acc));
       } else {
         upd.push_back(combined);
       }
@@ -1367,7 +1391,7 @@ private:
         update[flagIndex(i + 1)] = H::select(
             contributes, H::Expr(uint8_t(1)), self[flagIndex(i + 1)]);
     }
-    f(args) = H::Tuple(update);
+    f(args) = H::Tuple(strict(update));
     HalideStage stage;
     stage.name = name;
     stage.func = f;
@@ -1522,7 +1546,7 @@ private:
     stage.func = H::Func(name);
     stage.vars = vars;
     stage.elementwise = true;
-    stage.func(std::vector<H::Expr>(vars.begin(), vars.end())) = out;
+    stage.func(std::vector<H::Expr>(vars.begin(), vars.end())) = strict(out);
     p.stages.push_back(stage);
     std::vector<int> links(rank);
     for (unsigned v = 0; v < rank; ++v)
@@ -1660,6 +1684,7 @@ LogicalResult mlir::attn::buildHalidePipeline(
                   ? options.vectorWidth
                   : target.natural_vector_size(H::Float(32));
   pipeline.vectorWidth = std::max(1, width);
+  pipeline.strictFloat = options.strictFloat;
   bool online = !kernel.getBody().getOps<OnlineOp>().empty();
   pipeline.rowTile = options.rowTile > 0 ? options.rowTile
                                          : pipeline.vectorWidth * (online ? 2 : 1);

@@ -33,8 +33,9 @@ struct HalideCodegenOptions {
   /// Materialize every intermediate over its whole domain (compute_root)
   /// instead of per output tile.
   bool computeRoot = false;
-  /// IEEE float semantics (Halide's StrictFloat: no reassociation, no
-  /// contraction, infinities and NaNs kept). Off lets Halide use fast math,
+  /// IEEE float semantics (Halide's strict_float on every definition: no
+  /// reassociation, infinities and NaNs kept; a sum's multiply-add is one
+  /// FMA). Off lets Halide use fast math,
   /// which assumes no infinity or NaN ever appears.
   bool strictFloat = true;
 };

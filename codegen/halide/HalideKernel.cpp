@@ -429,8 +429,6 @@ mlir::attn::resolveHalideTarget(func::FuncOp kernel,
   } else {
     return kernel.emitError("unknown Halide target '") << options.target << "'";
   }
-  if (options.strictFloat)
-    target = target.with_feature(H::Target::StrictFloat);
   return target;
 }
 

@@ -115,6 +115,9 @@ struct HalidePipeline {
   /// 0 there picks the target's f32 vector width, and twice that as the row
   /// tile of a kernel with an attn.online).
   int vectorWidth = 1, rowTile = 1;
+  /// HalideCodegenOptions::strictFloat: every definition is wrapped in
+  /// strict_float, except the multiply-add of a sum's accumulation (an FMA).
+  bool strictFloat = true;
   /// attn.tiled: rank `rank` (m) split into tiles `index` (m1) of `size`
   /// elements `element` (m0); the names are attn.indices names.
   struct Tiling {
@@ -145,7 +148,7 @@ void scheduleHalidePipeline(HalidePipeline &pipeline,
                             const Halide::Target &target);
 
 /// The Halide target of `options` ("host": the host's features, less the
-/// ones Halide 14 misdetects), with StrictFloat when asked. An unknown
+/// ones Halide 14 misdetects). An unknown
 /// target string is reported on `kernel`. Shared by the JIT and AOT paths.
 FailureOr<Halide::Target>
 resolveHalideTarget(func::FuncOp kernel, const HalideCodegenOptions &options);
