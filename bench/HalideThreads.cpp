@@ -21,9 +21,8 @@ int setHalideThreads(int threads) {
     // The kernels' target (HalideKernel::compile with default options), so
     // that this pipeline shares their JIT runtime.
     static const Halide::Target target =
-        Halide::get_host_target()
-            .without_feature(Halide::Target::AVX512_SapphireRapids)
-            .with_feature(Halide::Target::StrictFloat);
+        Halide::get_host_target().without_feature(
+            Halide::Target::AVX512_SapphireRapids);
     Halide::Buffer<int> previous = call.realize({}, target);
     return previous();
   } catch (const Halide::Error &) {

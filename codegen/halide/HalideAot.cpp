@@ -165,11 +165,11 @@ mlir::attn::compileKernelAheadOfTime(func::FuncOp kernel, StringRef outputPath,
   FailureOr<HostSignature> signature = HostSignature::build(kernel);
   if (failed(signature))
     return failure();
-  HalidePipeline pipeline;
-  if (failed(buildHalidePipeline(kernel, pipeline)))
-    return failure();
   FailureOr<H::Target> target = resolveHalideTarget(kernel, options.codegen);
   if (failed(target))
+    return failure();
+  HalidePipeline pipeline;
+  if (failed(buildHalidePipeline(kernel, pipeline, options.codegen, *target)))
     return failure();
   // Bounds and buffer checks are what turns a bad call into an error code;
   // the runtime checks arguments first, these are the second line.

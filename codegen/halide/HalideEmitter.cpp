@@ -5,9 +5,10 @@
 // (an out-of-range read at a contributing point). Reads that may fall outside
 // a tensor are clamped, so nothing is ever loaded out of bounds, and checked.
 // No schedule here: see HalideSchedule.cpp.
+#include "codegen/halide/HalideDomain.h"
 #include "codegen/halide/HalidePipeline.h"
-#include "dialect/RuntimeDType.h"
 #include "codegen/halide/HalideScalarOps.h"
+#include "dialect/RuntimeDType.h"
 
 #include "dialect/AttnOps.h"
 #include "runtime/DType.h"
@@ -22,6 +23,9 @@
 
 #include <cmath>
 #include <limits>
+#include <numeric>
+#include <map>
+#include <set>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -150,7 +154,10 @@ struct TensorView {
   Type elementType;             // MLIR element type
   unsigned numElements = 1;     // tuple size of `func`
   int presentIndex = -1;        // tuple element of the presence flag, or -1
-  H::Expr uniformPresent;       // presence when presentIndex < 0
+  /// Presence when presentIndex < 0: uniformPresent (a condition on sizes)
+  /// and, when set, membership of the coordinates in `domain`.
+  H::Expr uniformPresent;
+  std::optional<AffineDomain> domain;
   int errorIndex = -1;          // tuple element of the error code, or -1
   std::vector<H::Expr> extents; // tensor order, Int(32)
   std::string description;      // for messages
@@ -163,6 +170,8 @@ struct TensorView {
   std::pair<H::Expr, H::Expr> load(const std::vector<H::Expr> &coords) const {
     std::vector<H::Expr> args(coords.rbegin(), coords.rend());
     H::Expr value, present = uniformPresent;
+    if (domain)
+      present = andE(present, domain->contains(coords));
     if (isImage) {
       value = image(args);
     } else {
@@ -179,7 +188,10 @@ struct TensorView {
       value = value != 0;
     return {value, present};
   }
-  bool hasElementPresence() const { return presentIndex >= 0; }
+  /// Presence varies from element to element (a stored flag or a domain).
+  bool hasElementPresence() const {
+    return presentIndex >= 0 || (domain && !domain->isEverywhere());
+  }
 };
 
 /// What a region (guard or body) evaluates to at one point.
@@ -201,13 +213,38 @@ struct RegionValue {
 
 class PipelineBuilder {
 public:
-  PipelineBuilder(func::FuncOp kernel, HalidePipeline &pipeline)
-      : kernel(kernel), p(pipeline) {}
+  PipelineBuilder(func::FuncOp kernel, HalidePipeline &pipeline,
+                  int blockRows)
+      : kernel(kernel), p(pipeline), blockRows(blockRows) {}
 
   LogicalResult build() {
     if (kernel.getBody().getBlocks().size() != 1)
       return kernel.emitError("the Halide code generator expects a kernel "
                               "with one block");
+    for (const HalidePipeline::Tiling &t : p.tilings)
+      paddedNames.insert({t.rank, t.element});
+    for (OnlineOp o : kernel.getBody().getOps<OnlineOp>())
+      for (AffineExpr e : o.getMaxMap().getResults())
+        paddedNames.insert(
+            indexName(o, cast<AffineDimExpr>(e).getPosition()));
+    paddedNames.erase("");
+    // Key-side indices: those of arguments read along a tiled rank (K, V).
+    auto isTiled = [&](const std::string &n) {
+      return llvm::any_of(p.tilings, [&](const HalidePipeline::Tiling &t) {
+        return n == t.rank || n == t.element || n == t.index;
+      });
+    };
+    for (EinsumOp e : kernel.getBody().getOps<EinsumOp>())
+      for (auto [i, input] : llvm::enumerate(e.getInputs())) {
+        std::set<std::string> names;
+        e.getInputMap(i).walkExprs([&](AffineExpr x) {
+          if (auto d = dyn_cast<AffineDimExpr>(x))
+            names.insert(indexName(e, d.getPosition()));
+        });
+        if (isa<BlockArgument>(input) && llvm::any_of(names, isTiled))
+          keySideNames.insert(names.begin(), names.end());
+      }
+    keySideNames.insert("");
     if (failed(addArguments()))
       return failure();
     for (Operation &op : kernel.getBody().front())
@@ -295,6 +332,8 @@ private:
   LogicalResult visit(Operation *op) {
     if (auto e = dyn_cast<EinsumOp>(op))
       return visitEinsum(e);
+    if (auto o = dyn_cast<OnlineOp>(op))
+      return visitOnline(o);
     if (auto f = dyn_cast<FillOp>(op))
       return visitFill(f);
     if (auto r = dyn_cast<func::ReturnOp>(op))
@@ -317,6 +356,43 @@ private:
       return failure();
     scalars[op->getResult(0)] = *e;
     return success();
+  }
+
+  /// `e` evaluated with IEEE semantics where the options ask for them
+  /// (strictFloat: every definition is wrapped, see buildHalidePipeline).
+  H::Expr strict(const H::Expr &e) const {
+    return p.strictFloat && e.type().is_float() ? H::strict_float(e) : e;
+  }
+  std::vector<H::Expr> strict(std::vector<H::Expr> es) const {
+    for (H::Expr &e : es)
+      e = strict(e);
+    return es;
+  }
+
+  /// `acc + value` for a sum: where `value` is a product, the multiply and
+  /// the add stay outside strict_float so that LLVM contracts them into an
+  /// FMA (an IEEE operation: one rounding; infinities and NaNs propagate as
+  /// they do through the product and the sum).
+  H::Expr accumulate(const H::Expr &acc, const H::Expr &value) const {
+    if (const auto *m = value.as<HI::Mul>(); m && p.strictFloat)
+      return acc + strict(m->a) * strict(m->b);
+    return acc + strict(value);
+  }
+
+  /// Whether `name` is a tile index (m1 of attn.tiled).
+  bool isTileIndex(const std::string &name) const {
+    return llvm::any_of(p.tilings, [&](const HalidePipeline::Tiling &t) {
+      return !name.empty() && t.index == name;
+    });
+  }
+
+  /// The source name of dimension `d` of `op` (attn.indices), or "".
+  static std::string indexName(Operation *op, unsigned d) {
+    auto names = op->getAttrOfType<ArrayAttr>(kIndicesAttr);
+    if (names && d < names.size())
+      if (auto s = dyn_cast<StringAttr>(names[d]))
+        return s.str();
+    return "";
   }
 
   //===--------------------------------------------------------------------===//
@@ -346,6 +422,12 @@ private:
     }
     if (auto f = t.getDefiningOp<FillOp>())
       return tensorDimKey(f.getInput(), k);
+    if (auto o = t.getDefiningOp<OnlineOp>()) {
+      unsigned r = cast<OpResult>(t).getResultNumber();
+      AffineMap map = r == 0 ? o.getMaxMap() : o.getSumMap(r - 1);
+      auto d = cast<AffineDimExpr>(map.getResult(k));
+      return sizeKey(o.getSizes()[d.getPosition()]);
+    }
     return std::nullopt;
   }
 
@@ -361,13 +443,18 @@ private:
       if (auto arg = dyn_cast<BlockArgument>(c.getIn()))
         if (arg.getOwner() == &kernel.getBody().front())
           return "%" + std::to_string(arg.getArgNumber());
+    // Any other size (the tile count ceildiv(M, T)) is equal to itself.
+    if (v.getDefiningOp() && v.getParentBlock() == &kernel.getBody().front())
+      return "=" + std::to_string(reinterpret_cast<uintptr_t>(
+                       v.getAsOpaquePointer()));
     return std::nullopt;
   }
 
   /// Whether dimension `d` of `op` (ranging over sizes[d]) always indexes
   /// dimension `k` of `tensor` in range.
-  bool provablyInRange(EinsumOp op, unsigned d, Value tensor, unsigned k) {
-    Value size = op.getSizes()[d];
+  bool provablyInRange(Operation *op, unsigned d, Value tensor, unsigned k) {
+    Value size = isa<EinsumOp>(op) ? cast<EinsumOp>(op).getSizes()[d]
+                                   : cast<OnlineOp>(op).getSizes()[d];
     std::optional<std::string> a = sizeKey(size), b = tensorDimKey(tensor, k);
     return a && b && *a == *b;
   }
@@ -441,6 +528,26 @@ private:
     e.where = how + " in the attn.einsum at " + locationText(op.getLoc());
     p.runErrors.push_back(e);
     return H::Expr(static_cast<int32_t>(p.runErrors.size()));
+  }
+
+  /// Argument `t` read with the coordinates of `dims` (bits, tensor order)
+  /// clamped to the extents.
+  H::Func clampedImage(const TensorView &t, uint64_t dims) {
+    H::Func &f = clampedImages[{t.argument, dims}];
+    if (f.defined())
+      return f;
+    f = H::Func(t.image.name() + "_clamped" + std::to_string(dims));
+    unsigned rank = t.rank();
+    std::vector<H::Var> vars;
+    std::vector<H::Expr> args;
+    for (unsigned v = 0; v < rank; ++v) {
+      vars.push_back(H::Var(f.name() + "_v" + std::to_string(v)));
+      unsigned k = rank - 1 - v;
+      args.push_back(dims >> k & 1 ? H::clamp(vars.back(), 0, t.extents[k] - 1)
+                                   : H::Expr(vars.back()));
+    }
+    f(vars) = t.image(args);
+    return f;
   }
 
   /// Records that the stage being defined at `pt` reads `tensor`: for the
@@ -550,6 +657,65 @@ private:
     return rv;
   }
 
+  /// Whether every point that passes the filter of `op` has 0 <= e <
+  /// extent of dimension `k` of `tensor`: e has no negative part and each
+  /// disjunct holds a constraint S - 1 - e >= 0 with S a symbol or constant
+  /// whose key is the extent's (the bound of the last tile, m1 * T + m0 < M).
+  bool filterBounds(EinsumOp op, AffineExpr e, Value tensor, unsigned k,
+                    ArrayRef<H::Expr> syms) {
+    std::optional<ArrayAttr> sets = op.getFilter();
+    std::optional<LinearForm> f = linearize(e, op.getNumDims(), syms);
+    const int64_t *low = f ? HI::as_const_int(HI::simplify(f->rest)) : nullptr;
+    std::optional<std::string> key = tensorDimKey(tensor, k);
+    if (!sets || !low || *low < 0 || !key ||
+        llvm::any_of(f->coeffs, [](int64_t c) { return c < 0; }))
+      return false;
+    return llvm::all_of(*sets, [&](Attribute a) {
+      IntegerSet set = cast<IntegerSetAttr>(a).getValue();
+      for (unsigned c = 0; c < set.getNumConstraints(); ++c) {
+        if (set.isEq(c))
+          continue;
+        AffineExpr bound = simplifyAffineExpr(set.getConstraint(c) + e + 1,
+                                              set.getNumDims(),
+                                              set.getNumSymbols());
+        std::optional<std::string> boundKey;
+        if (auto s = dyn_cast<AffineSymbolExpr>(bound))
+          boundKey = sizeKey(op.getSymbols()[s.getPosition()]);
+        else if (auto n = dyn_cast<AffineConstantExpr>(bound))
+          boundKey = "#" + std::to_string(n.getValue());
+        if (boundKey == key)
+          return true;
+      }
+      return false;
+    });
+  }
+
+  /// The iteration points of `op` that pass its filter and read present
+  /// elements through every map, as an affine domain over its dimensions;
+  /// nothing where presence is not affine (a guard, tables, an input with
+  /// stored flags, a map or filter that is not affine where it matters).
+  /// `uniform` receives the inputs' size conditions.
+  std::optional<AffineDomain> contributionDomain(EinsumOp op, const Point &pt,
+                                                 H::Expr &uniform) {
+    if (op.hasGuard() || !op.getTables().empty())
+      return std::nullopt;
+    std::optional<AffineDomain> d = AffineDomain::fromIntegerSets(
+        op.getFilter() ? *op.getFilter() : ArrayAttr(), op.getNumDims(),
+        pt.syms);
+    for (auto [i, input] : llvm::enumerate(op.getInputs())) {
+      const TensorView &t = tensors.find(input)->second;
+      if (!d || t.presentIndex >= 0)
+        return std::nullopt;
+      uniform = andE(uniform, t.uniformPresent);
+      if (!t.domain)
+        continue;
+      std::optional<AffineDomain> pulled =
+          t.domain->pullBack(op.getInputMap(i), pt.syms);
+      d = pulled ? d->intersect(*pulled) : std::nullopt;
+    }
+    return d;
+  }
+
   //===--------------------------------------------------------------------===//
   // Einsum
   //===--------------------------------------------------------------------===//
@@ -621,6 +787,13 @@ private:
     stage.vars = vars;
     stage.rvars = rvars;
     stage.elementwise = kind == ReductionKind::none;
+    stage.varNames.resize(rank);
+    stage.extents.resize(rank);
+    for (unsigned j = 0; j < rank; ++j) {
+      unsigned d = cast<AffineDimExpr>(resultMap.getResult(j)).getPosition();
+      stage.varNames[rank - 1 - j] = indexName(op, d);
+      stage.extents[rank - 1 - j] = pt.sizes[d];
+    }
     p.stages.push_back(stage);
 
     SmallVector<H::Expr> dims64;
@@ -684,6 +857,7 @@ private:
       read.pureVar.assign(t.rank(), -1);
       read.reductionVar.assign(t.rank(), -1);
       H::Expr inputOob = HI::const_false();
+      uint64_t padded = 0; // tensor dims read past the extent when padded
       for (unsigned k = 0; k < map.getNumResults(); ++k) {
         AffineExpr e = map.getResult(k);
         if (auto d = dyn_cast<AffineDimExpr>(e)) {
@@ -702,6 +876,8 @@ private:
         if (auto d = dyn_cast<AffineDimExpr>(e))
           if (provablyInRange(op, d.getPosition(), input, k)) {
             coords.push_back(pt.dims[d.getPosition()]);
+            if (t.isImage && paddedNames.count(indexName(op, d.getPosition())))
+              padded |= uint64_t(1) << k;
             continue;
           }
         FailureOr<H::Expr> c = affine(e, pt.dims, pt.syms, op);
@@ -710,6 +886,13 @@ private:
         H::Expr ext = t.extents[k];
         H::Expr oob = *c < 0 || *c >= ext;
         coords.push_back(H::clamp(*c, 0, ext - 1));
+        // In range wherever the filter holds (the last tile's bound,
+        // m1 * T + m0 < M): never an error; bounded above for the points
+        // outside it (never below 0).
+        if (filterBounds(op, e, input, k, pt.syms)) {
+          coords.back() = H::min(*c, ext - 1);
+          continue;
+        }
         mapError = firstError(
             mapError, errorIf(oob, newReadError(t, k, op,
                                                 "through the map of input " +
@@ -718,8 +901,18 @@ private:
         checked = true;
       }
       addUse(t, stageIndex, links);
+      // Per-tile stages are computed over whole tiles and blocks of rows
+      // (HalideSchedule.cpp): past the extent, argument reads repeat the
+      // edge (values that are never read).
+      TensorView source = t;
+      if (padded) {
+        source.isImage = false;
+        source.func = clampedImage(t, padded);
+        read.isImage = false;
+        read.source = source.func;
+      }
       p.mapReads.push_back(read);
-      auto [value, present] = t.load(coords);
+      auto [value, present] = source.load(coords);
       bodyArgs.push_back(value);
       mapOob = orE(mapOob, inputOob);
       mapPresent = andE(mapPresent, present);
@@ -738,6 +931,32 @@ private:
     H::Expr value = body->value;
     if (value.type() != *vt)
       return op.emitOpError("body yields a value of an unexpected type");
+
+    // Presence as an affine domain where it is one (no guard, tables or
+    // range checks, every input so): no flag is stored, the value is
+    // computed unconditionally (absent values are never read), and a
+    // reduction's where-clause keeps only what decides its contributions.
+    std::optional<AffineDomain> contribution, resultDomain;
+    H::Expr inputsUniform = HI::const_true();
+    if (!checked)
+      contribution = contributionDomain(op, pt, inputsUniform);
+    if (contribution) {
+      std::optional<AffineDomain> d = contribution;
+      for (unsigned r : llvm::reverse(reduced))
+        if (d)
+          d = d->eliminate(r, pt.sizes[r]);
+      if (d) {
+        SmallVector<unsigned> keep, kept;
+        for (unsigned k = 0; k < n; ++k)
+          if (!llvm::is_contained(reduced, k))
+            kept.push_back(k);
+        for (AffineExpr e : resultMap.getResults())
+          keep.push_back(llvm::find(kept, cast<AffineDimExpr>(e).getPosition()) -
+                         kept.begin());
+        resultDomain = d->select(keep);
+        elementPresence = false;
+      }
+    }
 
     // Where the point exists and contributes (ignoring out-of-range reads,
     // which fail the run anyway), and the error code of the point.
@@ -770,7 +989,8 @@ private:
 
     if (kind == ReductionKind::none) {
       H::Expr present = andE(filter, contributes);
-      std::vector<H::Expr> def = tuple(value, present, pointError(filter));
+      std::vector<H::Expr> def =
+          strict(tuple(value, present, pointError(filter)));
       if (def.size() == 1)
         f(pureArgs) = def[0];
       else
@@ -807,8 +1027,44 @@ private:
       H::Expr where = filter;
       if (op.hasGuard())
         where = andE(where, orE(guardPass, guard.error != 0));
+      // With one conjunction, constraints that involve no reduced dimension
+      // only decide the result's presence (recorded in its domain). In a
+      // per-tile partial (a dimension is a tile index), those that bound a
+      // reduced dimension by another one that varies within a tile (the
+      // rows of a causal diagonal) select the reduction's identity instead,
+      // so that the rows stay free to be vectorized; the others (the last
+      // tile's bound) bound the reduction loops.
+      H::Expr masked = HI::const_true();
+      bool perTile = false;
+      for (unsigned d = 0; d < n; ++d)
+        perTile |= isTileIndex(indexName(op, d));
+      if (resultDomain && contribution->isConjunction()) {
+        auto usesReduced = [&](const AffineConstraint &c) {
+          return llvm::any_of(reduced, [&](unsigned r) { return c.coeffs[r]; });
+        };
+        auto usesRow = [&](const AffineConstraint &c) {
+          if (!perTile)
+            return false;
+          for (unsigned d = 0; d < n; ++d)
+            if (c.coeffs[d] && !llvm::is_contained(reduced, d) &&
+                !isTileIndex(indexName(op, d)))
+              return true;
+          return false;
+        };
+        where = contribution->containsIf(pt.dims, [&](const AffineConstraint &c) {
+          return usesReduced(c) && !usesRow(c);
+        });
+        masked = contribution->containsIf(pt.dims, [&](const AffineConstraint &c) {
+          return usesReduced(c) && usesRow(c);
+        });
+      } else if (resultDomain) {
+        where = contribution->contains(pt.dims);
+      }
       if (!isTrue(where))
         rdom->where(where);
+      for (unsigned v = 0; v < rank; ++v)
+        if (HI::expr_uses_var(where, vars[v].name()))
+          p.stages[stageIndex].whereVars |= uint64_t(1) << v;
       // Every reduction variable must appear in the update, or Halide drops
       // its loop (a body that ignores a reduced index, like a count, would
       // then run once): a condition the simplifier later proves true.
@@ -818,10 +1074,13 @@ private:
 
       H::FuncRef self = f(pureArgs);
       H::Expr acc = numElements == 1 ? H::Expr(self) : H::Expr(self[0]);
+      // Off the accumulator's dependency chain.
+      if (!isTrue(masked))
+        value = H::select(masked, value, identity);
       H::Expr combined;
       switch (kind) {
       case ReductionKind::sum:
-        combined = acc + value;
+        combined = acc + value; // see accumulate() below
         break;
       case ReductionKind::prod:
         combined = acc * value;
@@ -835,12 +1094,14 @@ private:
       case ReductionKind::none:
         break;
       }
-      combined = H::select(rvarsUsed, combined, acc);
+      combined = H::select(rvarsUsed, strict(combined), acc);
       std::vector<H::Expr> upd;
       if (presentIndex >= 0) {
-        upd.push_back(H::select(contributes, combined, acc));
+        upd.push_back(strict(H::select(contributes, combined, acc)));
         upd.push_back(
             H::select(contributes, H::Expr(uint8_t(1)), self[presentIndex]));
+      } else if (kind == ReductionKind::sum) {
+        upd.push_back(H::select(rvarsUsed, accumulate(acc, value), acc));
       } else {
         upd.push_back(combined);
       }
@@ -859,10 +1120,14 @@ private:
     view.numElements = numElements;
     view.presentIndex = presentIndex;
     view.errorIndex = errorIndex;
-    if (presentIndex < 0)
+    if (resultDomain) {
+      view.uniformPresent = inputsUniform;
+      view.domain = resultDomain;
+    } else if (presentIndex < 0) {
       view.uniformPresent = kind == ReductionKind::none
                                 ? contributes
                                 : andE(contributes, volumePositive);
+    }
     for (unsigned j = 0; j < rank; ++j)
       view.extents.push_back(
           pt.sizes[cast<AffineDimExpr>(resultMap.getResult(j)).getPosition()]);
@@ -872,6 +1137,369 @@ private:
     tensors[op.getResult()] = view;
     if (errorIndex >= 0)
       checkedStages.push_back(stageIndex);
+    return success();
+  }
+
+  //===--------------------------------------------------------------------===//
+  // attn.online: the combine step of the one-pass rewrite
+  //===--------------------------------------------------------------------===//
+
+  /// The domain of a view read through `map` (over the op's dimensions), or
+  /// nothing when its presence is a stored flag or the map is not affine.
+  std::optional<AffineDomain> domainThrough(const TensorView &t, AffineMap map,
+                                            ArrayRef<H::Expr> syms) {
+    if (t.presentIndex >= 0)
+      return std::nullopt;
+    if (!t.domain)
+      return AffineDomain::everywhere(map.getNumDims());
+    return t.domain->pullBack(map, syms);
+  }
+
+  /// `d` with the dimensions `reduced` eliminated, on the coordinates of
+  /// `map` (whose dimensions are among `kept`, the others).
+  std::optional<AffineDomain> resultDomainOf(std::optional<AffineDomain> d,
+                                             ArrayRef<unsigned> reduced,
+                                             ArrayRef<unsigned> kept,
+                                             AffineMap map,
+                                             ArrayRef<H::Expr> sizes) {
+    for (unsigned r : llvm::reverse(reduced))
+      if (d)
+        d = d->eliminate(r, sizes[r]);
+    if (!d)
+      return std::nullopt;
+    SmallVector<unsigned> keep;
+    for (AffineExpr e : map.getResults())
+      keep.push_back(llvm::find(kept, cast<AffineDimExpr>(e).getPosition()) -
+                     kept.begin());
+    return d->select(keep);
+  }
+
+  /// One Tuple-valued Func over the union of the result dimensions holds the
+  /// running state (sum_0, ..., [presence flags,] max); its update over an
+  /// RDom on the reduced dimensions (the tiles m1) is the online step
+  ///   new = max(old, ref)
+  ///   sum_i = sum_i * exp(c_i (new - old)) + part_i * exp(c_i (new - ref))
+  /// where `ref` is present (and part_i too, for its term): the sums are
+  /// kept relative to the running maximum, so they are final at the end.
+  /// Each result projects the state (the dimensions it does not name at 0,
+  /// present only where those extents are positive, as in the interpreter).
+  ///
+  /// Where presence is affine the loop over the tiles is bounded by it: the
+  /// result dimension whose presence `ref` couples with the tiles (the query
+  /// rows of a causal or windowed filter) is split into blocks of
+  /// `blockRows` rows, so that "some row of the block sees the tile" depends
+  /// on the block and the tile only and becomes the bound of the tile loop;
+  /// the exact condition selects per row. Rows of the last block beyond the
+  /// extent repeat its last row (computed, never read).
+  LogicalResult visitOnline(OnlineOp op) {
+    unsigned n = op.getNumDims();
+    unsigned stageIndex = p.stages.size();
+    std::string name = "o" + std::to_string(stageIndex);
+    SmallVector<H::Expr> sizes, syms;
+    for (Value v : llvm::concat<Value>(op.getSizes(), op.getSymbols())) {
+      H::Expr e = scalars.lookup(v);
+      if (!e.defined())
+        return op.emitOpError("has a size or symbol the Halide code "
+                              "generator cannot compute");
+      (sizes.size() < n ? sizes : syms)
+          .push_back(e.type() == H::Int(32) ? e : H::cast(H::Int(32), e));
+    }
+    Type elementType =
+        cast<RankedTensorType>(op.getMax().getType()).getElementType();
+    std::optional<H::Type> vt = halideValueType(elementType, H::Int(64));
+    if (!vt || !vt->is_float())
+      return op.emitOpError("has a non-float result, which the Halide code "
+                            "generator does not support");
+    H::Type t = *vt;
+    SmallVector<const TensorView *> inputs;
+    for (Value v : op->getOperands().take_front(1 + op.getNumParts())) {
+      auto it = tensors.find(v);
+      if (it == tensors.end())
+        return op.emitOpError("reads a tensor the Halide code generator "
+                              "does not know");
+      inputs.push_back(&it->second);
+    }
+    unsigned numParts = op.getNumParts();
+    auto inputMap = [&](unsigned i) {
+      return i == 0 ? op.getRefMap() : op.getPartMap(i - 1);
+    };
+    auto resultMap = [&](unsigned k) {
+      return k == 0 ? op.getMaxMap() : op.getSumMap(k - 1);
+    };
+    SmallVector<unsigned> reduced = op.getReducedDims(), kept;
+    for (unsigned d = 0; d < n; ++d)
+      if (!llvm::is_contained(reduced, d))
+        kept.push_back(d);
+
+    // Presence: affine domains of every result, or flags in the state.
+    std::optional<AffineDomain> refDomain =
+        domainThrough(*inputs[0], inputMap(0), syms);
+    SmallVector<std::optional<AffineDomain>> resultDomains;
+    bool affinePresence = refDomain.has_value();
+    for (unsigned k = 0; affinePresence && k <= numParts; ++k) {
+      std::optional<AffineDomain> d = refDomain;
+      if (k > 0) {
+        std::optional<AffineDomain> part =
+            domainThrough(*inputs[k], inputMap(k), syms);
+        d = part ? d->intersect(*part) : std::nullopt;
+      }
+      resultDomains.push_back(
+          resultDomainOf(d, reduced, kept, resultMap(k), sizes));
+      affinePresence = resultDomains.back().has_value();
+    }
+
+    // The blocked dimension, one of the maximum's: one that ref's presence
+    // couples with a reduced dimension, or else the query rows (a dimension
+    // no key-side argument has), so that the blocks' rows share each tile.
+    int q = -1;
+    for (AffineExpr e : op.getMaxMap().getResults()) {
+      unsigned d = cast<AffineDimExpr>(e).getPosition();
+      if (blockRows > 1 && !keySideNames.count(indexName(op, d)))
+        q = d;
+    }
+    if (affinePresence && blockRows > 1)
+      for (AffineExpr e : op.getMaxMap().getResults()) {
+        unsigned d = cast<AffineDimExpr>(e).getPosition();
+        for (const AffineDomain::Conjunction &conj :
+             refDomain->getDisjuncts())
+          for (const AffineConstraint &c : conj)
+            if (c.coeffs[d] != 0 && llvm::any_of(reduced, [&](unsigned r) {
+                  return c.coeffs[r] != 0;
+                }))
+              q = d;
+      }
+
+    // The state's variables (tensor order) and the point's dimensions.
+    std::vector<H::Var> tvars;
+    std::vector<std::string> tnames;
+    std::vector<H::Expr> textents;
+    SmallVector<H::Expr> dims(n);
+    H::Var qo, qi;
+    for (unsigned d : kept) {
+      std::string vn = name + "_d" + std::to_string(d);
+      if (static_cast<int>(d) == q) {
+        qo = H::Var(vn + "_block");
+        qi = H::Var(vn);
+        tvars.insert(tvars.end(), {qo, qi});
+        tnames.insert(tnames.end(), {"", indexName(op, d)});
+        textents.insert(textents.end(),
+                        {(sizes[d] + blockRows - 1) / blockRows,
+                         H::Expr(blockRows)});
+        dims[d] = H::min(qo * blockRows + qi, sizes[d] - 1);
+        continue;
+      }
+      tvars.push_back(H::Var(vn));
+      tnames.push_back(indexName(op, d));
+      textents.push_back(sizes[d]);
+      dims[d] = tvars.back();
+    }
+    H::Region region;
+    for (unsigned r : llvm::reverse(reduced))
+      region.push_back(H::Range(0, sizes[r]));
+    H::RDom rdom(region, name + "_r");
+    std::vector<H::RVar> rvars;
+    for (unsigned i = 0; i < reduced.size(); ++i) {
+      rvars.push_back(rdom[i]);
+      dims[reduced[reduced.size() - 1 - i]] = rdom[i];
+    }
+
+    // The tiles a point (or a block of rows) sees bound the tile loop.
+    if (affinePresence) {
+      H::Expr where = refDomain->contains(dims);
+      if (q >= 0) {
+        // Some row qo * B + qi (0 <= qi < B) of the block sees the point:
+        // coordinate q of the op becomes the block, a new one the row.
+        std::vector<LinearForm> forms;
+        for (unsigned d = 0; d < n; ++d) {
+          LinearForm lf{std::vector<int64_t>(n + 1, 0), H::Expr(0)};
+          lf.coeffs[d] = static_cast<int>(d) == q ? blockRows : 1;
+          if (static_cast<int>(d) == q)
+            lf.coeffs[n] = 1;
+          forms.push_back(lf);
+        }
+        std::optional<AffineDomain> block =
+            refDomain->pullBack(forms, n + 1).eliminate(n, blockRows);
+        if (block) {
+          SmallVector<H::Expr> blockDims(dims);
+          blockDims[q] = qo;
+          where = block->contains(blockDims);
+        }
+      }
+      if (!isTrue(where))
+        rdom.where(where);
+    }
+
+    // Inputs at the point (coordinates clamped where not provably in range:
+    // the op is the pass's, its sizes are its operands').
+    auto load = [&](unsigned i) -> FailureOr<std::pair<H::Expr, H::Expr>> {
+      AffineMap map = inputMap(i);
+      Value input = op->getOperand(i);
+      std::vector<H::Expr> coords;
+      for (unsigned k = 0; k < map.getNumResults(); ++k) {
+        AffineExpr e = map.getResult(k);
+        if (auto d = dyn_cast<AffineDimExpr>(e))
+          if (provablyInRange(op, d.getPosition(), input, k)) {
+            coords.push_back(dims[d.getPosition()]);
+            continue;
+          }
+        FailureOr<H::Expr> c = affine(e, dims, syms, op);
+        if (failed(c))
+          return failure();
+        coords.push_back(H::clamp(*c, 0, inputs[i]->extents[k] - 1));
+      }
+      return inputs[i]->load(coords);
+    };
+
+    // The state: sums, [flags: max, sums], max (last, read by the others
+    // only through `old`).
+    unsigned maxIndex = affinePresence ? numParts : 2 * numParts + 1;
+    auto flagIndex = [&](unsigned k) { return numParts + k; };
+    std::vector<H::Expr> init(maxIndex + 1, HI::make_zero(t));
+    for (unsigned k = 0; !affinePresence && k <= numParts; ++k)
+      init[flagIndex(k)] = H::Expr(uint8_t(0));
+    init[maxIndex] = negInf(t);
+    std::vector<H::Expr> args(tvars.rbegin(), tvars.rend());
+    H::Func f(name);
+    f(args) = H::Tuple(init);
+
+    FailureOr<std::pair<H::Expr, H::Expr>> ref = load(0);
+    if (failed(ref))
+      return failure();
+    auto [r, rp] = *ref;
+    H::FuncRef self = f(args);
+    H::Expr old = self[maxIndex];
+    H::Expr next = H::select(rp, H::max(old, r), old);
+    std::vector<H::Expr> update(maxIndex + 1);
+    update[maxIndex] = next;
+    if (!affinePresence)
+      update[flagIndex(0)] = H::select(rp, H::Expr(uint8_t(1)),
+                                       self[flagIndex(0)]);
+    H::Expr one = HI::make_one(t), zero = HI::make_zero(t);
+    for (unsigned i = 0; i < numParts; ++i) {
+      FailureOr<std::pair<H::Expr, H::Expr>> part = load(i + 1);
+      if (failed(part))
+        return failure();
+      auto [v, vp] = *part;
+      H::Expr c = HI::make_const(
+          t, cast<FloatAttr>(op.getRescale()[i]).getValueAsDouble());
+      // exp(c * 0) is 1 also where both are infinite.
+      H::Expr alpha = H::select(next == old, one, H::exp(c * (next - old)));
+      H::Expr beta = H::select(next == r, one, H::exp(c * (next - r)));
+      H::Expr contributes = andE(rp, vp);
+      update[i] = self[i] * alpha + H::select(contributes, v * beta, zero);
+      if (!affinePresence)
+        update[flagIndex(i + 1)] = H::select(
+            contributes, H::Expr(uint8_t(1)), self[flagIndex(i + 1)]);
+    }
+    f(args) = H::Tuple(strict(update));
+    HalideStage stage;
+    stage.name = name;
+    stage.func = f;
+    stage.vars.assign(tvars.rbegin(), tvars.rend());
+    stage.varNames.assign(tnames.rbegin(), tnames.rend());
+    stage.extents.assign(textents.rbegin(), textents.rend());
+    stage.rvars = rvars;
+    stage.online = true;
+    if (q >= 0)
+      for (unsigned v = 0; v < stage.vars.size(); ++v)
+        if (stage.vars[v].same_as(qi))
+          stage.blockVar = v;
+    p.stages.push_back(stage);
+    // Halide var index of each kept dimension (q: its row var).
+    auto varOf = [&](unsigned d) {
+      unsigned pos = 0;
+      for (unsigned k : kept) {
+        if (k == d)
+          break;
+        pos += static_cast<int>(k) == q ? 2 : 1;
+      }
+      if (static_cast<int>(d) == q)
+        ++pos;
+      return static_cast<int>(tvars.size() - 1 - pos);
+    };
+    for (unsigned i = 0; i < inputs.size(); ++i) {
+      AffineMap map = inputMap(i);
+      std::vector<int> links(map.getNumResults(), -1);
+      for (unsigned k = 0; k < map.getNumResults(); ++k)
+        if (auto d = dyn_cast<AffineDimExpr>(map.getResult(k)))
+          if (llvm::is_contained(kept, d.getPosition()) &&
+              static_cast<int>(d.getPosition()) != q)
+            links[map.getNumResults() - 1 - k] = varOf(d.getPosition());
+      addUse(*inputs[i], stageIndex, links);
+    }
+
+    // The results: projections of the state.
+    for (unsigned k = 0; k <= numParts; ++k) {
+      if (op->getResult(k).use_empty())
+        continue;
+      AffineMap map = resultMap(k);
+      unsigned rank = map.getNumResults();
+      unsigned resultStage = p.stages.size();
+      std::string rname = name + "_result" + std::to_string(k);
+      std::vector<H::Var> rvarsOut(rank);
+      std::vector<H::Expr> stateArgs(tvars.size(), H::Expr(0));
+      std::vector<int> links(tvars.size(), -1);
+      H::Expr uniform = HI::const_true();
+      for (unsigned d : kept) {
+        auto named = llvm::find_if(map.getResults(), [&](AffineExpr e) {
+          return cast<AffineDimExpr>(e).getPosition() == d;
+        });
+        if (named == map.getResults().end()) {
+          uniform = andE(uniform, sizes[d] > 0);
+          continue;
+        }
+        unsigned j = named - map.getResults().begin();
+        H::Var v(rname + "_d" + std::to_string(d));
+        rvarsOut[rank - 1 - j] = v;
+        int sv = varOf(d);
+        if (static_cast<int>(d) == q) {
+          stateArgs[sv] = v % blockRows;
+          stateArgs[sv + 1] = v / blockRows;
+          links[sv + 1] = rank - 1 - j;
+        } else {
+          stateArgs[sv] = v;
+        }
+        links[sv] = rank - 1 - j;
+      }
+      unsigned index = k == 0 ? maxIndex : k - 1;
+      H::Func g(rname);
+      std::vector<H::Expr> gargs(rvarsOut.begin(), rvarsOut.end());
+      if (affinePresence)
+        g(gargs) = f(stateArgs)[index];
+      else
+        g(gargs) = H::Tuple(f(stateArgs)[index], f(stateArgs)[flagIndex(k)]);
+      HalideStage rs;
+      rs.name = rname;
+      rs.func = g;
+      rs.vars = rvarsOut;
+      rs.elementwise = true;
+      for (unsigned j = 0; j < rank; ++j)
+        rs.varNames.push_back(stage.varNames[varOf(cast<AffineDimExpr>(
+            map.getResult(rank - 1 - j)).getPosition())]);
+      p.stages.push_back(rs);
+      p.stages[stageIndex].uses.push_back({resultStage, links});
+
+      TensorView view;
+      view.func = g;
+      view.stage = resultStage;
+      view.elementType = elementType;
+      view.numElements = affinePresence ? 1 : 2;
+      view.presentIndex = affinePresence ? -1 : 1;
+      view.uniformPresent = uniform;
+      if (affinePresence) {
+        view.uniformPresent = andE(uniform, inputs[0]->uniformPresent);
+        if (k > 0)
+          view.uniformPresent =
+              andE(view.uniformPresent, inputs[k]->uniformPresent);
+        view.domain = resultDomains[k];
+      }
+      for (AffineExpr e : map.getResults())
+        view.extents.push_back(sizes[cast<AffineDimExpr>(e).getPosition()]);
+      view.description = "the result " + std::to_string(k) +
+                         " of the attn.online at " +
+                         locationText(op.getLoc());
+      tensors[op->getResult(k)] = view;
+    }
     return success();
   }
 
@@ -918,7 +1546,7 @@ private:
     stage.func = H::Func(name);
     stage.vars = vars;
     stage.elementwise = true;
-    stage.func(std::vector<H::Expr>(vars.begin(), vars.end())) = out;
+    stage.func(std::vector<H::Expr>(vars.begin(), vars.end())) = strict(out);
     p.stages.push_back(stage);
     std::vector<int> links(rank);
     for (unsigned v = 0; v < rank; ++v)
@@ -1035,6 +1663,13 @@ private:
 
   func::FuncOp kernel;
   HalidePipeline &p;
+  int blockRows; // rows per block of an attn.online's blocked dimension
+  /// Index names (attn.indices) whose range per-tile stages may exceed:
+  /// the tiled ranks and the rows of attn.online ops.
+  std::set<std::string> paddedNames;
+  /// Index names of arguments read along a tiled rank (keys, values).
+  std::set<std::string> keySideNames;
+  std::map<std::pair<int, uint64_t>, H::Func> clampedImages;
   llvm::DenseMap<Value, H::Expr> scalars;
   llvm::DenseMap<Value, TensorView> tensors;
   std::vector<unsigned> checkedStages;
@@ -1042,10 +1677,39 @@ private:
 
 } // namespace
 
-LogicalResult mlir::attn::buildHalidePipeline(func::FuncOp kernel,
-                                              HalidePipeline &pipeline) {
+LogicalResult mlir::attn::buildHalidePipeline(
+    func::FuncOp kernel, HalidePipeline &pipeline,
+    const HalideCodegenOptions &options, const H::Target &target) {
+  int width = options.vectorWidth > 0
+                  ? options.vectorWidth
+                  : target.natural_vector_size(H::Float(32));
+  pipeline.vectorWidth = std::max(1, width);
+  pipeline.strictFloat = options.strictFloat;
+  bool online = !kernel.getBody().getOps<OnlineOp>().empty();
+  pipeline.rowTile = options.rowTile > 0 ? options.rowTile
+                                         : pipeline.vectorWidth * (online ? 2 : 1);
+  if (auto tiled = kernel->getAttrOfType<DictionaryAttr>(kTiledAttr))
+    for (NamedAttribute a : tiled) {
+      // m1 = ["m", "m0", T]
+      auto entry = dyn_cast<ArrayAttr>(a.getValue());
+      if (!entry || entry.size() != 3)
+        continue;
+      HalidePipeline::Tiling t;
+      t.index = a.getName().str();
+      if (auto s = dyn_cast<StringAttr>(entry[0]))
+        t.rank = s.str();
+      if (auto s = dyn_cast<StringAttr>(entry[1]))
+        t.element = s.str();
+      if (auto n = dyn_cast<IntegerAttr>(entry[2]))
+        t.size = n.getInt();
+      pipeline.tilings.push_back(t);
+      // A block of rows divides a tile: the rows of a block that see a tile
+      // start at the block (per-tile regions are whole blocks).
+      if (t.size > 0 && options.rowTile <= 0)
+        pipeline.rowTile = std::gcd<int64_t>(pipeline.rowTile, t.size);
+    }
   try {
-    PipelineBuilder builder(kernel, pipeline);
+    PipelineBuilder builder(kernel, pipeline, pipeline.rowTile);
     return builder.build();
   } catch (const H::Error &e) {
     return kernel.emitError("Halide rejected the pipeline: ") << e.what();

@@ -28,13 +28,16 @@ struct HalideCodegenOptions {
   /// Extent of the second-innermost output dimension (the rows) given to one
   /// parallel task; the dimensions outside it are fused into the parallel
   /// loop. Intermediates are computed per task where that is legal. 0 picks
-  /// the vector width (intermediates are vectorized along the rows).
+  /// the vector width (intermediates are vectorized along the rows), or for
+  /// a kernel with attn.online twice that, reduced to divide the tile size
+  /// (the block of query rows that shares each tile of keys).
   int rowTile = 0;
   /// Materialize every intermediate over its whole domain (compute_root)
   /// instead of per output tile.
   bool computeRoot = false;
-  /// IEEE float semantics (Halide's StrictFloat: no reassociation, no
-  /// contraction, infinities and NaNs kept). Off lets Halide use fast math,
+  /// IEEE float semantics (Halide's strict_float on every definition: no
+  /// reassociation, infinities and NaNs kept; a sum's multiply-add is one
+  /// FMA). Off lets Halide use fast math,
   /// which assumes no infinity or NaN ever appears.
   bool strictFloat = true;
 };

@@ -74,8 +74,6 @@ mlir::attn::resolveHalideTarget(func::FuncOp kernel,
   } else {
     return kernel.emitError("unknown Halide target '") << options.target << "'";
   }
-  if (options.strictFloat)
-    target = target.with_feature(H::Target::StrictFloat);
   return target;
 }
 
@@ -87,13 +85,13 @@ HalideKernel::compile(func::FuncOp kernel,
     return failure();
   auto impl = std::make_unique<Impl>();
   impl->signature = std::move(*signature);
-  if (failed(buildHalidePipeline(kernel, impl->pipeline)))
-    return failure();
-  impl->manifest = describeCpuKernel(impl->signature, impl->pipeline);
   FailureOr<H::Target> target = resolveHalideTarget(kernel, options);
   if (failed(target))
     return failure();
   impl->target = *target;
+  if (failed(buildHalidePipeline(kernel, impl->pipeline, options, *target)))
+    return failure();
+  impl->manifest = describeCpuKernel(impl->signature, impl->pipeline);
   try {
     scheduleHalidePipeline(impl->pipeline, options, impl->target);
     std::vector<H::Func> outputs;

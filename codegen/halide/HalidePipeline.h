@@ -56,6 +56,17 @@ struct HalideStage {
   int output = -1;
   /// Read in full by the error check: must be computed over its whole domain.
   bool mustBeRoot = false;
+  /// Pure vars that the update's where-clause reads (bit v: vars[v]): loops
+  /// the reduction's bounds depend on, kept outside the reduction loops.
+  uint64_t whereVars = 0;
+  /// The extent of each var (Int(32); may be undefined).
+  std::vector<Halide::Expr> extents;
+  /// The source index name of each var (attn.indices; "" if none).
+  std::vector<std::string> varNames;
+  /// An attn.online's state: `rvars` run over the tiles; `blockVar` is the
+  /// var of the row within a block of the blocked dimension, or -1.
+  bool online = false;
+  int blockVar = -1;
   /// Stages that read this one. `varLinks[v]` is the consumer's pure var
   /// index that fixes this stage's var `v` (through an affine access in that
   /// one dimension), or -1.
@@ -72,7 +83,8 @@ struct HalideMapRead {
   unsigned consumer; // the reading stage
   bool isImage = false;
   Halide::ImageParam image; // the source, when an argument
-  int producer = -1;        // the source stage otherwise
+  int producer = -1;        // the source stage, if any
+  Halide::Func source;      // or a Func that reads an argument (clamped)
   /// Per source var (Halide order): the consumer's pure var index or
   /// reduction var index that the coordinate is exactly, or -1.
   std::vector<int> pureVar, reductionVar;
@@ -100,6 +112,20 @@ struct HalidePipeline {
   std::vector<HalideStage> stages; // in definition order (producers first)
   std::vector<HalideMapRead> mapReads;
   std::vector<HalideOutput> outputs;
+  /// Lanes of vectorized loops and rows per parallel task (HalideCodegenOptions;
+  /// 0 there picks the target's f32 vector width, and twice that as the row
+  /// tile of a kernel with an attn.online).
+  int vectorWidth = 1, rowTile = 1;
+  /// HalideCodegenOptions::strictFloat: every definition is wrapped in
+  /// strict_float, except the multiply-add of a sum's accumulation (an FMA).
+  bool strictFloat = true;
+  /// attn.tiled: rank `rank` (m) split into tiles `index` (m1) of `size`
+  /// elements `element` (m0); the names are attn.indices names.
+  struct Tiling {
+    std::string index, rank, element;
+    int64_t size = 0;
+  };
+  std::vector<Tiling> tilings;
   /// A scalar Int(32) Func: 0, or 1 + the index into `runErrors` of an error
   /// at a contributing point (an out-of-range read, an integer division by
   /// zero). Undefined when no such error can happen.
@@ -110,9 +136,12 @@ struct HalidePipeline {
 };
 
 /// Lowers `kernel` to the algorithm (no schedule). Unsupported constructs are
-/// reported as MLIR diagnostics.
-LogicalResult buildHalidePipeline(func::FuncOp kernel,
-                                  HalidePipeline &pipeline);
+/// reported as MLIR diagnostics. Sets the pipeline's vector width and row
+/// tile from `options` and `target`: the row tile is also the block of rows
+/// of an attn.online's blocked dimension (see visitOnline).
+LogicalResult buildHalidePipeline(func::FuncOp kernel, HalidePipeline &pipeline,
+                                  const HalideCodegenOptions &options,
+                                  const Halide::Target &target);
 
 /// Chooses the schedule (HalideSchedule.cpp).
 void scheduleHalidePipeline(HalidePipeline &pipeline,
@@ -120,7 +149,7 @@ void scheduleHalidePipeline(HalidePipeline &pipeline,
                             const Halide::Target &target);
 
 /// The Halide target of `options` ("host": the host's features, less the
-/// ones Halide 14 misdetects), with StrictFloat when asked. An unknown
+/// ones Halide 14 misdetects). An unknown
 /// target string is reported on `kernel`. Shared by the JIT and AOT paths.
 FailureOr<Halide::Target>
 resolveHalideTarget(func::FuncOp kernel, const HalideCodegenOptions &options);

@@ -23,7 +23,7 @@ namespace H = Halide;
 
 namespace {
 
-enum class Placement { Inline, Tile, Root };
+enum class Placement { Inline, Tile, PerTile, Root };
 
 struct OutputTile {
   bool hasTile = false;
@@ -99,17 +99,253 @@ OutputTile scheduleOutput(HalideStage &s, int width, int rowTile) {
   return tile;
 }
 
+/// The tiling whose tile index (m1), rank (m) or element (m0) is `name`.
+const HalidePipeline::Tiling *tilingOf(const HalidePipeline &p,
+                                      const std::string &name,
+                                      std::string HalidePipeline::Tiling::*role) {
+  for (const HalidePipeline::Tiling &t : p.tilings)
+    if (!name.empty() && t.*role == name)
+      return &t;
+  return nullptr;
+}
+bool isTileIndex(const HalidePipeline &p, const std::string &n) {
+  return tilingOf(p, n, &HalidePipeline::Tiling::index);
+}
+bool isTiled(const HalidePipeline &p, const std::string &n) {
+  return tilingOf(p, n, &HalidePipeline::Tiling::rank) ||
+         tilingOf(p, n, &HalidePipeline::Tiling::element);
+}
+
+/// For each stage, the attn.online stage whose tiles it is computed for, or
+/// -1: the online's inputs (the per-tile partials) and, transitively, the
+/// producers read only by such stages that carry a tiled index (m1, m0, or
+/// the rank m they tile: the scores S[.., m, p] of a tile).
+std::vector<int> perTileOwners(const HalidePipeline &p) {
+  unsigned numStages = p.stages.size();
+  std::vector<int> owner(numStages, -1);
+  auto eligible = [&](const HalideStage &s) {
+    return s.output < 0 && !s.mustBeRoot && !s.online && !s.uses.empty();
+  };
+  for (unsigned o = 0; o < numStages; ++o)
+    if (p.stages[o].online)
+      for (unsigned i = 0; i < o; ++i)
+        for (const HalideStage::Use &u : p.stages[i].uses)
+          if (u.consumer == o && eligible(p.stages[i]))
+            owner[i] = o;
+  for (unsigned i = numStages; i-- > 0;) {
+    const HalideStage &s = p.stages[i];
+    if (owner[i] >= 0 || !eligible(s) ||
+        llvm::none_of(s.varNames, [&](const std::string &n) {
+          return isTileIndex(p, n) || isTiled(p, n);
+        }))
+      continue;
+    int o = owner[s.uses.front().consumer];
+    if (o >= 0 && llvm::all_of(s.uses, [&](const HalideStage::Use &u) {
+          return owner[u.consumer] == o;
+        }))
+      owner[i] = o;
+  }
+  // A stage read outside the tiles (by a stage that must be materialized,
+  // say) is not computed per tile, nor are the stages it reads.
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (unsigned i = 0; i < numStages; ++i)
+      if (owner[i] >= 0 &&
+          llvm::any_of(p.stages[i].uses, [&](const HalideStage::Use &u) {
+            return static_cast<int>(u.consumer) != owner[i] &&
+                   owner[u.consumer] != owner[i];
+          })) {
+        owner[i] = -1;
+        changed = true;
+      }
+  }
+  return owner;
+}
+
+/// A per-tile stage: computed in the online update's loop over the tiles,
+/// for the rows of the block and the keys of the tile it needs, in storage
+/// of a fixed size (on the stack).
+///
+/// The vectorized var is one of fixed extent (the rows, else the keys) that
+/// the where-clause does not read, else the innermost var that is not a tile
+/// index. A reduction is register tiled: the consumers read a copy
+/// computed per tile (`in()`), and the reduction is computed per block of 2
+/// vectors x 4 values of a second var (keys, rows or the values'
+/// dimension), or 4 vectors, with its reduction loops outside that block,
+/// which LLVM keeps in registers. The block is computed whole along rows and
+/// keys (reads of arguments past their extents repeat the edge,
+/// HalideEmitter.cpp), and a run-time extent is specialized for multiples of
+/// the block, so that it needs no guards. A var the where-clause reads (the
+/// rows, at a causal diagonal) stays outside the reduction loops: one bound
+/// per row.
+/// Returns the vectorized var.
+int schedulePerTile(HalideStage &s, const HalideStage &online,
+                    const HalidePipeline &p, int width) {
+  H::LoopLevel tile(online.func, online.rvars.back());
+  const auto guard = H::TailStrategy::GuardWithIf;
+  unsigned rank = s.vars.size();
+  std::string rowName =
+      online.blockVar >= 0 ? online.varNames[online.blockVar] : "";
+  std::vector<int> fixed(rank, 0); // extent per tile, 0 if not fixed
+  for (unsigned v = 0; v < rank; ++v) {
+    const std::string &n = s.varNames[v];
+    using T = HalidePipeline::Tiling;
+    const T *t = nullptr;
+    if (tilingOf(p, n, &T::index))
+      fixed[v] = 1;
+    else if ((t = tilingOf(p, n, &T::rank)) ||
+             (t = tilingOf(p, n, &T::element)))
+      fixed[v] = static_cast<int>(t->size);
+    else if (!rowName.empty() && n == rowName)
+      fixed[v] = p.rowTile;
+  }
+  auto inWhere = [&](int v) { return s.whereVars >> v & 1; };
+  int v0 = -1, v1 = -1;
+  for (unsigned v = 0; v < rank && v0 < 0; ++v)
+    if (fixed[v] > 1 && !inWhere(v))
+      v0 = v;
+  for (unsigned v = 0; v < rank && v0 < 0; ++v)
+    if (fixed[v] != 1)
+      v0 = v;
+  if (v0 < 0)
+    return -1;
+  // The second var of a register block: keys, rows, or the values'
+  // dimension (the online state's innermost), never one with extent 1.
+  for (unsigned v = 0; v < rank && v1 < 0; ++v)
+    if (static_cast<int>(v) != v0 && !inWhere(v) &&
+        (fixed[v] > 1 || s.varNames[v] == online.varNames[0]))
+      v1 = v;
+
+  // Vectors per register block along v0: 4 without a second var.
+  int vectors = v1 >= 0 ? 2 : 4;
+  if (fixed[v0] > 0)
+    vectors = std::max(1, std::min(vectors, fixed[v0] / width));
+  H::Expr extent0 = fixed[v0] > 0 ? H::Expr(fixed[v0])
+                    : v0 < static_cast<int>(s.extents.size()) ? s.extents[v0]
+                                                              : H::Expr();
+  bool registerTile = !s.rvars.empty() && extent0.defined();
+  H::Func computed = s.func;
+  if (registerTile) {
+    // The per-tile copy read by the consumers; the accumulator per block.
+    computed = s.func.in();
+    std::vector<H::Var> args = computed.args();
+    H::Var o0(s.name + "_bo0"), w0(s.name + "_bw0"), u0(s.name + "_bu0"),
+        i0(s.name + "_bi0"), o1(s.name + "_bo1"), i1(s.name + "_bi1");
+    computed.split(args[v0], o0, w0, vectors * width, guard)
+        .split(w0, u0, i0, width, guard)
+        .vectorize(i0)
+        .unroll(u0);
+    std::vector<H::VarOrRVar> order{i0, u0};
+    if (v1 >= 0) {
+      computed.split(args[v1], o1, i1, 4, guard).unroll(i1);
+      order.push_back(i1);
+    }
+    order.push_back(o0);
+    if (v1 >= 0)
+      order.push_back(o1);
+    for (unsigned v = 0; v < rank; ++v)
+      if (static_cast<int>(v) != v0 && static_cast<int>(v) != v1)
+        order.push_back(args[v]);
+    computed.reorder(order);
+    // An extent known at run time only: without guards (and with the
+    // accumulators in registers) for multiples of the register block.
+    if (!fixed[v0])
+      computed.specialize(extent0 % (vectors * width) == 0);
+    // The block is computed whole along rows and keys (past the extent,
+    // reads of arguments repeat the edge); its storage has a fixed size.
+    s.func.compute_at(computed, o0)
+        .bound_storage(s.vars[v0], vectors * width);
+    if (fixed[v0] > 0)
+      s.func.bound_extent(s.vars[v0], vectors * width);
+    std::vector<H::Var> storage{s.vars[v0]};
+    if (v1 >= 0) {
+      s.func.bound_storage(s.vars[v1], 4);
+      if (fixed[v1] > 0)
+        s.func.bound_extent(s.vars[v1], 4);
+      storage.push_back(s.vars[v1]);
+    }
+    for (unsigned v = 0; v < rank; ++v)
+      if (static_cast<int>(v) != v0 && static_cast<int>(v) != v1)
+        storage.push_back(s.vars[v]);
+    s.func.reorder_storage(storage);
+  }
+  // At most a tile of keys and a block of rows: a fixed allocation.
+  computed.compute_at(tile);
+  for (unsigned v = 0; v < rank; ++v)
+    if (fixed[v] > 0)
+      computed.bound_storage(computed.args()[v], fixed[v]);
+
+  // The stage itself: vectorized, and in a register block fully unrolled.
+  if (!registerTile)
+    s.func.vectorize(s.vars[v0], width, guard);
+  else {
+    H::Var o(s.name + "_po"), w(s.name + "_pw"), u(s.name + "_pu"),
+        i(s.name + "_pi");
+    s.func.split(s.vars[v0], o, w, vectors * width, guard)
+        .split(w, u, i, width, guard)
+        .vectorize(i)
+        .unroll(u);
+    if (v1 >= 0)
+      s.func.unroll(s.vars[v1], 4, guard);
+  }
+  for (int k = 0; k < s.func.num_update_definitions(); ++k) {
+    H::Stage st = s.func.update(k);
+    std::string tag = s.name + "_u" + std::to_string(k);
+    H::Var o0(tag + "_o0"), w0(tag + "_w0"), u0(tag + "_u0"), i0(tag + "_i0");
+    H::Var o1(tag + "_o1"), i1(tag + "_i1");
+    st.split(s.vars[v0], o0, w0, vectors * width, guard)
+        .split(w0, u0, i0, width, guard)
+        .vectorize(i0)
+        .unroll(u0);
+    std::vector<H::VarOrRVar> order{i0, u0};
+    if (registerTile && v1 >= 0) {
+      st.split(s.vars[v1], o1, i1, 4, guard).unroll(i1);
+      order.push_back(i1);
+    }
+    for (const H::RVar &r : s.rvars)
+      order.push_back(r);
+    order.push_back(o0);
+    if (registerTile && v1 >= 0)
+      order.push_back(o1);
+    for (unsigned v = 0; v < rank; ++v)
+      if (static_cast<int>(v) != v0 && !(registerTile && static_cast<int>(v) == v1))
+        order.push_back(s.vars[v]);
+    st.reorder(order);
+  }
+  return v0;
+}
+
+/// The state of an attn.online: vectorized along its innermost var; in the
+/// update, the loop over the tiles encloses the vars that vary within an
+/// output tile (the innermost one and the row of the block), so that the
+/// per-tile stages computed at it cover the whole block.
+void scheduleOnline(HalideStage &s, int width) {
+  const auto guard = H::TailStrategy::GuardWithIf;
+  s.func.vectorize(s.vars[0], width, guard);
+  H::Stage st = s.func.update(0);
+  H::Var o(s.name + "_uo"), i(s.name + "_ui");
+  st.split(s.vars[0], o, i, width, guard).vectorize(i);
+  std::vector<H::VarOrRVar> order{i, o};
+  unsigned row = s.blockVar > 0 ? s.blockVar : 1;
+  if (row < s.vars.size())
+    order.push_back(s.vars[row]);
+  for (const H::RVar &r : s.rvars)
+    order.push_back(r);
+  for (unsigned v = 1; v < s.vars.size(); ++v)
+    if (v != row)
+      order.push_back(s.vars[v]);
+  st.reorder(order);
+}
+
 } // namespace
 
 void mlir::attn::scheduleHalidePipeline(HalidePipeline &p,
                                         const HalideCodegenOptions &options,
                                         const H::Target &target) {
-  int width = options.vectorWidth > 0
-                  ? options.vectorWidth
-                  : target.natural_vector_size(H::Float(32));
-  width = std::max(1, width);
-  int rowTile = options.rowTile > 0 ? options.rowTile : width;
+  int width = p.vectorWidth, rowTile = p.rowTile;
   unsigned numStages = p.stages.size();
+  std::vector<int> owner = perTileOwners(p);
+  std::vector<int> lane(numStages, 0); // the vectorized var of each stage
 
   std::vector<OutputTile> tiles(p.outputs.size());
   for (const HalideOutput &out : p.outputs) {
@@ -137,6 +373,12 @@ void mlir::attn::scheduleHalidePipeline(HalidePipeline &p,
     }
     if (s.uses.empty() || s.mustBeRoot || options.computeRoot) {
       placement[i] = Placement::Root;
+      continue;
+    }
+    if (owner[i] >= 0) {
+      placement[i] = Placement::PerTile;
+      tileOf[i] = tileOf[owner[i]];
+      linked[i].assign(rank, 0);
       continue;
     }
     bool consumersElementwise = true;
@@ -184,9 +426,15 @@ void mlir::attn::scheduleHalidePipeline(HalidePipeline &p,
     case Placement::Tile: {
       const HalideOutput &out = p.outputs[tileOf[i]];
       s.func.compute_at(out.func, tiles[tileOf[i]].tileVar);
-      scheduleStage(s, width, /*parallel=*/false);
+      if (s.online)
+        scheduleOnline(s, width);
+      else
+        scheduleStage(s, width, /*parallel=*/false);
       break;
     }
+    case Placement::PerTile:
+      lane[i] = schedulePerTile(s, p.stages[owner[i]], p, width);
+      break;
     case Placement::Root:
       s.func.compute_root();
       scheduleStage(s, width, /*parallel=*/true);
@@ -198,29 +446,31 @@ void mlir::attn::scheduleHalidePipeline(HalidePipeline &p,
   for (HalideMapRead &read : p.mapReads) {
     HalideStage &s = p.stages[read.consumer];
     Placement where = placement[read.consumer];
-    if (s.rvars.empty() || s.vars.empty() || s.output >= 0 ||
+    if (s.rvars.empty() || s.vars.empty() || s.output >= 0 || s.online ||
         where == Placement::Inline || read.reductionVar.empty() ||
-        read.reductionVar[0] < 0)
+        read.reductionVar[0] < 0 || lane[read.consumer] < 0 ||
+        (read.producer >= 0 && placement[read.producer] == Placement::PerTile))
       continue;
-    int lane = -1;
+    int laneCoord = -1;
     for (unsigned v = 1; v < read.pureVar.size(); ++v)
-      if (read.pureVar[v] == 0)
-        lane = v;
-    if (lane < 0)
+      if (read.pureVar[v] == lane[read.consumer])
+        laneCoord = v;
+    if (laneCoord < 0)
       continue;
-    H::Func copy = read.isImage ? read.image.in(s.func)
-                                : p.stages[read.producer].func.in(s.func);
+    H::Func copy = read.isImage          ? read.image.in(s.func)
+                   : read.source.defined() ? read.source.in(s.func)
+                                           : p.stages[read.producer].func.in(s.func);
     std::vector<H::Var> args = copy.args();
-    std::vector<H::Var> storage{args[lane]};
-    std::vector<H::VarOrRVar> loops{args[lane]};
+    std::vector<H::Var> storage{args[laneCoord]};
+    std::vector<H::VarOrRVar> loops{args[laneCoord]};
     for (unsigned v = 0; v < args.size(); ++v)
-      if (static_cast<int>(v) != lane) {
+      if (static_cast<int>(v) != laneCoord) {
         storage.push_back(args[v]);
         loops.push_back(args[v]);
       }
     copy.reorder_storage(storage).reorder(loops);
-    copy.vectorize(args[lane], width, H::TailStrategy::GuardWithIf);
-    if (where == Placement::Tile)
+    copy.vectorize(args[laneCoord], width, H::TailStrategy::GuardWithIf);
+    if (where == Placement::Tile || where == Placement::PerTile)
       copy.compute_at(p.outputs[tileOf[read.consumer]].func,
                       tiles[tileOf[read.consumer]].tileVar);
     else

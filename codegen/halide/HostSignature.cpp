@@ -121,6 +121,12 @@ public:
     }
     if (auto f = t.getDefiningOp<FillOp>())
       return tensorDim(f.getInput(), k);
+    if (auto o = t.getDefiningOp<OnlineOp>()) {
+      unsigned r = cast<OpResult>(t).getResultNumber();
+      AffineMap map = r == 0 ? o.getMaxMap() : o.getSumMap(r - 1);
+      auto d = cast<AffineDimExpr>(map.getResult(k));
+      return expr(o.getSizes()[d.getPosition()]);
+    }
     return failure();
   }
 
@@ -240,12 +246,16 @@ FailureOr<HostSignature> HostSignature::build(func::FuncOp kernel) {
 
   SizeProgramBuilder program(kernel, sig);
   for (Operation &op : kernel.getBody().front()) {
-    if (auto e = dyn_cast<EinsumOp>(&op)) {
-      for (Value s : e.getSizes()) {
+    // The sizes of every einsum and attn.online, in order (the emitter
+    // reads them in the same order).
+    if (isa<EinsumOp, OnlineOp>(&op)) {
+      ValueRange opSizes = isa<EinsumOp>(&op) ? cast<EinsumOp>(&op).getSizes()
+                                              : cast<OnlineOp>(&op).getSizes();
+      for (Value s : opSizes) {
         FailureOr<int> id = program.expr(s);
         if (failed(id))
-          return e.emitOpError("has a size that the Halide code generator "
-                               "cannot compute before the run");
+          return op.emitOpError("has a size that the Halide code generator "
+                                "cannot compute before the run");
         sig.einsumSizes.push_back(*id);
       }
     }
