@@ -9,6 +9,7 @@
 #include "bench/UnfusedAttention.h"
 
 #include "codegen/halide/HalideEmitter.h"
+#include "passes/Pipelines.h"
 #include "codegen/ref/ReferenceInterpreter.h"
 #include "dialect/AttnOps.h"
 #include "frontend/Frontend.h"
@@ -339,6 +340,14 @@ int main(int argc, char **argv) {
     if (!kernelOp)
       return 1;
     double compileStart = now();
+    // attnc's cpu target: the default pipeline (one-pass rewrite, ...),
+    // then Halide.
+    if (failed(mlir::attn::runDefaultPipeline(*st.module, "cpu"))) {
+      llvm::errs() << "attn-bench-cpu: the cpu pipeline failed on " << c.file
+                   << "\n";
+      return 1;
+    }
+    kernelOp = st.module->lookupSymbol<func::FuncOp>(kernelOp.getSymName());
     FailureOr<mlir::attn::HalideKernel> kernel =
         mlir::attn::HalideKernel::compile(kernelOp, {});
     double compileSeconds = now() - compileStart;

@@ -357,6 +357,22 @@ LogicalResult OnePass::collect(EinsumOp max, RankAnalysis &ranks, Group &group,
       }
     }
   }
+  // A member that reads a sum of the same pass needs that sum's final
+  // value: the sums cannot all run in one traversal.
+  llvm::DenseSet<Value> sumResults;
+  for (EinsumOp sum : group.sums)
+    sumResults.insert(sum.getResult());
+  SmallVector<EinsumOp> members(group.elementwise);
+  members.append(group.sums);
+  for (EinsumOp e : members)
+    for (Value in : llvm::concat<Value>(e.getInputs(), e.getTables()))
+      if (sumResults.count(in)) {
+        why = "a sum over " + rankName +
+              " reads another sum over it (its final value is needed "
+              "first); divide after the sum instead";
+        return failure();
+      }
+
   // The combined results replace the maximum and the sums: their users must
   // come after the last sum, where the combine step goes.
   if (!group.sums.empty()) {

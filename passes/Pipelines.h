@@ -2,6 +2,7 @@
 #ifndef ATTN_PASSES_PIPELINES_H
 #define ATTN_PASSES_PIPELINES_H
 
+#include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/StringRef.h"
 
 #include <optional>
@@ -13,6 +14,11 @@ namespace mlir::attn {
 /// pipeline text for a module (without the outer `builtin.module(...)`), or
 /// nothing for an unknown target.
 std::optional<std::string> defaultPipeline(llvm::StringRef target);
+
+/// Runs `target`'s default pipeline on `module` (MLIR's pass-manager
+/// command-line options apply where they were registered); failure with a
+/// diagnostic on an unknown target or a failing pass.
+LogicalResult runDefaultPipeline(ModuleOp module, llvm::StringRef target);
 
 } // namespace mlir::attn
 

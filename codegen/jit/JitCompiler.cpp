@@ -4,6 +4,7 @@
 // parses the module and dlopens the shared object through the runtime, so it
 // runs neither the frontend nor Halide (docs/jit.md).
 #include "codegen/jit/JitCompiler.h"
+#include "passes/Pipelines.h"
 
 #include "codegen/halide/HalideAot.h"
 #include "codegen/jit/CompilerVersion.h"
@@ -280,7 +281,15 @@ public:
       CpuAotOptions aot;
       aot.codegen = options.halide;
       aot.compilerVersion = compilerVersion();
-      if (failed(compileKernelAheadOfTime(kernel, pathIn(dir, kLibraryFile),
+      // The library is compiled from the kernel after the cpu pipeline
+      // (the one-pass rewrite, ...); the cached module stays the cascade
+      // as written, which is what describes the arguments.
+      OwningOpRef<ModuleOp> lowered = module->clone();
+      auto loweredKernel =
+          lowered->lookupSymbol<func::FuncOp>(kernel.getSymName());
+      if (failed(runDefaultPipeline(*lowered, "cpu")) || !loweredKernel ||
+          failed(compileKernelAheadOfTime(loweredKernel,
+                                          pathIn(dir, kLibraryFile),
                                           CpuArtifactKind::SharedObject, aot)))
         return JitStatus::error(diags.take(
             "the CPU code generator failed on kernel " +

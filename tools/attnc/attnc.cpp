@@ -303,10 +303,27 @@ bool knownTarget(int &exitCode, bool forEmit = false) {
   return false;
 }
 
-/// Compiles `kernel` for the CPU target (diagnostics already reported).
+/// `kernel` after the cpu target's default pipeline, in a copy of its module
+/// (the original stays the cascade as written: `check` interprets it). The
+/// copy is never erased: it lives until attnc exits (erasing it after the
+/// context is gone would crash).
+FailureOr<func::FuncOp> loweredForCpu(func::FuncOp kernel) {
+  ModuleOp copy = kernel->getParentOfType<ModuleOp>().clone();
+  if (failed(mlir::attn::runDefaultPipeline(copy, "cpu")))
+    return failure();
+  auto lowered = copy.lookupSymbol<func::FuncOp>(kernel.getSymName());
+  if (!lowered)
+    return failure();
+  return lowered;
+}
+
+/// Compiles `kernel` for the CPU target after its default pipeline
+/// (diagnostics already reported).
 FailureOr<mlir::attn::HalideKernel> compileForCpu(func::FuncOp kernel) {
+  FailureOr<func::FuncOp> lowered = loweredForCpu(kernel);
   FailureOr<mlir::attn::HalideKernel> compiled =
-      mlir::attn::HalideKernel::compile(kernel, {});
+      succeeded(lowered) ? mlir::attn::HalideKernel::compile(*lowered, {})
+                         : FailureOr<mlir::attn::HalideKernel>(failure());
   if (failed(compiled))
     llvm::errs() << "attnc: error: the CPU code generator could not compile "
                  << kernel.getSymName() << "\n";
@@ -385,8 +402,7 @@ int emitModule(ModuleOp module) {
     func::FuncOp kernel = pickKernel(module, exitCode);
     if (!kernel)
       return exitCode;
-    FailureOr<mlir::attn::HalideKernel> compiled =
-        mlir::attn::HalideKernel::compile(kernel, {});
+    FailureOr<mlir::attn::HalideKernel> compiled = compileForCpu(kernel);
     if (failed(compiled))
       return kInternalError;
     std::string error;
@@ -406,9 +422,12 @@ int emitModule(ModuleOp module) {
                        "PATH (the manifest goes beside it)");
     mlir::attn::CpuAotOptions options;
     options.compilerVersion = mlir::attn::compilerVersion();
+    FailureOr<func::FuncOp> lowered = loweredForCpu(kernel);
+    if (failed(lowered))
+      return kInternalError;
     FailureOr<mlir::attn::CpuArtifact> artifact =
         mlir::attn::compileKernelAheadOfTime(
-            kernel, outputFile,
+            *lowered, outputFile,
             emit == "so" ? mlir::attn::CpuArtifactKind::SharedObject
                          : mlir::attn::CpuArtifactKind::Object,
             options);
