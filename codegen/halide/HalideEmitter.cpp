@@ -1074,9 +1074,6 @@ private:
 
       H::FuncRef self = f(pureArgs);
       H::Expr acc = numElements == 1 ? H::Expr(self) : H::Expr(self[0]);
-      // Off the accumulator's dependency chain.
-      if (!isTrue(masked))
-        value = H::select(masked, value, identity);
       H::Expr combined;
       switch (kind) {
       case ReductionKind::sum:
@@ -1100,10 +1097,11 @@ private:
         upd.push_back(strict(H::select(contributes, combined, acc)));
         upd.push_back(
             H::select(contributes, H::Expr(uint8_t(1)), self[presentIndex]));
-      } else if (kind == ReductionKind::sum) {
-        upd.push_back(H::select(rvarsUsed, accumulate(acc, value), acc));
       } else {
-        upd.push_back(combined);
+        // A masked term keeps the accumulator (a blend after the FMA).
+        H::Expr next = kind == ReductionKind::sum ? accumulate(acc, value)
+                                                  : strict(combined);
+        upd.push_back(H::select(andE(rvarsUsed, masked), next, acc));
       }
       if (errorIndex >= 0)
         upd.push_back(H::max(self[errorIndex], pointError(HI::const_true())));
