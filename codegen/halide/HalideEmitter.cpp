@@ -1255,7 +1255,7 @@ private:
       if (blockRows > 1 && !keySideNames.count(indexName(op, d)))
         q = d;
     }
-    if (affinePresence && blockRows > 1)
+    if (refDomain && blockRows > 1)
       for (AffineExpr e : op.getMaxMap().getResults()) {
         unsigned d = cast<AffineDimExpr>(e).getPosition();
         for (const AffineDomain::Conjunction &conj :
@@ -1301,8 +1301,9 @@ private:
       dims[reduced[reduced.size() - 1 - i]] = rdom[i];
     }
 
-    // The tiles a point (or a block of rows) sees bound the tile loop.
-    if (affinePresence) {
+    // The tiles a point (or a block of rows) sees bound the tile loop
+    // (also where the results' presence is not affine and is stored).
+    if (refDomain) {
       H::Expr where = refDomain->contains(dims);
       if (q >= 0) {
         // Some row qo * B + qi (0 <= qi < B) of the block sees the point:
