@@ -4,7 +4,8 @@
 //
 //   attn-time-cpu FILE.attn --sizes B=1,H=4,P=1024,M=1024,E=64,F=64
 //                 [--passes 'func.func(attn-one-pass{tile-size=64})']
-//                 [--halide-threads 1] [--runs 7] [--warmup 2] [--check]
+//                 [--param W=256] [--halide-threads 1] [--runs 7]
+//                 [--warmup 2] [--check]
 //
 // Prints the median wall and process-CPU time of HalideKernel::run (the
 // same call attn-bench-cpu times, RefTensor marshaling included) and, with
@@ -45,6 +46,8 @@ static cl::opt<std::string> inputFile(cl::Positional, cl::Required,
                                       cl::desc("<file.attn>"));
 static cl::opt<std::string> sizeList("sizes", cl::Required,
                                      cl::desc("B=1,H=4,P=1024,..."));
+static cl::list<std::string> paramList("param",
+                                       cl::desc("NAME=VALUE: a kernel param"));
 static cl::opt<std::string> passes("passes", cl::init(""),
                                    cl::desc("MLIR pass pipeline to run first"));
 static cl::opt<int> threads("halide-threads", cl::init(1),
@@ -101,8 +104,13 @@ int main(int argc, char **argv) {
   llvm::SourceMgr sourceMgr;
   sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
   SourceMgrDiagnosticHandler handler(sourceMgr, &context);
+  mlir::attn::FrontendOptions frontendOptions;
+  for (const std::string &kv : paramList) {
+    auto [k, v] = llvm::StringRef(kv).split('=');
+    frontendOptions.params[k.str()] = v.str();
+  }
   OwningOpRef<ModuleOp> module =
-      mlir::attn::translateAttnToMLIR(sourceMgr, &context, mlir::attn::FrontendOptions());
+      mlir::attn::translateAttnToMLIR(sourceMgr, &context, frontendOptions);
   if (!module)
     return 1;
   OwningOpRef<ModuleOp> original = module->clone();

@@ -1074,9 +1074,6 @@ private:
 
       H::FuncRef self = f(pureArgs);
       H::Expr acc = numElements == 1 ? H::Expr(self) : H::Expr(self[0]);
-      // Off the accumulator's dependency chain.
-      if (!isTrue(masked))
-        value = H::select(masked, value, identity);
       H::Expr combined;
       switch (kind) {
       case ReductionKind::sum:
@@ -1100,10 +1097,11 @@ private:
         upd.push_back(strict(H::select(contributes, combined, acc)));
         upd.push_back(
             H::select(contributes, H::Expr(uint8_t(1)), self[presentIndex]));
-      } else if (kind == ReductionKind::sum) {
-        upd.push_back(H::select(rvarsUsed, accumulate(acc, value), acc));
       } else {
-        upd.push_back(combined);
+        // A masked term keeps the accumulator (a blend after the FMA).
+        H::Expr next = kind == ReductionKind::sum ? accumulate(acc, value)
+                                                  : strict(combined);
+        upd.push_back(H::select(andE(rvarsUsed, masked), next, acc));
       }
       if (errorIndex >= 0)
         upd.push_back(H::max(self[errorIndex], pointError(HI::const_true())));
@@ -1257,7 +1255,7 @@ private:
       if (blockRows > 1 && !keySideNames.count(indexName(op, d)))
         q = d;
     }
-    if (affinePresence && blockRows > 1)
+    if (refDomain && blockRows > 1)
       for (AffineExpr e : op.getMaxMap().getResults()) {
         unsigned d = cast<AffineDimExpr>(e).getPosition();
         for (const AffineDomain::Conjunction &conj :
@@ -1303,8 +1301,9 @@ private:
       dims[reduced[reduced.size() - 1 - i]] = rdom[i];
     }
 
-    // The tiles a point (or a block of rows) sees bound the tile loop.
-    if (affinePresence) {
+    // The tiles a point (or a block of rows) sees bound the tile loop
+    // (also where the results' presence is not affine and is stored).
+    if (refDomain) {
       H::Expr where = refDomain->contains(dims);
       if (q >= 0) {
         // Some row qo * B + qi (0 <= qi < B) of the block sees the point:
