@@ -1237,6 +1237,34 @@ private:
     out = funcProgram.slots[*slot];
     return true;
   }
+  /// The extents of an op's iteration space and its symbols, with the
+  /// number of points; fails on a negative extent or too many points.
+  LogicalResult iterationSpace(Operation *op, ValueRange sizeValues,
+                               ValueRange symbolValues, const std::string &where,
+                               SmallVector<int64_t> &sizes,
+                               SmallVector<int64_t> &symbols,
+                               int64_t &numPoints) {
+    for (Value v : sizeValues) {
+      int64_t n;
+      if (failed(indexOf(v, n, op, "size")))
+        return failure();
+      if (n < 0)
+        return fail(where + ": dimension d" + std::to_string(sizes.size()) +
+                    " has a negative extent (" + std::to_string(n) + ")");
+      sizes.push_back(n);
+    }
+    for (Value v : symbolValues) {
+      int64_t n;
+      if (failed(indexOf(v, n, op, "symbol")))
+        return failure();
+      symbols.push_back(n);
+    }
+    numPoints = checkedCount(sizes, kMaxPoints);
+    if (numPoints < 0)
+      return fail(where + ": the iteration space " + listText(sizes) +
+                  " is too large for the reference interpreter");
+    return success();
+  }
   /// The integer value of `v`, an operand of `user` described by `what`.
   LogicalResult indexOf(Value v, int64_t &out, Operation *user,
                         const char *what) {
@@ -1465,25 +1493,10 @@ LogicalResult KernelInterpreter::runEinsum(EinsumOp op) {
 
   // The iteration space and the symbols, fixed for this run.
   SmallVector<int64_t> sizes, symbols;
-  for (Value v : op.getSizes()) {
-    int64_t n;
-    if (failed(indexOf(v, n, op, "size")))
-      return failure();
-    if (n < 0)
-      return fail(where + ": dimension d" + std::to_string(sizes.size()) +
-                  " has a negative extent (" + std::to_string(n) + ")");
-    sizes.push_back(n);
-  }
-  for (Value v : op.getSymbols()) {
-    int64_t n;
-    if (failed(indexOf(v, n, op, "symbol")))
-      return failure();
-    symbols.push_back(n);
-  }
-  int64_t numPoints = checkedCount(sizes, kMaxPoints);
-  if (numPoints < 0)
-    return fail(where + ": the iteration space " + listText(sizes) +
-                " is too large for the reference interpreter");
+  int64_t numPoints;
+  if (failed(iterationSpace(op, op.getSizes(), op.getSymbols(), where, sizes,
+                            symbols, numPoints)))
+    return failure();
 
   // Inputs, read through their maps.
   struct Input {
@@ -1749,23 +1762,10 @@ LogicalResult KernelInterpreter::runOnline(OnlineOp op) {
   unsigned numDims = op.getNumDims();
   unsigned numParts = op.getNumParts();
   SmallVector<int64_t> sizes, symbols;
-  for (Value v : op.getSizes()) {
-    int64_t n;
-    if (failed(indexOf(v, n, op, "size")))
-      return failure();
-    if (n < 0)
-      return fail(where + ": a dimension has a negative extent");
-    sizes.push_back(n);
-  }
-  for (Value v : op.getSymbols()) {
-    int64_t n;
-    if (failed(indexOf(v, n, op, "symbol")))
-      return failure();
-    symbols.push_back(n);
-  }
-  int64_t numPoints = checkedCount(sizes, kMaxPoints);
-  if (numPoints < 0)
-    return fail(where + ": the iteration space is too large");
+  int64_t numPoints;
+  if (failed(iterationSpace(op, op.getSizes(), op.getSymbols(), where, sizes,
+                            symbols, numPoints)))
+    return failure();
 
   // An accessor: a tensor and the compiled map that reads it.
   struct Access {
