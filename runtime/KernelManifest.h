@@ -94,6 +94,14 @@ bool parseCudaTarget(const std::string &target, CudaTarget &out);
 bool parseKernelManifest(const std::string &text, const std::string &name,
                          KernelManifest &out, std::string &error);
 
+/// `s` as a JSON string literal (quotes, backslashes and control
+/// characters escaped), for the writers of manifests and results.
+std::string jsonQuote(const std::string &s);
+
+/// An output's fill value as manifests spell it: "nan", "inf", "-inf", or
+/// the shortest decimal that reads back exactly.
+std::string fillValueText(double v);
+
 } // namespace attn::rt
 
 #endif

@@ -10,6 +10,7 @@
 #include "dialect/AttnOps.h"
 #include "dialect/RuntimeDType.h"
 #include "runtime/DType.h"
+#include "runtime/KernelManifest.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -409,37 +410,7 @@ LogicalResult KernelPlan::build() {
 // The manifest
 //===----------------------------------------------------------------------===//
 
-static std::string jsonString(StringRef s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
-/// The fill value as the manifest spells it.
-static std::string fillText(double v) {
-  if (std::isnan(v))
-    return "nan";
-  if (std::isinf(v))
-    return v < 0 ? "-inf" : "inf";
-  char buf[64];
-  for (int precision = 1; precision <= 17; ++precision) {
-    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
-    if (std::strtod(buf, nullptr) == v)
-      break;
-  }
-  return buf;
-}
+static std::string jsonString(StringRef s) { return rt::jsonQuote(s.str()); }
 
 static std::string sizeJson(const SizeText &s) {
   if (s.value && *s.value >= 0)
@@ -488,7 +459,7 @@ std::string KernelPlan::manifest(const std::vector<Launch> &launches,
          ", \"role\": \"output\", \"kind\": \"tensor\", \"dtype\": " +
          jsonString(rt::dtypeName(*toRuntimeDType(s.elementType))) +
          ", \"dims\": " + dimsJson(s) +
-         ", \"fill\": " + jsonString(fillText(fill)) + "}";
+         ", \"fill\": " + jsonString(rt::fillValueText(fill)) + "}";
   }
   j += "\n  ],\n";
   if (!workspaceBytes.value || *workspaceBytes.value != 0)

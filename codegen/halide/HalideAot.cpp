@@ -6,6 +6,7 @@
 #include "codegen/halide/HalidePipeline.h"
 
 #include "runtime/DType.h"
+#include "runtime/KernelManifest.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "llvm/ADT/SmallString.h"
@@ -31,34 +32,7 @@ std::string mlir::attn::manifestPathFor(StringRef binaryPath) {
 
 namespace {
 
-std::string jsonString(StringRef s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-    case '"':
-      out += "\\\"";
-      break;
-    case '\\':
-      out += "\\\\";
-      break;
-    case '\n':
-      out += "\\n";
-      break;
-    case '\t':
-      out += "\\t";
-      break;
-    default:
-      if (static_cast<unsigned char>(c) < 0x20) {
-        char buf[8];
-        std::snprintf(buf, sizeof buf, "\\u%04x", c);
-        out += buf;
-      } else {
-        out += c;
-      }
-    }
-  }
-  return out + "\"";
-}
+std::string jsonString(StringRef s) { return rt::jsonQuote(s.str()); }
 
 /// A dimension as the manifest spells it: a literal as a number, a size
 /// symbol (or "?k") as a string.

@@ -7,6 +7,7 @@
 #include "dialect/AttnOps.h"
 #include "dialect/RuntimeDType.h"
 #include "runtime/DType.h"
+#include "runtime/KernelManifest.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -36,22 +37,6 @@ std::string shapeText(const int64_t *shape, size_t rank) {
   for (size_t i = 0; i < rank; ++i)
     s += (i ? ", " : "") + std::to_string(shape[i]);
   return s + "]";
-}
-
-/// The fill value as the manifest spells it: "nan", "inf", "-inf", or the
-/// shortest decimal that reads back exactly.
-std::string fillText(double v) {
-  if (std::isnan(v))
-    return "nan";
-  if (std::isinf(v))
-    return v < 0 ? "-inf" : "inf";
-  char buf[64];
-  for (int precision = 1; precision <= 17; ++precision) {
-    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
-    if (std::strtod(buf, nullptr) == v)
-      break;
-  }
-  return buf;
 }
 
 /// Per dimension: the size symbol, the literal, the static extent, or "?k"
@@ -279,7 +264,7 @@ FailureOr<HostSignature> HostSignature::build(func::FuncOp kernel) {
                           "out" + std::to_string(i), true)))
         return failure();
       if (auto fill = v.getDefiningOp<FillOp>())
-        sig.args.back().fill = fillText(fill.getValue().convertToDouble());
+        sig.args.back().fill = ::attn::rt::fillValueText(fill.getValue().convertToDouble());
     }
   }
   return sig;

@@ -27,6 +27,7 @@
 // 3 no CUDA driver or GPU (nothing ran: the cases are reported "skip").
 #include "runtime/CudaDriver.h"
 #include "runtime/DType.h"
+#include "runtime/KernelManifest.h"
 #include "runtime/Npy.h"
 #include "runtime/Runtime.h"
 
@@ -55,23 +56,6 @@ struct Options {
   double tolerance = -1;
 };
 
-std::string jsonString(const std::string &s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
 std::string number(double v) {
   if (std::isnan(v) || std::isinf(v))
     return "null";
@@ -84,7 +68,7 @@ std::string number(double v) {
 struct Report {
   std::string fields;
   void add(const std::string &key, const std::string &jsonValue) {
-    fields += (fields.empty() ? "" : ", ") + jsonString(key) + ": " + jsonValue;
+    fields += (fields.empty() ? "" : ", ") + jsonQuote(key) + ": " + jsonValue;
   }
   std::string line() const { return "{" + fields + "}"; }
 };
@@ -180,8 +164,8 @@ void Case::run() {
     message = std::string(attn_status_string(st.code)) + ": " + st.message;
     return;
   }
-  report.add("kernel", jsonString(k.name()));
-  report.add("target", jsonString(k.target()));
+  report.add("kernel", jsonQuote(k.name()));
+  report.add("target", jsonQuote(k.target()));
   if (k.device() != ATTN_DEVICE_CUDA) {
     message = "kernel " + k.name() + " is not a CUDA kernel (" + k.target() + ")";
     return;
@@ -398,7 +382,7 @@ void Case::run() {
     allPass &= pass;
     checked &= reference;
     outputs += std::string(outputs.empty() ? "" : ", ") + "{\"name\": " +
-               jsonString(a.name) + ", \"elements\": " + std::to_string(n) +
+               jsonQuote(a.name) + ", \"elements\": " + std::to_string(n) +
                ", \"rel_err\": " + (reference ? number(rel) : "null") +
                ", \"bound\": " + number(bound) +
                ", \"nan\": " + std::to_string(unwritten) +
@@ -562,9 +546,9 @@ int main(int argc, char **argv) {
     name = name.substr(name.rfind('/') + 1);
     Report report;
     std::string status = "skip", message = error;
-    report.add("case", jsonString(name));
+    report.add("case", jsonQuote(name));
     if (d) {
-      report.add("device", jsonString(deviceText));
+      report.add("device", jsonQuote(deviceText));
       Case c{opt, *d, stream, dir, name, {}, "error", ""};
       c.run();
       if (!c.report.fields.empty())
@@ -572,8 +556,8 @@ int main(int argc, char **argv) {
       status = c.status;
       message = c.message;
     }
-    report.add("status", jsonString(status));
-    report.add("message", jsonString(message));
+    report.add("status", jsonQuote(status));
+    report.add("message", jsonQuote(message));
     emit(report.line());
     std::fprintf(stderr, "%-24s %-5s %s\n", name.c_str(), status.c_str(),
                  message.c_str());
