@@ -466,6 +466,13 @@ attn_status attn::rt::runCuda(attn_kernel &kernel, const attn_tensor *tensors,
                   "kernel " + name + ": " + what + " " + error);
     return ATTN_OK;
   };
+  for (const auto &[defName, value] : m.definitions) {
+    int64_t v;
+    if (attn_status s = evaluate(value, "size " + defName, v))
+      return s;
+    if (!symbols.bind(defName, v, "the manifest's size " + defName, error))
+      return fail(ATTN_ERROR_INVALID_ARGUMENT, "kernel " + name + ": " + error);
+  }
   int64_t workspaceBytes = 0;
   if (m.workspaceBytes) {
     if (attn_status s =

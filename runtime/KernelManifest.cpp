@@ -297,6 +297,8 @@ bool symbolsBound(const SizeExpr &e, const KernelManifest &m,
                   const std::string &where, FieldReader &r) {
   for (const std::string &sym : e.symbols()) {
     bool bound = false;
+    for (const auto &[name, value] : m.definitions)
+      bound |= name == sym;
     for (const ManifestArgument &a : m.arguments) {
       if (a.isScalar)
         bound |= a.name == sym &&
@@ -337,6 +339,32 @@ bool parseLaunches(const Json &root, KernelManifest &m, FieldReader &r) {
                                      m.callingConvention +
                                      "\"; a CUDA manifest uses "
                                      "\"cuda_kernel_params\"");
+  if (const Json *defs = root.get("sizes")) {
+    if (defs->kind != Json::Array)
+      return r.bad("field \"sizes\"", "is not an array");
+    for (size_t i = 0; i < defs->items.size(); ++i) {
+      const Json &d = defs->items[i];
+      std::string where = "size definition " + std::to_string(i);
+      std::string name;
+      if (d.kind != Json::Object || !r.str(d, "name", where, name))
+        return r.bad(where, "is not an object with a \"name\"");
+      bool ident = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0]));
+      for (char c : name)
+        ident &= std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+      if (!ident)
+        return r.bad(where, "has the name \"" + name +
+                                "\", which is not an identifier");
+      const Json *v = d.get("value");
+      SizeExpr e;
+      where += " (" + name + ")";
+      if (!v || !sizeExpr(*v, where, e, r) || !symbolsBound(e, m, where, r))
+        return v ? false : r.bad(where, "has no \"value\"");
+      for (const auto &[other, value] : m.definitions)
+        if (other == name)
+          return r.bad(where, "defines " + name + " twice");
+      m.definitions.emplace_back(name, e);
+    }
+  }
   if (const Json *w = root.get("workspace_bytes")) {
     SizeExpr e;
     if (!sizeExpr(*w, "field \"workspace_bytes\"", e, r) ||

@@ -79,6 +79,10 @@ struct KernelManifest {
   CudaTarget cudaTarget;                // parsed from `target`
   std::vector<ManifestLaunch> launches; // run in order on one stream
   std::optional<SizeExpr> workspaceBytes;
+  /// "sizes": named size expressions, evaluated in order once the
+  /// arguments bind their symbols; later expressions may use them (e.g. a
+  /// 0-or-1 factor that selects which launches run).
+  std::vector<std::pair<std::string, SizeExpr>> definitions;
 
   bool isCuda() const { return target.compare(0, 5, "cuda:") == 0; }
 };

@@ -21,8 +21,12 @@ struct CudaCodegenOptions {
   std::string chip = "sm_90a";
   /// LLVM NVPTX features (the PTX ISA version).
   std::string features = "+ptx80";
-  /// Threads per block of every launch.
+  /// Threads per block of the one-thread-per-point launches.
   unsigned blockSize = 256;
+  /// Fused attention launches (tensor cores, shared memory) where the
+  /// kernel has the tiled one-pass form; off only for device code replayed
+  /// elsewhere than on a GPU.
+  bool fuse = true;
   /// Recorded in the manifest ("compiler").
   std::string compilerVersion = "0.1.0";
 };

@@ -333,6 +333,10 @@ LogicalResult KernelPlan::placeInWorkspace(Value v, bool withPresence) {
   SizeText count = SizeText::constant(1);
   for (const SizeText &d : s.shape)
     count = sizeMul(count, d);
+  // The results of an op that only the one-thread-per-point launches
+  // compute (not an online op's: the fused launch writes those too).
+  if (auto it = naiveOnly.find(op); it != naiveOnly.end() && !isa<OnlineOp>(op))
+    count = sizeMul(count, it->second);
   s.valueOffset = workspaceBytes.text;
   workspaceBytes = sizeAdd(
       workspaceBytes,
@@ -387,6 +391,8 @@ LogicalResult KernelPlan::build() {
       return failure();
     outputs.push_back(std::move(s));
   }
+  if (fuse)
+    planFusedAttention(*this);
   for (Operation &op : kernel.getBody().front()) {
     if (isa<EinsumOp>(op)) {
       if (failed(placeInWorkspace(op.getResult(0), /*withPresence=*/true)))
@@ -462,14 +468,25 @@ std::string KernelPlan::manifest(const std::vector<Launch> &launches,
          ", \"fill\": " + jsonString(rt::fillValueText(fill)) + "}";
   }
   j += "\n  ],\n";
+  if (!definitions.empty()) {
+    j += "  \"sizes\": [";
+    for (size_t i = 0; i < definitions.size(); ++i)
+      j += std::string(i ? ",\n" : "\n") + "    {\"name\": " +
+           jsonString(definitions[i].first) +
+           ", \"value\": " + sizeJson(definitions[i].second) + "}";
+    j += "\n  ],\n";
+  }
   if (!workspaceBytes.value || *workspaceBytes.value != 0)
     j += "  \"workspace_bytes\": " + sizeJson(workspaceBytes) + ",\n";
   j += "  \"launches\": [";
   for (size_t i = 0; i < launches.size(); ++i) {
     const Launch &l = launches[i];
-    SizeText block = SizeText::constant(options.blockSize);
-    SizeText grid = sizeBinary("min", sizeBinary("ceildiv", l.count, block),
-                               SizeText::constant(65536));
+    SizeText block = SizeText::constant(l.threads ? l.threads
+                                                  : options.blockSize);
+    SizeText grid =
+        l.blocks ? *l.blocks
+                 : sizeBinary("min", sizeBinary("ceildiv", l.count, block),
+                              SizeText::constant(65536));
     j += i ? ",\n" : "\n";
     j += "    {\"entry\": " + jsonString(l.entry) + ", \"grid\": [" +
          sizeJson(grid) + "], \"block\": [" + sizeJson(block) +
@@ -523,6 +540,7 @@ mlir::attn::buildCudaDeviceModule(func::FuncOp kernel,
                          math::MathDialect>();
   }
   KernelPlan plan(kernel);
+  plan.fuse = options.fuse;
   if (failed(plan.build()))
     return failure();
 

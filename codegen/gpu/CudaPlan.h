@@ -12,6 +12,8 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/DenseMap.h"
 
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -62,7 +64,13 @@ struct Launch {
   std::string entry;
   SizeText count; // points; one thread per point, grid-stride
   std::vector<std::string> params;
+  /// A launch with its own geometry (the fused attention launch): blocks
+  /// and threads per block; a zero block count launches nothing.
+  std::optional<SizeText> blocks;
+  unsigned threads = 0;
 };
+
+struct FusedAttention; // CudaFusedAttention.cpp
 
 /// One kernel's plan. build() assigns storage and the workspace layout; the
 /// emitter asks it for size expressions, storage and error codes.
@@ -94,6 +102,18 @@ public:
 
   func::FuncOp kernel;
   std::vector<RunError> errors;
+
+  /// Whether to look for fused attention launches (off for device code that
+  /// runs elsewhere than on a GPU: test/unit/GpuCodegenTest.cpp).
+  bool fuse = true;
+  /// The attn.online ops that a fused launch computes, and for the ops that
+  /// only the one-thread-per-point form of the same computation needs, the
+  /// run-time factor (1 when no fused variant applies to the sizes, else 0)
+  /// that scales their launches and their workspace.
+  std::vector<std::shared_ptr<FusedAttention>> fused;
+  llvm::DenseMap<Operation *, SizeText> naiveOnly;
+  /// Named size expressions the manifest defines ("sizes"), in order.
+  std::vector<std::pair<std::string, SizeText>> definitions;
   SizeText workspaceBytes = SizeText::constant(0);
 
 private:
@@ -103,6 +123,11 @@ private:
 
   LogicalResult placeInWorkspace(Value v, bool withPresence);
 };
+
+/// Finds what fused attention launches compute (CudaFusedAttention.cpp):
+/// fills plan.fused and plan.naiveOnly. build() calls it once the arguments
+/// have storage, before it lays out the workspace.
+void planFusedAttention(KernelPlan &plan);
 
 /// Emits one gpu.func per launch of the kernel's body into `gpuModule`, in
 /// order, and appends the launches. Diagnostics on failure.
