@@ -20,11 +20,13 @@ std::optional<std::string> mlir::attn::defaultPipeline(llvm::StringRef target) {
   // there yet, so the CPU pipeline does not split.
   if (target == "cpu")
     return "func.func(" + rewrites + analyses + ")";
-  // The split-reduction cost model aims for two thread blocks per SM of an
-  // H100 (132 SMs).
+  // The split-reduction cost model aims for rows x workers >= 2112: 16
+  // warps on each of the 132 SMs of an H100/H200 where a worker is one warp
+  // (decode: one query row per (batch, head)); prefill has that many rows
+  // and does not split.
   if (target == "cuda" || target.starts_with("cuda:"))
     return "func.func(" + rewrites +
-           "attn-split-reduction{parallelism=264}, " + analyses + ")";
+           "attn-split-reduction{parallelism=2112}, " + analyses + ")";
   return std::nullopt;
 }
 

@@ -4,7 +4,7 @@
 #
 #   gpu-bench/<case>/<kernel>.attn.json <kernel>.ptx
 #       attnc bench/gpu/FILE --target=cuda:sm_90a --emit=bundle -o DIR
-#             --bind E=D --bind F=D      (the head dim, fixed per case)
+#             (with ATTN_GPU_BENCH_BIND=1: --bind E=D --bind F=D)
 #   gpu-bench/bench.json   the cases and shapes (bench/gpu.py --cases-json),
 #                          the commit, dirty flag, date, attnc's version and,
 #                          per case, the compile error when there was one
@@ -17,7 +17,9 @@
 #   scripts/gpu-bench-artifacts.sh [OUT_DIR]     (default gpu-bench)
 #   ATTNC=path/to/attnc            (default build/tools/attnc/attnc)
 #   ATTN_GPU_TARGET=cuda:sm_90a
-#   ATTN_GPU_BENCH_BIND=0          compile without --bind (head dims dynamic)
+#   ATTN_GPU_BENCH_BIND=1          compile with --bind E=D --bind F=D (default:
+#                                  head dims dynamic; the fused launch has
+#                                  variants for 64 and 128)
 #
 # Exit status: 0 when at least one case compiled (the others are listed,
 # and bench/gpu.py reports them as "not compiled"); 1 when none did: until
@@ -28,7 +30,7 @@ cd "$(dirname "$0")/.."
 OUT=${1:-gpu-bench}
 ATTNC=${ATTNC:-build/tools/attnc/attnc}
 TARGET=${ATTN_GPU_TARGET:-cuda:sm_90a}
-BIND=${ATTN_GPU_BENCH_BIND:-1}
+BIND=${ATTN_GPU_BENCH_BIND:-0}
 
 die() { echo "gpu-bench-artifacts: $*" >&2; exit 1; }
 [ -x "$ATTNC" ] || die "no attnc at $ATTNC (build it: ninja -C build attnc, or set ATTNC)"

@@ -97,11 +97,29 @@ if [ "$RUNS" -gt 0 ] && [ -d "$ART" ]; then
   done
 fi
 
-# 4. compute-sanitizer (memcheck) on the three smallest cases.
+# 4. compute-sanitizer (memcheck) on the three smallest cases and on a few
+#    that run the fused attention launch (shared memory, tensor cores:
+#    ATTN_GPU_SANITIZE names them); racecheck (shared-memory hazards) on the
+#    first of those.
 sanitizer_failed=0
+FUSED_CASES=${ATTN_GPU_SANITIZE:-mha-tile causal-wide decode-tile gqa-gqa_causal-tile}
 if command -v compute-sanitizer >/dev/null; then
   : > "$RES/sanitizer.txt"
-  for c in $(for c in "${cases[@]}"; do [ -f "$c/expect_error.txt" ] || echo "$(du -sk "$c" | cut -f1) $c"; done | sort -n | head -3 | cut -d' ' -f2); do
+  fused=()
+  for n in $FUSED_CASES; do [ -d "$ART/$n" ] && fused+=("$ART/$n"); done
+  if [ ${#fused[@]} -gt 0 ]; then
+    c=${fused[0]}
+    echo "== racecheck $c" >> "$RES/sanitizer.txt"
+    timeout 300 compute-sanitizer --tool racecheck --error-exitcode 9 "$HARNESS" "$c" >> "$RES/sanitizer.txt" 2>&1
+    rc=$?
+    if [ $rc -eq 9 ]; then
+      sanitizer_failed=1
+      say "compute-sanitizer racecheck: hazards in $c (sanitizer.txt)"
+    else
+      say "compute-sanitizer racecheck: $c ended with $rc"
+    fi
+  fi
+  for c in $(for c in "${cases[@]}"; do [ -f "$c/expect_error.txt" ] || echo "$(du -sk "$c" | cut -f1) $c"; done | sort -n | head -3 | cut -d' ' -f2) "${fused[@]}"; do
     echo "== $c" >> "$RES/sanitizer.txt"
     timeout 300 compute-sanitizer --tool memcheck --error-exitcode 9 "$HARNESS" "$c" >> "$RES/sanitizer.txt" 2>&1
     rc=$?

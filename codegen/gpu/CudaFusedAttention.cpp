@@ -1028,26 +1028,28 @@ LogicalResult KernelEmitter::emitFused(FusedAttention &fa, int64_t D,
   // A coordinate that is a canonical dimension or one of the root's, with
   // the tensor's extent, is in range wherever the point is live: no check
   // (and no error in the manifest) for it.
-  auto extentText = [&](Value size) {
+  auto extentOf = [&](Value size) {
     std::string why;
     std::optional<SizeText> n = plan.sizeOf(size, why);
-    return n ? n->text : std::string("?");
+    return n ? *n : SizeText::symbol("?");
   };
-  std::string eText =
-      extentText(fa.root.getSizes()[fa.root.getReducedDims()[0]]);
+  auto same = [](const SizeText &a, const SizeText &b) {
+    return a.text == b.text || (a.value && b.value && *a.value == *b.value);
+  };
+  SizeText eExtent = extentOf(fa.root.getSizes()[fa.root.getReducedDims()[0]]);
   auto needCheck = [&](ArrayRef<AffineExpr> coords, const TensorStorage &s) {
     SmallVector<bool> check;
     for (auto [k, c] : llvm::enumerate(coords)) {
-      const std::string &ext = s.shape[k].text;
+      const SizeText &ext = s.shape[k];
       bool proved = false;
       if (auto d = dyn_cast<AffineDimExpr>(c)) {
         unsigned p = d.getPosition();
-        proved = p < fa.numOnline ? sizeTexts[p].text == ext
-                 : p == fa.e      ? eText == ext
-                                  : std::to_string(T) == ext;
+        proved = p < fa.numOnline ? same(sizeTexts[p], ext)
+                 : p == fa.e      ? same(eExtent, ext)
+                                  : same(SizeText::constant(T), ext);
       }
       for (auto [r, rd] : llvm::enumerate(fa.dimsOf[fa.root]))
-        if (rd == c && extentText(fa.root.getSizes()[r]) == ext)
+        if (rd == c && same(extentOf(fa.root.getSizes()[r]), ext))
           proved = true;
       check.push_back(!proved);
     }
@@ -1069,14 +1071,12 @@ LogicalResult KernelEmitter::emitFused(FusedAttention &fa, int64_t D,
       index.push_back(emitAffine(f, c, x.canon, x.syms));
     SmallVector<Value> extents = f.shape(*qs);
     SmallVector<bool> check = needCheck(fa.qCoords, *qs);
-    auto [ok, code] = rangeCheck(f, index, extents, check, *qs,
+    // Checked at e = D - 1 (the last element a row reads), based at e = 0.
+    SmallVector<Value> last(index);
+    last.back() = f.cst(D - 1);
+    auto [ok, code] = rangeCheck(f, last, extents, check, *qs,
                                  "by Q's map in " + where);
     if (ok) {
-      // (e runs to D - 1 = its extent - 1, proved when Q's last extent is
-      // e's; else the check at e = 0 is not enough.)
-      if (check.back())
-        return online.emitError() << "internal: Q's last extent is not the "
-                                     "contracted dimension's";
       Value bad = f.andI(rowValid[i], f.notI(ok));
       auto ifOp = scf::IfOp::create(b, loc, bad, false);
       OpBuilder::InsertionGuard guard(b);
