@@ -293,7 +293,8 @@ public:
   void done(DeviceFunction &f) {
     f.finish();
     if (current)
-      if (auto it = plan.naiveOnly.find(current); it != plan.naiveOnly.end())
+      if (auto it = plan.launchScale.find(current);
+          it != plan.launchScale.end())
         f.launch.count = sizeMul(f.launch.count, it->second);
     launches.push_back(f.launch);
   }

@@ -49,8 +49,10 @@
 
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "llvm/ADT/MapVector.h"
+#include <functional>
 #include "llvm/Support/Process.h"
 
+#include <cmath>
 #include <limits>
 
 using namespace mlir;
@@ -94,6 +96,23 @@ struct FusedAttention {
   Type elem;
 
   SmallVector<std::pair<int64_t, SizeText>> variants;
+
+  /// The epilogue, when the launch can also finish the kernel (one split
+  /// worker at run time): the outer online op that combines the workers,
+  /// the elementwise einsums from its results to the one output, and the
+  /// fill into it. `single` names the 0-or-1 factor "this launch runs and
+  /// there is one worker".
+  struct Epilogue {
+    OnlineOp outer;
+    int splitDim = -1; // the canonical dim the outer op reduces
+    SmallVector<AffineExpr> outerDims; // the outer op's dims, canonical
+    llvm::MapVector<Operation *, SmallVector<AffineExpr>> dimsOf;
+    Value value;            // what the output receives (before the fill)
+    FillOp fill;            // or null
+    SmallVector<AffineExpr> outCoords;
+    std::string single;
+  };
+  std::optional<Epilogue> epilogue;
 
   AffineExpr dim(unsigned d) {
     return getAffineDimExpr(d, online.getContext());
@@ -450,6 +469,124 @@ public:
   }
 };
 
+/// The epilogue (FusedAttention::Epilogue) after a matched inner online op;
+/// failure (with `why`) when the kernel's end has another shape.
+LogicalResult matchEpilogue(Matcher &m) {
+  FusedAttention &fa = m.fa;
+  OnlineOp inner = fa.online;
+  FusedAttention::Epilogue ep;
+  // The outer combine: ref = the inner maxima, parts = the inner sums.
+  for (Operation *user : inner.getMax().getUsers())
+    if (auto o = dyn_cast<OnlineOp>(user))
+      if (o.getRef() == inner.getMax())
+        ep.outer = o;
+  OnlineOp outer = ep.outer;
+  if (!outer || outer.getNumParts() != inner.getNumParts() ||
+      outer.getFilter() || outer.getReducedDims().size() != 1)
+    return m.fail("no outer combine of one dimension after the launch");
+  for (unsigned i = 0; i < inner.getNumParts(); ++i)
+    if (outer.getParts()[i] != inner.getSums()[i] ||
+        outer.getRescale()[i] != inner.getRescale()[i])
+      return m.fail("the outer combine does not take the sums in order");
+  // Its dimensions from the coordinates it reads the inner results at.
+  ep.outerDims.assign(outer.getNumDims(), AffineExpr());
+  auto unify = [&](AffineMap outerMap, AffineMap innerMap) -> LogicalResult {
+    for (auto [o, i] : llvm::zip(outerMap.getResults(), innerMap.getResults())) {
+      auto od = dyn_cast<AffineDimExpr>(o);
+      if (!od || outerMap.getNumSymbols())
+        return m.fail("the outer combine reads through a non-projection");
+      AffineExpr c = fa.dim(cast<AffineDimExpr>(i).getPosition());
+      AffineExpr &slot = ep.outerDims[od.getPosition()];
+      if (slot && slot != c)
+        return m.fail("the outer combine's dimensions are inconsistent");
+      slot = c;
+    }
+    return success();
+  };
+  if (failed(unify(outer.getRefMap(), inner.getMaxMap())))
+    return failure();
+  for (unsigned i = 0; i < inner.getNumParts(); ++i)
+    if (failed(unify(outer.getPartMap(i), inner.getSumMap(i))))
+      return failure();
+  if (llvm::any_of(ep.outerDims, [](AffineExpr x) { return !x; }))
+    return m.fail("a dimension of the outer combine is not read");
+  ep.splitDim = cast<AffineDimExpr>(ep.outerDims[outer.getReducedDims()[0]])
+                    .getPosition();
+  // The one output: a fill of an elementwise chain from the outer results.
+  auto ret = cast<func::ReturnOp>(m.plan.kernel.getBody().front().getTerminator());
+  if (ret.getNumOperands() != 1)
+    return m.fail("the kernel has several outputs");
+  ep.value = ret.getOperand(0);
+  if ((ep.fill = ep.value.getDefiningOp<FillOp>()))
+    ep.value = ep.fill.getInput();
+  std::function<LogicalResult(Value, SmallVector<AffineExpr> &)> walk =
+      [&](Value v, SmallVector<AffineExpr> &coords) -> LogicalResult {
+    for (unsigned r = 0; r < outer.getNumResults(); ++r)
+      if (v == outer->getResult(r)) {
+        AffineMap map = r == 0 ? outer.getMaxMap() : outer.getSumMap(r - 1);
+        for (AffineExpr x : map.getResults())
+          coords.push_back(ep.outerDims[cast<AffineDimExpr>(x).getPosition()]);
+        return success();
+      }
+    auto op = v.getDefiningOp<EinsumOp>();
+    if (!op || op.getKind() != ReductionKind::none || op.hasGuard() ||
+        !op.getTables().empty() || failed(m.plainBody(op.getBody().front())))
+      return m.fail("the epilogue is not elementwise einsums");
+    if (!ep.dimsOf.count(op)) {
+      SmallVector<AffineExpr> dims(op.getNumDims());
+      for (unsigned i = 0; i < op.getInputs().size(); ++i) {
+        Value in = op.getInputs()[i];
+        if (isKernelArgument(in, m.plan.kernel))
+          continue;
+        SmallVector<AffineExpr> inCoords;
+        if (failed(walk(in, inCoords)))
+          return failure();
+        AffineMap map = op.getInputMap(i);
+        for (auto [x, c] : llvm::zip(map.getResults(), inCoords)) {
+          auto d = dyn_cast<AffineDimExpr>(x);
+          if (!d)
+            return m.fail("the epilogue reads through a non-projection");
+          AffineExpr &slot = dims[d.getPosition()];
+          if (slot && slot != c)
+            return m.fail("the epilogue's dimensions are inconsistent");
+          slot = c;
+        }
+      }
+      if (llvm::any_of(dims, [](AffineExpr x) { return !x; }))
+        return m.fail("an epilogue dimension is not read");
+      ep.dimsOf[op] = dims;
+    }
+    for (AffineExpr x : op.getResultMap().getResults())
+      coords.push_back(ep.dimsOf[op][cast<AffineDimExpr>(x).getPosition()]);
+    return success();
+  };
+  if (failed(walk(ep.value, ep.outCoords)))
+    return failure();
+  // Every output element is one block's row and column: its coordinates
+  // are the block dims (but the split), the rows' and f.
+  SmallVector<unsigned> need(fa.blockDims);
+  llvm::erase(need, static_cast<unsigned>(ep.splitDim));
+  if (fa.pDim >= 0)
+    need.push_back(fa.pDim);
+  for (AffineExpr c : ep.outCoords) {
+    auto d = dyn_cast<AffineDimExpr>(c);
+    if (!d || static_cast<int>(d.getPosition()) == ep.splitDim ||
+        !(llvm::is_contained(need, d.getPosition()) ||
+          static_cast<int>(d.getPosition()) == fa.fDim))
+      return m.fail("an output coordinate is not a row, block or f index");
+    llvm::erase(need, d.getPosition());
+  }
+  if (!need.empty())
+    return m.fail("the output does not name every row dimension");
+  for (auto &[op, dims] : ep.dimsOf)
+    for (Operation *user : op->getUsers())
+      if (!ep.dimsOf.count(user) && user != ep.fill.getOperation() &&
+          !isa<func::ReturnOp>(user))
+        return m.fail("an epilogue value is also read elsewhere");
+  fa.epilogue = std::move(ep);
+  return success();
+}
+
 /// 1 when a == b, else 0 (a, b >= 0).
 SizeText sizeEq(const SizeText &a, int64_t b) {
   SizeText bt = SizeText::constant(b);
@@ -479,7 +616,7 @@ void cuda::planFusedAttention(KernelPlan &plan) {
                      << locText(online.getLoc()) << ": " << m.why << "\n";
       continue;
     }
-    auto fa = std::make_shared<FusedAttention>(std::move(m.fa));
+    FusedAttention *fa = &m.fa;
     // The head dimension: e's extent and f's; the innermost extents of Q,
     // K and V multiples of 8 (16-byte rows for cp.async).
     std::string why;
@@ -511,10 +648,42 @@ void cuda::planFusedAttention(KernelPlan &plan) {
     plan.definitions.push_back(
         {"attn_naive" + k, sizeSub(SizeText::constant(1), any)});
     SizeText naive = SizeText::symbol("attn_naive" + k);
-    for (auto &[covered, dims] : fa->dimsOf)
-      plan.naiveOnly[covered] = naive;
-    plan.naiveOnly[online] = naive;
-    plan.fused.push_back(fa);
+    for (auto &[covered, dims] : fa->dimsOf) {
+      plan.launchScale[covered] = naive;
+      plan.storageScale[covered] = naive;
+    }
+    plan.launchScale[online] = naive;
+    if (failed(matchEpilogue(m))) {
+      if (debug)
+        llvm::errs() << "attnc: the fused launch for the attn.online at "
+                     << locText(online.getLoc())
+                     << " does not finish the kernel: " << m.why << "\n";
+    } else {
+      // With one split worker the launch also writes the output: the outer
+      // combine, the epilogue and the fill then do not run.
+      FusedAttention::Epilogue &ep = *m.fa.epilogue;
+      ep.single = "attn_single" + k;
+      plan.definitions.push_back(
+          {ep.single,
+           sizeMul(any, sizeEq(*plan.sizeOf(online.getSizes()[ep.splitDim],
+                                             why),
+                               1))});
+      SizeText rest = sizeSub(SizeText::constant(1),
+                              SizeText::symbol(ep.single));
+      plan.storageScale[online] = rest;
+      plan.launchScale[ep.outer] = rest;
+      plan.storageScale[ep.outer] = rest;
+      for (auto &[op, dims] : ep.dimsOf) {
+        plan.launchScale[op] = rest;
+        plan.storageScale[op] = rest;
+      }
+      if (ep.fill) {
+        plan.launchScale[ep.fill] = rest;
+        plan.storageScale[ep.fill] = rest;
+      }
+      plan.launchScale[plan.kernel.getBody().front().getTerminator()] = rest;
+    }
+    plan.fused.push_back(std::make_shared<FusedAttention>(std::move(m.fa)));
   }
 }
 
@@ -641,6 +810,15 @@ public:
       for (Value operand : o.getOperands())
         if (failed(ke.captured(f, operand, map, &o)))
           return failure();
+      if (auto exp = dyn_cast<math::ExpOp>(o); exp && exp.getType().isF32()) {
+        // exp(x) as ex2(x * log2(e)): two instructions instead of
+        // libdevice's accurate expf (relative error ~1e-6 here, far below
+        // the bf16/f16 bound of the launch's results).
+        Value scaled = arith::MulFOp::create(
+            b, loc, map.lookup(exp.getOperand()), fconst(M_LOG2E));
+        map.map(exp.getResult(), math::Exp2Op::create(b, loc, scaled));
+        continue;
+      }
       b.clone(o, map);
     }
     return op.emitError() << "a region does not end in attn.yield";
@@ -951,21 +1129,21 @@ LogicalResult KernelEmitter::emitFused(FusedAttention &fa, int64_t D,
   std::string where = "the fused attention launch of the attn.online at " +
                       locText(online.getLoc());
 
-  // Shared memory: the K tile, then the V tile.
-  std::string smemName = f.launch.entry + "_smem";
-  {
+  // Shared memory (dynamic, one extern symbol per module): two buffers
+  // (tile t and the prefetch of tile t + 1), each the K tile then the V tile.
+  const int64_t bufElems = 2 * T * stride;
+  const char *smemName = "attn_dynamic_smem";
+  if (!module.lookupSymbol(smemName)) {
     OpBuilder mb = OpBuilder::atBlockBegin(module.getBody());
-    auto arrayType =
-        LLVM::LLVMArrayType::get(IntegerType::get(ctx, 8), 2 * T * stride * 2);
+    auto arrayType = LLVM::LLVMArrayType::get(IntegerType::get(ctx, 8), 0);
     LLVM::GlobalOp::create(mb, loc, arrayType, /*isConstant=*/false,
-                           LLVM::Linkage::Internal, smemName, Attribute(),
+                           LLVM::Linkage::External, smemName, Attribute(),
                            /*alignment=*/16, /*addrSpace=*/3);
   }
   auto shared = LLVM::LLVMPointerType::get(ctx, 3);
-  Value kTile = LLVM::AddressOfOp::create(f.pro, loc, shared, smemName);
-  Value vTile = LLVM::GEPOp::create(
-      f.pro, loc, shared, fa.elem, kTile,
-      ArrayRef<LLVM::GEPArg>{static_cast<int32_t>(T * stride)});
+  Value smem = LLVM::AddressOfOp::create(f.pro, loc, shared, smemName);
+  f.launch.sharedBytes =
+      SizeText::constant(2 * bufElems * (fa.elem.getIntOrFloatBitWidth() / 8));
 
   // Sizes and canonical symbols.
   SmallVector<Value> sizes;
@@ -1125,25 +1303,19 @@ LogicalResult KernelEmitter::emitFused(FusedAttention &fa, int64_t D,
 
   // The root's dimensions that K's rows need in range (all but the query
   // rank and e): where a K coordinate out of range is an error, not padding.
-  OpBuilder::InsertPoint afterLoop = b.saveInsertionPoint();
-  Value t = f.beginLoop(sizes[fa.tileDim]);
-  x.canon[fa.tileDim] = t;
-  auto box = [&](Value rowLo, int64_t rowCount) {
+  // The key tiles, software-pipelined: the copies of tile t + 1 (into the
+  // other buffer) are in flight while tile t computes. A tile that no
+  // filter lets contribute is neither copied nor computed.
+  auto box = [&](Value tile, Value rowLo, int64_t rowCount) {
     SmallVector<std::optional<Interval>> bx(fa.numCanon());
     for (unsigned d : fa.blockDims)
       bx[d] = Interval{x.canon[d], x.canon[d]};
-    bx[fa.tileDim] = Interval{t, t};
+    bx[fa.tileDim] = Interval{tile, tile};
     if (fa.pDim >= 0)
       bx[fa.pDim] = Interval{rowLo, f.add(rowLo, f.cst(rowCount - 1))};
     bx[fa.m0] = Interval{f.cst(0), f.cst(T - 1)};
     return bx;
   };
-  auto [blockFull, blockEmpty] = x.classifyTile(box(rowBlock, rowsPerBlock));
-  (void)blockFull;
-  f.enterIf(f.notI(blockEmpty));
-
-  // Stream the K and V tiles into shared memory.
-  NVVM::Barrier0Op::create(b, loc);
   auto copyTile = [&](const TensorStorage &s, ArrayRef<AffineExpr> coords,
                       unsigned colDim, Value tileBase, const char *name) {
     int64_t chunksPerRow = D / 8, total = T * chunksPerRow;
@@ -1198,14 +1370,48 @@ LogicalResult KernelEmitter::emitFused(FusedAttention &fa, int64_t D,
               ctx, NVVM::LoadCacheModifierKind::CG),
           bytes);
     }
+  };
+  Value nTiles = sizes[fa.tileDim];
+  auto kAt = [&](Value buf) {
+    return x.sharedAt(smem, f.mul(buf, f.cst(bufElems)));
+  };
+  auto vAt = [&](Value buf) {
+    return x.sharedAt(smem, f.add(f.mul(buf, f.cst(bufElems)),
+                                  f.cst(T * stride)));
+  };
+  auto issue = [&](Value u, Value buf) {
+    x.canon[fa.tileDim] = u;
+    auto [uFull, uEmpty] = x.classifyTile(box(u, rowBlock, rowsPerBlock));
+    (void)uFull;
+    Value go = f.andI(f.cmp(arith::CmpIPredicate::ult, u, nTiles),
+                      f.notI(uEmpty));
+    {
+      OpBuilder::InsertionGuard guard(b);
+      f.enterIf(go);
+      copyTile(*ks, fa.kCoords, fa.e, kAt(buf), "K");
+      copyTile(*vs, fa.vCoords, fa.fDim, vAt(buf), "V");
+    }
+    x.canon[fa.e] = Value();
+    x.canon[fa.fDim] = Value();
+    // One group per tile, empty or not: wait_group counts stay uniform.
     NVVM::CpAsyncCommitGroupOp::create(b, loc);
   };
-  copyTile(*ks, fa.kCoords, fa.e, kTile, "K");
-  copyTile(*vs, fa.vCoords, fa.fDim, vTile, "V");
-  x.canon[fa.e] = Value();
-  x.canon[fa.fDim] = Value();
-  NVVM::CpAsyncWaitGroupOp::create(b, loc, b.getI32IntegerAttr(0));
+  issue(f.cst(0), f.cst(0));
+  OpBuilder::InsertPoint afterLoop = b.saveInsertionPoint();
+  Value t = f.beginLoop(nTiles);
+  Value buf = remu(t, 2);
+  issue(f.add(t, f.cst(1)), arith::SubIOp::create(b, loc, f.cst(1), buf));
+  x.canon[fa.tileDim] = t;
+  NVVM::CpAsyncWaitGroupOp::create(b, loc, b.getI32IntegerAttr(1));
   NVVM::Barrier0Op::create(b, loc);
+  // The tile's work goes before this barrier: everyone has read tile t's
+  // buffer before the copies of tile t + 2 overwrite it.
+  auto endBarrier = NVVM::Barrier0Op::create(b, loc);
+  b.setInsertionPoint(endBarrier);
+  auto [blockFull, blockEmpty] = x.classifyTile(box(t, rowBlock, rowsPerBlock));
+  (void)blockFull;
+  f.enterIf(f.notI(blockEmpty));
+  Value kTile = kAt(buf), vTile = vAt(buf);
 
   // Scores: S = Q K^T over the tile (ldmatrix of K rows).
   SmallVector<SmallVector<Value>> s(nTilesN);
@@ -1224,7 +1430,7 @@ LogicalResult KernelEmitter::emitFused(FusedAttention &fa, int64_t D,
 
   // The elementwise cascade, the online update and P V: unmasked on tiles
   // full for this warp's rows, with every filter elsewhere.
-  auto [warpFull, warpEmpty] = x.classifyTile(box(rowWarp, 16));
+  auto [warpFull, warpEmpty] = x.classifyTile(box(t, rowWarp, 16));
   (void)warpEmpty;
   auto ifFull = scf::IfOp::create(b, loc, warpFull, /*withElse=*/true);
   Value refX = fa.refOp.getInputs()[0];
@@ -1414,27 +1620,141 @@ LogicalResult KernelEmitter::emitFused(FusedAttention &fa, int64_t D,
             f.select(has, v, x.fconst(0)));
     f.store(f.presenceOf(st), b.getI1Type(), at, has);
   };
-  for (int i = 0; i < 2; ++i) {
-    setRow(i);
-    Value m = x.loadF(runMax[i]);
-    Value has = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, m,
-                                      x.fconst(negInf));
-    Value lead = f.andI(rowValid[i], firstOfQuad);
-    store(online.getMax(), online.getMaxMap(), m, has, lead);
-    for (auto [p, part] : llvm::enumerate(fa.parts)) {
-      Value result = online.getSums()[p];
-      AffineMap map = online.getSumMap(p);
-      if (!part.pv) {
-        store(result, map, x.loadF(runSum[p][i]), has, lead);
-        continue;
+  auto writeInner = [&]() {
+    for (int i = 0; i < 2; ++i) {
+      setRow(i);
+      Value m = x.loadF(runMax[i]);
+      Value has = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, m,
+                                        x.fconst(negInf));
+      Value lead = f.andI(rowValid[i], firstOfQuad);
+      store(online.getMax(), online.getMaxMap(), m, has, lead);
+      for (auto [p, part] : llvm::enumerate(fa.parts)) {
+        Value result = online.getSums()[p];
+        AffineMap map = online.getSumMap(p);
+        if (!part.pv) {
+          store(result, map, x.loadF(runSum[p][i]), has, lead);
+          continue;
+        }
+        for (int64_t n = 0; n < nOut; ++n)
+          for (int c = 2 * i; c < 2 * i + 2; ++c) {
+            x.canon[fa.fDim] =
+                f.add(f.cst(n * 8 + (c & 1)), f.mul(t4, f.cst(2)));
+            store(result, map, x.loadF(out[n][c]), has, rowValid[i]);
+          }
       }
+    }
+  };
+
+  // The epilogue (one split worker): the outer combine is the identity, the
+  // elementwise einsums after it run per output element on the registers,
+  // and the fill converts into the output.
+  auto writeOutput = [&]() -> LogicalResult {
+    FusedAttention::Epilogue &ep = *fa.epilogue;
+    const TensorStorage &outS = plan.output(0);
+    double fillValue = ep.fill ? ep.fill.getValue().convertToDouble() : 0.0;
+    SmallVector<Value> outExtents = f.shape(outS);
+    for (int i = 0; i < 2; ++i) {
+      setRow(i);
+      Value m = x.loadF(runMax[i]);
+      Value has = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, m,
+                                        x.fconst(negInf));
       for (int64_t n = 0; n < nOut; ++n)
         for (int c = 2 * i; c < 2 * i + 2; ++c) {
           x.canon[fa.fDim] =
               f.add(f.cst(n * 8 + (c & 1)), f.mul(t4, f.cst(2)));
-          store(result, map, x.loadF(out[n][c]), has, rowValid[i]);
+          DenseMap<Operation *, std::pair<Value, Value>> memo;
+          std::function<FailureOr<std::pair<Value, Value>>(Value)> evalEpi =
+              [&](Value v) -> FailureOr<std::pair<Value, Value>> {
+            OnlineOp outer = ep.outer;
+            if (v == outer.getMax())
+              return std::make_pair(m, has);
+            for (auto [p, part] : llvm::enumerate(fa.parts))
+              if (v == outer.getSums()[p])
+                return std::make_pair(
+                    x.loadF(part.pv ? out[n][c] : runSum[p][i]), has);
+            auto op = v.getDefiningOp<EinsumOp>();
+            if (auto it = memo.find(op); it != memo.end())
+              return it->second;
+            SmallVector<Value> dims, opSyms = x.symsOf(op);
+            for (AffineExpr d : ep.dimsOf[op])
+              dims.push_back(emitAffine(f, d, x.canon, x.syms));
+            Value present = emitFilter(f, op.getFilter(), dims, opSyms);
+            SmallVector<Value> inputs;
+            for (unsigned k = 0; k < op.getInputs().size(); ++k) {
+              Value in = op.getInputs()[k];
+              if (isKernelArgument(in, plan.kernel)) {
+                const TensorStorage *st = plan.storageOf(in);
+                SmallVector<Value> index;
+                SmallVector<bool> check;
+                for (auto [j, e] : llvm::enumerate(op.getInputMap(k).getResults())) {
+                  index.push_back(emitAffine(f, e, dims, opSyms));
+                  bool proved = false;
+                  if (auto d = dyn_cast<AffineDimExpr>(e)) {
+                    std::string why;
+                    std::optional<SizeText> sz =
+                        plan.sizeOf(op.getSizes()[d.getPosition()], why);
+                    proved = sz && sz->text == st->shape[j].text;
+                  }
+                  check.push_back(!proved);
+                }
+                Value live = x.inDomain(op, dims);
+                if (present)
+                  live = f.andI(live, present);
+                FailureOr<Value> lv = x.loadArgument(
+                    in, index, check, live,
+                    "through the map of input " + std::to_string(k) +
+                        " of the attn.einsum at " + locText(op.getLoc()));
+                if (failed(lv))
+                  return failure();
+                inputs.push_back(*lv);
+                continue;
+              }
+              FailureOr<std::pair<Value, Value>> iv = evalEpi(in);
+              if (failed(iv))
+                return failure();
+              inputs.push_back(iv->first);
+              if (iv->second)
+                present = f.andI(present, iv->second);
+            }
+            FailureOr<Value> body = x.cloneBody(op, inputs, dims);
+            if (failed(body))
+              return failure();
+            memo[op] = {*body, present};
+            return memo[op];
+          };
+          FailureOr<std::pair<Value, Value>> r = evalEpi(ep.value);
+          if (failed(r))
+            return failure();
+          Value v = r->first;
+          if (r->second)
+            v = f.select(r->second, v,
+                         constantOf(b, loc, v.getType(), fillValue));
+          v = convert(b, loc, v, outS.elementType);
+          SmallVector<Value> index;
+          for (AffineExpr e : ep.outCoords)
+            index.push_back(x.canon[cast<AffineDimExpr>(e).getPosition()]);
+          Value at = f.offset(index, outExtents);
+          OpBuilder::InsertionGuard guard(b);
+          auto ifOp = scf::IfOp::create(b, loc, rowValid[i], false);
+          b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+          f.store(f.valuesOf(outS), outS.elementType, at, v);
         }
     }
+    return success();
+  };
+  if (!fa.epilogue) {
+    writeInner();
+  } else {
+    Value single =
+        f.cmp(arith::CmpIPredicate::ne,
+              f.size(SizeText::symbol(fa.epilogue->single)), f.cst(0));
+    auto ifOp = scf::IfOp::create(b, loc, single, /*withElse=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    if (failed(writeOutput()))
+      return failure();
+    b.setInsertionPoint(ifOp.elseBlock()->getTerminator());
+    writeInner();
   }
 
   f.launch.blocks = blocks;

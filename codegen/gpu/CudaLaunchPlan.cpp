@@ -333,9 +333,8 @@ LogicalResult KernelPlan::placeInWorkspace(Value v, bool withPresence) {
   SizeText count = SizeText::constant(1);
   for (const SizeText &d : s.shape)
     count = sizeMul(count, d);
-  // The results of an op that only the one-thread-per-point launches
-  // compute (not an online op's: the fused launch writes those too).
-  if (auto it = naiveOnly.find(op); it != naiveOnly.end() && !isa<OnlineOp>(op))
+  // The results of an op whose work a fused launch may take over.
+  if (auto it = storageScale.find(op); it != storageScale.end())
     count = sizeMul(count, it->second);
   s.valueOffset = workspaceBytes.text;
   workspaceBytes = sizeAdd(
@@ -489,8 +488,10 @@ std::string KernelPlan::manifest(const std::vector<Launch> &launches,
                               SizeText::constant(65536));
     j += i ? ",\n" : "\n";
     j += "    {\"entry\": " + jsonString(l.entry) + ", \"grid\": [" +
-         sizeJson(grid) + "], \"block\": [" + sizeJson(block) +
-         "],\n     \"params\": [";
+         sizeJson(grid) + "], \"block\": [" + sizeJson(block) + "]";
+    if (l.sharedBytes)
+      j += ", \"shared_bytes\": " + sizeJson(*l.sharedBytes);
+    j += ",\n     \"params\": [";
     for (size_t k = 0; k < l.params.size(); ++k)
       j += (k ? ", " : "") + jsonString(l.params[k]);
     j += "]}";

@@ -68,6 +68,8 @@ struct Launch {
   /// and threads per block; a zero block count launches nothing.
   std::optional<SizeText> blocks;
   unsigned threads = 0;
+  /// Dynamic shared memory per block (bytes), when the launch uses it.
+  std::optional<SizeText> sharedBytes;
 };
 
 struct FusedAttention; // CudaFusedAttention.cpp
@@ -106,12 +108,12 @@ public:
   /// Whether to look for fused attention launches (off for device code that
   /// runs elsewhere than on a GPU: test/unit/GpuCodegenTest.cpp).
   bool fuse = true;
-  /// The attn.online ops that a fused launch computes, and for the ops that
-  /// only the one-thread-per-point form of the same computation needs, the
-  /// run-time factor (1 when no fused variant applies to the sizes, else 0)
-  /// that scales their launches and their workspace.
+  /// The attn.online ops that a fused launch computes; for the ops whose
+  /// work a fused launch may take over, the run-time factor (0 or 1) that
+  /// scales their launches (`launchScale`) and their results' workspace
+  /// (`storageScale`).
   std::vector<std::shared_ptr<FusedAttention>> fused;
-  llvm::DenseMap<Operation *, SizeText> naiveOnly;
+  llvm::DenseMap<Operation *, SizeText> launchScale, storageScale;
   /// Named size expressions the manifest defines ("sizes"), in order.
   std::vector<std::pair<std::string, SizeText>> definitions;
   SizeText workspaceBytes = SizeText::constant(0);
@@ -125,7 +127,7 @@ private:
 };
 
 /// Finds what fused attention launches compute (CudaFusedAttention.cpp):
-/// fills plan.fused and plan.naiveOnly. build() calls it once the arguments
+/// fills plan.fused, plan.launchScale and plan.storageScale. build() calls it once the arguments
 /// have storage, before it lays out the workspace.
 void planFusedAttention(KernelPlan &plan);
 
