@@ -1199,8 +1199,14 @@ private:
             H::select(contributes, H::Expr(uint8_t(1)), self[presentIndex]));
       } else {
         // A masked term keeps the accumulator (a blend after the FMA).
+        // The mask holds on most of the tiles a block sees (all of them but
+        // the diagonal for causal): `likely` makes Halide split the
+        // reduction loop into the range of keys where it holds for every
+        // row of the block, without the blend, and the ranges around it.
         H::Expr next = kind == ReductionKind::sum ? accumulate(acc, value)
                                                   : strict(combined);
+        if (!isTrue(masked))
+          next = H::likely_if_innermost(next);
         upd.push_back(H::select(andE(rvarsUsed, masked), next, acc));
       }
       if (upd.size() == 1)
