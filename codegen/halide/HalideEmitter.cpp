@@ -162,6 +162,21 @@ struct TensorView {
   std::vector<H::Expr> extents; // tensor order, Int(32)
   std::string description;      // for messages
   int argument = -1;            // the kernel argument it is, or -1
+  /// Presence as an expression that reads no stage (only arguments), for
+  /// the run-time tile classification (visitOnline): `expr` over the
+  /// variables named `dims` (one per tensor dimension, tensor order).
+  struct PresenceExpr {
+    H::Expr expr;
+    std::vector<std::string> dims;
+  };
+  std::optional<PresenceExpr> presenceExpr;
+  /// For a reduction einsum: whether one iteration point contributes, as
+  /// such an expression over the op's dimensions (`dims`: one per op
+  /// dimension, reduced ones included), with the op's sizes.
+  std::optional<PresenceExpr> pointPresence;
+  SmallVector<H::Expr> pointSizes;
+  SmallVector<unsigned> pointReduced;
+  SmallVector<unsigned> pointResultDims; // the op dimension of each tensor one
 
   unsigned rank() const { return extents.size(); }
 
@@ -584,6 +599,39 @@ private:
     }
   }
 
+  /// `pe.expr` with its dimension variables replaced by `coords`.
+  static H::Expr substituteDims(const TensorView::PresenceExpr &pe,
+                                const std::vector<H::Expr> &coords) {
+    std::map<std::string, H::Expr> at;
+    for (unsigned k = 0; k < pe.dims.size(); ++k)
+      at[pe.dims[k]] = coords[k];
+    return HI::substitute(at, pe.expr);
+  }
+
+  /// The names of the Funcs `e` calls (not arguments).
+  static std::set<std::string> funcsCalled(const H::Expr &e) {
+    struct Calls : HI::IRGraphVisitor {
+      std::set<std::string> names;
+      using HI::IRGraphVisitor::visit;
+      void visit(const HI::Call *c) override {
+        if (c->call_type == HI::Call::Halide)
+          names.insert(c->name);
+        HI::IRGraphVisitor::visit(c);
+      }
+    } calls;
+    e.accept(&calls);
+    return calls.names;
+  }
+
+  /// Whether `e` reads a stage of the pipeline (a clamped copy of an
+  /// argument is not one).
+  bool readsStage(const H::Expr &e) const {
+    std::set<std::string> names = funcsCalled(e);
+    return llvm::any_of(p.stages, [&](const HalideStage &s) {
+      return names.count(s.func.name());
+    });
+  }
+
   //===--------------------------------------------------------------------===//
   // Regions
   //===--------------------------------------------------------------------===//
@@ -921,6 +969,9 @@ private:
     // Every input read in range is present: an input read out of range is an
     // error only then (the point would otherwise contribute).
     H::Expr mapPresentInRange = HI::const_true();
+    // The inputs' presence without reading a stage's flag (nothing where an
+    // input's presence is a flag with no such expression).
+    std::optional<H::Expr> mapPresentExpr = HI::const_true();
     bool elementPresence =
         guard.elementPresence || op.hasFilter() || op.hasGuard();
     bool checked = guard.checked;
@@ -1008,6 +1059,14 @@ private:
       }
       p.mapReads.push_back(read);
       auto [value, present] = source.load(coords);
+      if (t.presentIndex < 0)
+        mapPresentExpr = mapPresentExpr ? andE(*mapPresentExpr, present)
+                                        : mapPresentExpr;
+      else if (t.presenceExpr && mapPresentExpr)
+        mapPresentExpr = andE(*mapPresentExpr,
+                              substituteDims(*t.presenceExpr, coords));
+      else
+        mapPresentExpr = std::nullopt;
       bodyArgs.push_back(value);
       mapOob = orE(mapOob, inputOob);
       mapPresent = andE(mapPresent, present);
@@ -1216,6 +1275,34 @@ private:
     }
 
     TensorView view;
+    // Presence as an expression of the arguments only, where it is one.
+    if (mapPresentExpr) {
+      H::Expr point = andE(filter, andE(andE(guard.present, guard.value),
+                                        andE(*mapPresentExpr, body->present)));
+      if (!readsStage(point)) {
+        std::vector<std::string> all, result;
+        for (const H::Expr &d : pt.dims)
+          all.push_back(d.as<HI::Variable>()->name);
+        for (AffineExpr e : resultMap.getResults())
+          result.push_back(all[cast<AffineDimExpr>(e).getPosition()]);
+        bool usesReduced = llvm::any_of(reduced, [&](unsigned r) {
+          return HI::expr_uses_var(point, all[r]);
+        });
+        if (!usesReduced)
+          view.presenceExpr = TensorView::PresenceExpr{
+              kind == ReductionKind::none ? point
+                                          : andE(volumePositive, point),
+              result};
+        if (kind != ReductionKind::none) {
+          view.pointPresence = TensorView::PresenceExpr{point, all};
+          view.pointSizes = pt.sizes;
+          view.pointReduced.assign(reduced.begin(), reduced.end());
+          for (AffineExpr e : resultMap.getResults())
+            view.pointResultDims.push_back(
+                cast<AffineDimExpr>(e).getPosition());
+        }
+      }
+    }
     view.func = f;
     view.stage = stageIndex;
     view.elementType = resultType.getElementType();
@@ -1270,6 +1357,89 @@ private:
       keep.push_back(llvm::find(kept, cast<AffineDimExpr>(e).getPosition()) -
                      kept.begin());
     return d->select(keep);
+  }
+
+  /// The dimensions of the last tileClasses Func, outermost last: the
+  /// online's dimension and whether it stands for the block of rows.
+  std::vector<std::pair<unsigned, bool>> tileClassDims;
+
+  /// The run-time tile classes of an attn.online whose `ref` (a reduction
+  /// einsum over the elements of a tile) has a stored presence flag that
+  /// depends on the arguments only (a filter that reads a tensor: a
+  /// block-sparse layout, per-sequence lengths): a Func, computed before
+  /// the main loops, over the block of rows `q` (or the row), the tiles and
+  /// the other dimensions the presence reads, that is 1 where some point of
+  /// the block's rows and the tile's elements contributes (exact: the
+  /// presence expression itself is evaluated over the whole tile), else 0.
+  /// Nothing where the presence is not such an expression.
+  std::optional<H::Func>
+  tileClasses(OnlineOp op, const TensorView &ref, int q,
+              ArrayRef<unsigned> reduced,
+              ArrayRef<H::Expr> sizes, ArrayRef<H::Expr> syms,
+              const std::string &name) {
+    if (!ref.pointPresence || ref.pointResultDims.empty())
+      return std::nullopt;
+    const TensorView::PresenceExpr &pp = *ref.pointPresence;
+    unsigned n = op.getNumDims();
+    // The online's point: a Var per dimension, the row of a block q * B + qi.
+    std::string cname = name + "_tile_class";
+    std::vector<H::Var> vars(n);
+    SmallVector<H::Expr> coords(n);
+    H::Region region;
+    for (unsigned d = 0; d < n; ++d) {
+      vars[d] = H::Var(cname + "_d" + std::to_string(d));
+      coords[d] = vars[d];
+    }
+    if (q >= 0)
+      region.push_back(H::Range(0, blockRows));
+    // ref's reduced dimensions (the elements of the tile) are the RDom's.
+    SmallVector<unsigned> refReduced(ref.pointReduced.begin(),
+                                     ref.pointReduced.end());
+    for (unsigned r : llvm::reverse(refReduced))
+      region.push_back(H::Range(0, ref.pointSizes[r]));
+    if (region.empty())
+      return std::nullopt;
+    H::RDom r(region, cname + "_r");
+    unsigned next = 0;
+    if (q >= 0)
+      coords[q] = H::min(vars[q] * blockRows + r[next++], sizes[q] - 1);
+    // ref's dimensions: its result through the online's map, its reduced
+    // ones the tile's elements.
+    AffineMap refMap = op.getRefMap();
+    std::map<std::string, H::Expr> at;
+    for (unsigned j = 0; j < refMap.getNumResults(); ++j) {
+      FailureOr<H::Expr> c = affine(refMap.getResult(j), coords, syms, op);
+      if (failed(c))
+        return std::nullopt;
+      at[pp.dims[ref.pointResultDims[j]]] = *c;
+    }
+    H::Expr used = HI::const_true();
+    for (unsigned i = 0; i < refReduced.size(); ++i) {
+      unsigned d = refReduced[refReduced.size() - 1 - i];
+      at[pp.dims[d]] = r[next];
+      used = used && r[next] >= 0; // every RVar in the update (see visitEinsum)
+      ++next;
+    }
+    H::Expr point = HI::substitute(at, pp.expr);
+    // The class's dimensions: the block, the tiles, and those it reads.
+    tileClassDims.clear();
+    std::vector<H::Var> args;
+    for (unsigned d = 0; d < n; ++d) {
+      bool isTile = llvm::is_contained(reduced, d);
+      if (static_cast<int>(d) == q || isTile ||
+          HI::expr_uses_var(point, vars[d].name())) {
+        args.push_back(vars[d]);
+        tileClassDims.push_back({d, static_cast<int>(d) == q});
+      }
+    }
+    std::reverse(args.begin(), args.end()); // Halide order: innermost first
+    std::reverse(tileClassDims.begin(), tileClassDims.end());
+    H::Func cls(cname);
+    std::vector<H::Expr> self(args.begin(), args.end());
+    cls(self) = H::Expr(uint8_t(0));
+    cls(self) = H::select(used && point, H::Expr(uint8_t(1)), cls(self));
+    p.tileClasses.push_back(cls);
+    return cls;
   }
 
   /// One Tuple-valued Func over the union of the result dimensions holds the
@@ -1426,6 +1596,15 @@ private:
       }
       if (!isTrue(where))
         rdom.where(where);
+    } else if (std::optional<H::Func> cls = tileClasses(op, *inputs[0], q,
+                                                        reduced, sizes,
+                                                        syms, name)) {
+      // Run-time classification: the tiles no point of the block can see
+      // are skipped; the others keep the per-element presence.
+      std::vector<H::Expr> at;
+      for (const auto &[d, isBlock] : tileClassDims)
+        at.push_back(isBlock ? H::Expr(qo) : dims[d]);
+      rdom.where((*cls)(at) != 0);
     }
 
     // Inputs at the point (coordinates clamped where not provably in range:
@@ -1753,18 +1932,9 @@ private:
         empty = orE(empty, pt.sizes[d] <= 0);
     }
     check.skip = orE(empty, provablyNoError);
-    struct Calls : HI::IRGraphVisitor {
-      std::set<std::string> names;
-      using HI::IRGraphVisitor::visit;
-      void visit(const HI::Call *c) override {
-        if (c->call_type == HI::Call::Halide)
-          names.insert(c->name);
-        HI::IRGraphVisitor::visit(c);
-      }
-    } calls;
-    code.accept(&calls);
+    std::set<std::string> called = funcsCalled(code);
     for (HalideStage &s : p.stages)
-      if (calls.names.count(s.func.name()))
+      if (called.count(s.func.name()))
         s.mustBeRoot = true;
     errorChecks.push_back(std::move(check));
   }
