@@ -1,10 +1,11 @@
 // The algorithm half of the CPU code generator: each attn.einsum becomes a
 // Halide Func over its result dimensions (reduced dimensions an RDom, the
 // affine filter and the guard its where-clause), carrying, where the semantics
-// need them, a presence flag (absent points, LANGUAGE.md) and an error code
-// (an out-of-range read at a contributing point). Reads that may fall outside
-// a tensor are clamped, so nothing is ever loaded out of bounds, and checked.
-// No schedule here: see HalideSchedule.cpp.
+// need it, a presence flag (absent points, LANGUAGE.md). Reads that may fall
+// outside a tensor are clamped, so nothing is ever loaded out of bounds, and
+// checked by a computation of their own (the error code of an out-of-range
+// read at a contributing point; skipped when the sizes prove the reads in
+// range). No schedule here: see HalideSchedule.cpp.
 #include "codegen/halide/HalideDomain.h"
 #include "codegen/halide/HalidePipeline.h"
 #include "codegen/halide/HalideScalarOps.h"
@@ -158,10 +159,24 @@ struct TensorView {
   /// and, when set, membership of the coordinates in `domain`.
   H::Expr uniformPresent;
   std::optional<AffineDomain> domain;
-  int errorIndex = -1;          // tuple element of the error code, or -1
   std::vector<H::Expr> extents; // tensor order, Int(32)
   std::string description;      // for messages
   int argument = -1;            // the kernel argument it is, or -1
+  /// Presence as an expression that reads no stage (only arguments), for
+  /// the run-time tile classification (visitOnline): `expr` over the
+  /// variables named `dims` (one per tensor dimension, tensor order).
+  struct PresenceExpr {
+    H::Expr expr;
+    std::vector<std::string> dims;
+  };
+  std::optional<PresenceExpr> presenceExpr;
+  /// For a reduction einsum: whether one iteration point contributes, as
+  /// such an expression over the op's dimensions (`dims`: one per op
+  /// dimension, reduced ones included), with the op's sizes.
+  std::optional<PresenceExpr> pointPresence;
+  SmallVector<H::Expr> pointSizes;
+  SmallVector<unsigned> pointReduced;
+  SmallVector<unsigned> pointResultDims; // the op dimension of each tensor one
 
   unsigned rank() const { return extents.size(); }
 
@@ -228,7 +243,10 @@ public:
         paddedNames.insert(
             indexName(o, cast<AffineDimExpr>(e).getPosition()));
     paddedNames.erase("");
-    // Key-side indices: those of arguments read along a tiled rank (K, V).
+    // Key-side indices: those of arguments read along a tiled rank (K, V),
+    // in the coordinates that do not involve the tiled rank (a relative
+    // position p - m couples the query rows with the keys, it does not make
+    // p a key-side index).
     auto isTiled = [&](const std::string &n) {
       return llvm::any_of(p.tilings, [&](const HalidePipeline::Tiling &t) {
         return n == t.rank || n == t.element || n == t.index;
@@ -237,11 +255,19 @@ public:
     for (EinsumOp e : kernel.getBody().getOps<EinsumOp>())
       for (auto [i, input] : llvm::enumerate(e.getInputs())) {
         std::set<std::string> names;
-        e.getInputMap(i).walkExprs([&](AffineExpr x) {
-          if (auto d = dyn_cast<AffineDimExpr>(x))
-            names.insert(indexName(e, d.getPosition()));
-        });
-        if (isa<BlockArgument>(input) && llvm::any_of(names, isTiled))
+        bool alongTiled = false;
+        for (AffineExpr coord : e.getInputMap(i).getResults()) {
+          std::set<std::string> coordNames;
+          coord.walk([&](AffineExpr x) {
+            if (auto d = dyn_cast<AffineDimExpr>(x))
+              coordNames.insert(indexName(e, d.getPosition()));
+          });
+          if (llvm::any_of(coordNames, isTiled))
+            alongTiled = true;
+          else
+            names.insert(coordNames.begin(), coordNames.end());
+        }
+        if (isa<BlockArgument>(input) && alongTiled)
           keySideNames.insert(names.begin(), names.end());
       }
     keySideNames.insert("");
@@ -505,6 +531,107 @@ private:
     }
   }
 
+  /// The range [lo, hi] (Int(64), evaluated at run time) of affine `e` over
+  /// the box where every dimension d ranges over [0, sizes[d] - 1]; nothing
+  /// where it cannot be bounded (a division or modulo by a dimension). Used
+  /// to prove before the run that a checked read stays in range at every
+  /// point (then the error check has nothing to do). Floor and ceiling
+  /// division by a fixed k are monotone in the dividend (Halide's x / 0 is
+  /// 0, a constant), so the ends map to the ends.
+  struct Interval64 {
+    H::Expr lo, hi;
+  };
+  std::optional<Interval64> boxInterval(AffineExpr e, ArrayRef<H::Expr> sizes,
+                                        ArrayRef<H::Expr> syms) {
+    auto i64 = [](const H::Expr &x) { return H::cast(H::Int(64), x); };
+    switch (e.getKind()) {
+    case AffineExprKind::Constant: {
+      H::Expr c(int64_t(cast<AffineConstantExpr>(e).getValue()));
+      return Interval64{c, c};
+    }
+    case AffineExprKind::DimId:
+      return Interval64{H::Expr(int64_t(0)),
+                        i64(sizes[cast<AffineDimExpr>(e).getPosition()]) - 1};
+    case AffineExprKind::SymbolId: {
+      H::Expr s = i64(syms[cast<AffineSymbolExpr>(e).getPosition()]);
+      return Interval64{s, s};
+    }
+    default:
+      break;
+    }
+    auto bin = cast<AffineBinaryOpExpr>(e);
+    std::optional<Interval64> a = boxInterval(bin.getLHS(), sizes, syms);
+    std::optional<Interval64> b = boxInterval(bin.getRHS(), sizes, syms);
+    if (!a || !b)
+      return std::nullopt;
+    auto hull = [](const H::Expr &x, const H::Expr &y) {
+      return Interval64{H::min(x, y), H::max(x, y)};
+    };
+    switch (e.getKind()) {
+    case AffineExprKind::Add:
+      return Interval64{a->lo + b->lo, a->hi + b->hi};
+    case AffineExprKind::Mul: {
+      H::Expr p0 = a->lo * b->lo, p1 = a->lo * b->hi, p2 = a->hi * b->lo,
+              p3 = a->hi * b->hi;
+      return Interval64{H::min(H::min(p0, p1), H::min(p2, p3)),
+                        H::max(H::max(p0, p1), H::max(p2, p3))};
+    }
+    default:
+      break;
+    }
+    // Divisions and modulo: by a fixed value (a constant or a symbol) only.
+    if (!b->lo.same_as(b->hi))
+      return std::nullopt;
+    H::Expr k = b->lo;
+    switch (e.getKind()) {
+    case AffineExprKind::FloorDiv:
+      return hull(halideFloorDiv(a->lo, k), halideFloorDiv(a->hi, k));
+    case AffineExprKind::CeilDiv:
+      return hull(-halideFloorDiv(-a->lo, k), -halideFloorDiv(-a->hi, k));
+    case AffineExprKind::Mod:
+      // halideFloorMod: in [0, k - 1] for k > 0, [k + 1, 0] for k < 0, the
+      // dividend itself for k = 0.
+      return Interval64{
+          H::select(k > 0, H::Expr(int64_t(0)), H::select(k < 0, k + 1, a->lo)),
+          H::select(k > 0, k - 1, H::select(k < 0, H::Expr(int64_t(0)), a->hi))};
+    default:
+      return std::nullopt;
+    }
+  }
+
+  /// `pe.expr` with its dimension variables replaced by `coords`.
+  static H::Expr substituteDims(const TensorView::PresenceExpr &pe,
+                                const std::vector<H::Expr> &coords) {
+    std::map<std::string, H::Expr> at;
+    for (unsigned k = 0; k < pe.dims.size(); ++k)
+      at[pe.dims[k]] = coords[k];
+    return HI::substitute(at, pe.expr);
+  }
+
+  /// The names of the Funcs `e` calls (not arguments).
+  static std::set<std::string> funcsCalled(const H::Expr &e) {
+    struct Calls : HI::IRGraphVisitor {
+      std::set<std::string> names;
+      using HI::IRGraphVisitor::visit;
+      void visit(const HI::Call *c) override {
+        if (c->call_type == HI::Call::Halide)
+          names.insert(c->name);
+        HI::IRGraphVisitor::visit(c);
+      }
+    } calls;
+    e.accept(&calls);
+    return calls.names;
+  }
+
+  /// Whether `e` reads a stage of the pipeline (a clamped copy of an
+  /// argument is not one).
+  bool readsStage(const H::Expr &e) const {
+    std::set<std::string> names = funcsCalled(e);
+    return llvm::any_of(p.stages, [&](const HalideStage &s) {
+      return names.count(s.func.name());
+    });
+  }
+
   //===--------------------------------------------------------------------===//
   // Regions
   //===--------------------------------------------------------------------===//
@@ -592,7 +719,12 @@ private:
               barg.getArgNumber() >= firstDimArg) {
             unsigned d = barg.getArgNumber() - firstDimArg;
             if (provablyInRange(pt.op, d, read.getTensor(), k)) {
-              coords.push_back(pt.dims[d]);
+              // Per-tile stages compute whole tiles and blocks of rows:
+              // past the extent, the read repeats the edge (never used).
+              coords.push_back(
+                  t.isImage && paddedNames.count(indexName(pt.op, d))
+                      ? H::min(pt.dims[d], t.extents[k] - 1)
+                      : pt.dims[d]);
               continue;
             }
           }
@@ -837,9 +969,17 @@ private:
     // Every input read in range is present: an input read out of range is an
     // error only then (the point would otherwise contribute).
     H::Expr mapPresentInRange = HI::const_true();
+    // The inputs' presence without reading a stage's flag (nothing where an
+    // input's presence is a flag with no such expression).
+    std::optional<H::Expr> mapPresentExpr = HI::const_true();
     bool elementPresence =
         guard.elementPresence || op.hasFilter() || op.hasGuard();
     bool checked = guard.checked;
+    // Whether no point can read out of range, as a run-time condition on
+    // the sizes and symbols (every checked map coordinate bounded over the
+    // whole iteration box); false where a region reads or divides.
+    H::Expr provablyNoError = guard.checked ? HI::const_false()
+                                            : HI::const_true();
     for (auto [i, input] : llvm::enumerate(op.getInputs())) {
       auto it = tensors.find(input);
       if (it == tensors.end())
@@ -899,6 +1039,12 @@ private:
                                                     std::to_string(i))));
         inputOob = orE(inputOob, oob);
         checked = true;
+        std::optional<Interval64> range = boxInterval(e, pt.sizes, pt.syms);
+        provablyNoError =
+            range ? andE(provablyNoError,
+                         range->lo >= 0 &&
+                             range->hi <= H::cast(H::Int(64), ext) - 1)
+                  : HI::const_false();
       }
       addUse(t, stageIndex, links);
       // Per-tile stages are computed over whole tiles and blocks of rows
@@ -913,6 +1059,14 @@ private:
       }
       p.mapReads.push_back(read);
       auto [value, present] = source.load(coords);
+      if (t.presentIndex < 0)
+        mapPresentExpr = mapPresentExpr ? andE(*mapPresentExpr, present)
+                                        : mapPresentExpr;
+      else if (t.presenceExpr && mapPresentExpr)
+        mapPresentExpr = andE(*mapPresentExpr,
+                              substituteDims(*t.presenceExpr, coords));
+      else
+        mapPresentExpr = std::nullopt;
       bodyArgs.push_back(value);
       mapOob = orE(mapOob, inputOob);
       mapPresent = andE(mapPresent, present);
@@ -928,18 +1082,20 @@ private:
       return failure();
     elementPresence |= body->elementPresence;
     checked |= body->checked;
+    if (body->checked)
+      provablyNoError = HI::const_false();
     H::Expr value = body->value;
     if (value.type() != *vt)
       return op.emitOpError("body yields a value of an unexpected type");
 
-    // Presence as an affine domain where it is one (no guard, tables or
-    // range checks, every input so): no flag is stored, the value is
-    // computed unconditionally (absent values are never read), and a
-    // reduction's where-clause keeps only what decides its contributions.
+    // Presence as an affine domain where it is one (no guard or tables,
+    // every input so; a range-checked read fails the run where it matters,
+    // see the error check): no flag is stored, the value is computed
+    // unconditionally (absent values are never read), and a reduction's
+    // where-clause keeps only what decides its contributions.
     std::optional<AffineDomain> contribution, resultDomain;
     H::Expr inputsUniform = HI::const_true();
-    if (!checked)
-      contribution = contributionDomain(op, pt, inputsUniform);
+    contribution = contributionDomain(op, pt, inputsUniform);
     if (contribution) {
       std::optional<AffineDomain> d = contribution;
       for (unsigned r : llvm::reverse(reduced))
@@ -971,17 +1127,21 @@ private:
                      errorIf(atBody, body->error)));
     };
 
-    // Tuple layout: value [, presence] [, error].
+    // The error check is a computation of its own (buildErrorCheck), over
+    // the iteration space, so that this stage can be scheduled like any
+    // other (per tile, inlined): the error code of a point, where it passes
+    // the filter.
+    if (checked)
+      addErrorCheck(name, pointError(filter), pt, provablyNoError);
+
+    // Tuple layout: value [, presence].
     unsigned numElements = 1;
     int presentIndex = elementPresence ? numElements++ : -1;
-    int errorIndex = checked ? numElements++ : -1;
-    auto tuple = [&](H::Expr v, H::Expr present, H::Expr err) {
+    auto tuple = [&](H::Expr v, H::Expr present) {
       std::vector<H::Expr> elems{v.type().is_bool() ? H::cast(H::UInt(8), v)
                                                     : v};
       if (presentIndex >= 0)
         elems.push_back(H::cast(H::UInt(8), present));
-      if (errorIndex >= 0)
-        elems.push_back(err);
       return elems;
     };
     std::vector<H::Expr> pureArgs(vars.begin(), vars.end());
@@ -990,7 +1150,7 @@ private:
     if (kind == ReductionKind::none) {
       H::Expr present = andE(filter, contributes);
       std::vector<H::Expr> def =
-          strict(tuple(value, present, pointError(filter)));
+          strict(tuple(value, present));
       if (def.size() == 1)
         f(pureArgs) = def[0];
       else
@@ -1014,19 +1174,18 @@ private:
       case ReductionKind::none:
         break;
       }
-      std::vector<H::Expr> init =
-          tuple(identity, HI::const_false(), HI::make_zero(H::Int(32)));
+      std::vector<H::Expr> init = tuple(identity, HI::const_false());
       if (init.size() == 1)
         f(pureArgs) = init[0];
       else
         f(pureArgs) = H::Tuple(init);
 
       // The filter (and the guard, so that nothing the guard excludes is
-      // loaded) restrict the reduction domain; where a guard read goes out of
-      // range the point stays in, to record the error.
+      // loaded) restrict the reduction domain (a guard read out of range
+      // fails the run: the error check).
       H::Expr where = filter;
       if (op.hasGuard())
-        where = andE(where, orE(guardPass, guard.error != 0));
+        where = andE(where, guardPass);
       // With one conjunction, constraints that involve no reduced dimension
       // only decide the result's presence (recorded in its domain). In a
       // per-tile partial (a dimension is a tile index), those that bound a
@@ -1099,12 +1258,16 @@ private:
             H::select(contributes, H::Expr(uint8_t(1)), self[presentIndex]));
       } else {
         // A masked term keeps the accumulator (a blend after the FMA).
+        // The mask holds on most of the tiles a block sees (all of them but
+        // the diagonal for causal): `likely` makes Halide split the
+        // reduction loop into the range of keys where it holds for every
+        // row of the block, without the blend, and the ranges around it.
         H::Expr next = kind == ReductionKind::sum ? accumulate(acc, value)
                                                   : strict(combined);
+        if (!isTrue(masked))
+          next = H::likely_if_innermost(next);
         upd.push_back(H::select(andE(rvarsUsed, masked), next, acc));
       }
-      if (errorIndex >= 0)
-        upd.push_back(H::max(self[errorIndex], pointError(HI::const_true())));
       if (upd.size() == 1)
         f(pureArgs) = upd[0];
       else
@@ -1112,12 +1275,39 @@ private:
     }
 
     TensorView view;
+    // Presence as an expression of the arguments only, where it is one.
+    if (mapPresentExpr) {
+      H::Expr point = andE(filter, andE(andE(guard.present, guard.value),
+                                        andE(*mapPresentExpr, body->present)));
+      if (!readsStage(point)) {
+        std::vector<std::string> all, result;
+        for (const H::Expr &d : pt.dims)
+          all.push_back(d.as<HI::Variable>()->name);
+        for (AffineExpr e : resultMap.getResults())
+          result.push_back(all[cast<AffineDimExpr>(e).getPosition()]);
+        bool usesReduced = llvm::any_of(reduced, [&](unsigned r) {
+          return HI::expr_uses_var(point, all[r]);
+        });
+        if (!usesReduced)
+          view.presenceExpr = TensorView::PresenceExpr{
+              kind == ReductionKind::none ? point
+                                          : andE(volumePositive, point),
+              result};
+        if (kind != ReductionKind::none) {
+          view.pointPresence = TensorView::PresenceExpr{point, all};
+          view.pointSizes = pt.sizes;
+          view.pointReduced.assign(reduced.begin(), reduced.end());
+          for (AffineExpr e : resultMap.getResults())
+            view.pointResultDims.push_back(
+                cast<AffineDimExpr>(e).getPosition());
+        }
+      }
+    }
     view.func = f;
     view.stage = stageIndex;
     view.elementType = resultType.getElementType();
     view.numElements = numElements;
     view.presentIndex = presentIndex;
-    view.errorIndex = errorIndex;
     if (resultDomain) {
       view.uniformPresent = inputsUniform;
       view.domain = resultDomain;
@@ -1131,10 +1321,7 @@ private:
           pt.sizes[cast<AffineDimExpr>(resultMap.getResult(j)).getPosition()]);
     view.description =
         "the intermediate defined at " + locationText(op.getLoc());
-    p.stages[stageIndex].mustBeRoot = errorIndex >= 0;
     tensors[op.getResult()] = view;
-    if (errorIndex >= 0)
-      checkedStages.push_back(stageIndex);
     return success();
   }
 
@@ -1170,6 +1357,89 @@ private:
       keep.push_back(llvm::find(kept, cast<AffineDimExpr>(e).getPosition()) -
                      kept.begin());
     return d->select(keep);
+  }
+
+  /// The dimensions of the last tileClasses Func, outermost last: the
+  /// online's dimension and whether it stands for the block of rows.
+  std::vector<std::pair<unsigned, bool>> tileClassDims;
+
+  /// The run-time tile classes of an attn.online whose `ref` (a reduction
+  /// einsum over the elements of a tile) has a stored presence flag that
+  /// depends on the arguments only (a filter that reads a tensor: a
+  /// block-sparse layout, per-sequence lengths): a Func, computed before
+  /// the main loops, over the block of rows `q` (or the row), the tiles and
+  /// the other dimensions the presence reads, that is 1 where some point of
+  /// the block's rows and the tile's elements contributes (exact: the
+  /// presence expression itself is evaluated over the whole tile), else 0.
+  /// Nothing where the presence is not such an expression.
+  std::optional<H::Func>
+  tileClasses(OnlineOp op, const TensorView &ref, int q,
+              ArrayRef<unsigned> reduced,
+              ArrayRef<H::Expr> sizes, ArrayRef<H::Expr> syms,
+              const std::string &name) {
+    if (!ref.pointPresence || ref.pointResultDims.empty())
+      return std::nullopt;
+    const TensorView::PresenceExpr &pp = *ref.pointPresence;
+    unsigned n = op.getNumDims();
+    // The online's point: a Var per dimension, the row of a block q * B + qi.
+    std::string cname = name + "_tile_class";
+    std::vector<H::Var> vars(n);
+    SmallVector<H::Expr> coords(n);
+    H::Region region;
+    for (unsigned d = 0; d < n; ++d) {
+      vars[d] = H::Var(cname + "_d" + std::to_string(d));
+      coords[d] = vars[d];
+    }
+    if (q >= 0)
+      region.push_back(H::Range(0, blockRows));
+    // ref's reduced dimensions (the elements of the tile) are the RDom's.
+    SmallVector<unsigned> refReduced(ref.pointReduced.begin(),
+                                     ref.pointReduced.end());
+    for (unsigned r : llvm::reverse(refReduced))
+      region.push_back(H::Range(0, ref.pointSizes[r]));
+    if (region.empty())
+      return std::nullopt;
+    H::RDom r(region, cname + "_r");
+    unsigned next = 0;
+    if (q >= 0)
+      coords[q] = H::min(vars[q] * blockRows + r[next++], sizes[q] - 1);
+    // ref's dimensions: its result through the online's map, its reduced
+    // ones the tile's elements.
+    AffineMap refMap = op.getRefMap();
+    std::map<std::string, H::Expr> at;
+    for (unsigned j = 0; j < refMap.getNumResults(); ++j) {
+      FailureOr<H::Expr> c = affine(refMap.getResult(j), coords, syms, op);
+      if (failed(c))
+        return std::nullopt;
+      at[pp.dims[ref.pointResultDims[j]]] = *c;
+    }
+    H::Expr used = HI::const_true();
+    for (unsigned i = 0; i < refReduced.size(); ++i) {
+      unsigned d = refReduced[refReduced.size() - 1 - i];
+      at[pp.dims[d]] = r[next];
+      used = used && r[next] >= 0; // every RVar in the update (see visitEinsum)
+      ++next;
+    }
+    H::Expr point = HI::substitute(at, pp.expr);
+    // The class's dimensions: the block, the tiles, and those it reads.
+    tileClassDims.clear();
+    std::vector<H::Var> args;
+    for (unsigned d = 0; d < n; ++d) {
+      bool isTile = llvm::is_contained(reduced, d);
+      if (static_cast<int>(d) == q || isTile ||
+          HI::expr_uses_var(point, vars[d].name())) {
+        args.push_back(vars[d]);
+        tileClassDims.push_back({d, static_cast<int>(d) == q});
+      }
+    }
+    std::reverse(args.begin(), args.end()); // Halide order: innermost first
+    std::reverse(tileClassDims.begin(), tileClassDims.end());
+    H::Func cls(cname);
+    std::vector<H::Expr> self(args.begin(), args.end());
+    cls(self) = H::Expr(uint8_t(0));
+    cls(self) = H::select(used && point, H::Expr(uint8_t(1)), cls(self));
+    p.tileClasses.push_back(cls);
+    return cls;
   }
 
   /// One Tuple-valued Func over the union of the result dimensions holds the
@@ -1326,6 +1596,15 @@ private:
       }
       if (!isTrue(where))
         rdom.where(where);
+    } else if (std::optional<H::Func> cls = tileClasses(op, *inputs[0], q,
+                                                        reduced, sizes,
+                                                        syms, name)) {
+      // Run-time classification: the tiles no point of the block can see
+      // are skipped; the others keep the per-element presence.
+      std::vector<H::Expr> at;
+      for (const auto &[d, isBlock] : tileClassDims)
+        at.push_back(isBlock ? H::Expr(qo) : dims[d]);
+      rdom.where((*cls)(at) != 0);
     }
 
     // Inputs at the point (coordinates clamped where not provably in range:
@@ -1616,44 +1895,82 @@ private:
   }
 
   //===--------------------------------------------------------------------===//
-  // The error check: the largest error code over every checked stage's
-  // whole domain, one row (outermost coordinate) at a time.
+  // The error check: the largest error code over the iteration space of
+  // every einsum with a checked read or division, computed apart from the
+  // einsum's values (which are then scheduled like any other stage).
   //===--------------------------------------------------------------------===//
 
+  /// One einsum's check: `code` (the error code of a point, 0 where it has
+  /// none) over the dimensions it reads, `dims` (outermost first: the
+  /// variable's name in `code`, the extent). The check is skipped where
+  /// `skip` holds: the reads are proven in range before the run, or the
+  /// iteration space is empty.
+  struct ErrorCheck {
+    std::string name;
+    H::Expr code;
+    std::vector<std::pair<std::string, H::Expr>> dims;
+    H::Expr skip;
+  };
+
+  /// Records the check of the einsum defined at `pt` (stage `name`): `code`
+  /// at a point, `provablyNoError` a condition on sizes and symbols under
+  /// which no point can fail. The stages `code` reads (presence flags,
+  /// tables) are materialized, as it reads them over the whole space.
+  void addErrorCheck(const std::string &name, H::Expr code, const Point &pt,
+                     H::Expr provablyNoError) {
+    ErrorCheck check;
+    check.name = name + "_errors";
+    check.code = code;
+    // Only the dimensions the code depends on are iterated; another one only
+    // matters through its emptiness.
+    H::Expr empty = HI::const_false();
+    for (unsigned d = 0; d < pt.dims.size(); ++d) {
+      const auto *v = pt.dims[d].as<HI::Variable>();
+      if (v && HI::expr_uses_var(code, v->name))
+        check.dims.push_back({v->name, pt.sizes[d]});
+      else
+        empty = orE(empty, pt.sizes[d] <= 0);
+    }
+    check.skip = orE(empty, provablyNoError);
+    std::set<std::string> called = funcsCalled(code);
+    for (HalideStage &s : p.stages)
+      if (called.count(s.func.name()))
+        s.mustBeRoot = true;
+    errorChecks.push_back(std::move(check));
+  }
+
+  /// The kernel's error code: per check, the largest code over one row (the
+  /// outermost dimension) at a time, then over the rows. A skipped check
+  /// iterates over nothing.
   void buildErrorCheck() {
-    if (checkedStages.empty())
+    if (errorChecks.empty())
       return;
     H::Func code("error_code");
     code() = 0;
-    for (unsigned s : checkedStages) {
-      const HalideStage &stage = p.stages[s];
-      const TensorView *view = nullptr;
-      for (auto &[v, t] : tensors)
-        if (t.stage == static_cast<int>(s) && !t.isImage)
-          view = &t;
-      unsigned rank = stage.vars.size();
-      int e = view->errorIndex;
-      if (rank == 0) {
-        code() = H::max(code(), stage.func()[e]);
+    for (const ErrorCheck &c : errorChecks) {
+      if (c.dims.empty()) {
+        code() = H::max(code(), H::select(c.skip, 0, c.code));
         continue;
       }
-      H::Func rows(stage.name + "_errors");
-      H::Var o(stage.name + "_errors_o");
-      if (rank == 1) {
-        rows(o) = stage.func(o)[e];
+      auto extent = [&](const H::Expr &size) {
+        return H::select(c.skip, 0, size);
+      };
+      H::Func rows(c.name);
+      H::Var o(c.name + "_o");
+      std::map<std::string, H::Expr> at{{c.dims[0].first, o}};
+      if (c.dims.size() == 1) {
+        rows(o) = HI::substitute(at, c.code);
       } else {
         H::Region region;
-        for (unsigned v = 0; v + 1 < rank; ++v)
-          region.push_back(H::Range(0, view->extents[rank - 1 - v]));
-        H::RDom r(region, stage.name + "_errors_r");
-        std::vector<H::Expr> args;
-        for (unsigned v = 0; v + 1 < rank; ++v)
-          args.push_back(r[v]);
-        args.push_back(o);
+        for (unsigned v = c.dims.size(); v-- > 1;)
+          region.push_back(H::Range(0, extent(c.dims[v].second)));
+        H::RDom r(region, c.name + "_r");
+        for (unsigned v = 1; v < c.dims.size(); ++v)
+          at[c.dims[v].first] = r[c.dims.size() - 1 - v];
         rows(o) = 0;
-        rows(o) = H::max(rows(o), stage.func(args)[e]);
+        rows(o) = H::max(rows(o), HI::substitute(at, c.code));
       }
-      H::RDom ro(0, view->extents[0], stage.name + "_errors_ro");
+      H::RDom ro(0, extent(c.dims[0].second), c.name + "_ro");
       code() = H::max(code(), rows(ro));
       p.errorStages.push_back(rows);
     }
@@ -1671,7 +1988,7 @@ private:
   std::map<std::pair<int, uint64_t>, H::Func> clampedImages;
   llvm::DenseMap<Value, H::Expr> scalars;
   llvm::DenseMap<Value, TensorView> tensors;
-  std::vector<unsigned> checkedStages;
+  std::vector<ErrorCheck> errorChecks;
 };
 
 } // namespace

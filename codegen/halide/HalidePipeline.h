@@ -133,6 +133,10 @@ struct HalidePipeline {
   std::vector<HalideRunError> runErrors;
   /// Funcs that only feed the error check (scheduled with it).
   std::vector<Halide::Func> errorStages;
+  /// Run-time tile classes of attn.online ops (1: some point of the block
+  /// of rows and the tile contributes), read by the tile loops'
+  /// where-clauses: computed before the main loops.
+  std::vector<Halide::Func> tileClasses;
 };
 
 /// Lowers `kernel` to the algorithm (no schedule). Unsupported constructs are

@@ -477,6 +477,14 @@ void mlir::attn::scheduleHalidePipeline(HalidePipeline &p,
       copy.compute_root().parallel(args.back());
   }
 
+  // Tile classes: before everything, parallel over their outermost var.
+  for (H::Func &f : p.tileClasses) {
+    f.compute_root();
+    H::Var o = f.args().back();
+    f.parallel(o);
+    f.update(0).parallel(o);
+  }
+
   for (H::Func &f : p.errorStages) {
     f.compute_root();
     if (f.dimensions() == 1) {

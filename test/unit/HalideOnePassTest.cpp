@@ -160,4 +160,73 @@ TEST(HalideOnePass, ScoresAreComputedPerTile) {
   }
 }
 
+// block_sparse: the filter reads a tensor, so tiles are classified at run
+// time (a Func over blocks of query rows x tiles of keys, read by the tile
+// loop's where-clause). A layout that is mostly zero (rows of blocks with no
+// entry at all, whose outputs are 0) skips most tiles and still matches the
+// reference, on odd sizes with tiles of 16 and 64 keys.
+TEST(HalideOnePass, BlockSparseMostlyEmptyLayout) {
+  registerAttnPasses();
+  std::mt19937_64 rng(5);
+  Sizes sizes = {{"B", 2}, {"H", 3}, {"P", 77}, {"M", 133},
+                 {"E", 8}, {"F", 6}, {"PB", 5}, {"MB", 9}};
+  std::unique_ptr<Compiled> c = compileFile(examplePath("block_sparse.attn"));
+  ASSERT_TRUE(c->module) << c->diagnostics;
+  c->context->printOpOnDiagnostic(false);
+  func::FuncOp original = *c->module->getOps<func::FuncOp>().begin();
+  for (int trial = 0; trial < 3; ++trial) {
+    SCOPED_TRACE("trial " + std::to_string(trial));
+    std::vector<RefArg> args;
+    ASSERT_EQ(randomArgs(original, sizes, rng, args), "");
+    // About one block in eight set; block row 1 empty, block row 0 not.
+    int layout = -1;
+    for (unsigned i = 0; i < original.getNumArguments(); ++i)
+      if (argName(original, i) == "Layout")
+        layout = i;
+    ASSERT_GE(layout, 0);
+    std::vector<double> &l = args[layout].tensor.values;
+    int set = 0;
+    for (size_t i = 0; i < l.size(); ++i) {
+      int64_t row = i / 9;
+      l[i] = row != 1 && std::uniform_int_distribution<int>(0, 7)(rng) == 0;
+      set += l[i] != 0;
+    }
+    l[std::uniform_int_distribution<int>(0, 8)(rng)] = 1;
+    ASSERT_LT(set + 1, static_cast<int>(l.size()) / 3);
+    std::vector<RefTensor> want;
+    std::string error;
+    ASSERT_TRUE(succeeded(interpretKernel(original, args, want, error)))
+        << error;
+    for (int tile : {16, 64}) {
+      SCOPED_TRACE("tile-size=" + std::to_string(tile));
+      OwningOpRef<ModuleOp> copy = c->module->clone();
+      std::string errors;
+      QuietRemarks quiet(c->context.get(), errors);
+      ASSERT_TRUE(succeeded(onePass(*copy, tile))) << errors;
+      func::FuncOp kernel = *copy->getOps<func::FuncOp>().begin();
+      if (trial == 0) {
+        FailureOr<HalideKernel> compiled = HalideKernel::compile(kernel, {});
+        ASSERT_TRUE(succeeded(compiled)) << errors;
+        // The class is computed and read by the tile loop's where-clause.
+        const std::string stmt = compiled->loweredStatement();
+        EXPECT_TRUE(std::regex_search(
+            stmt, std::regex(R"(if \(o\d+_tile_class(\$\d+)?\[.*o\d+_r\$x\] != \(uint8\)0\))")))
+            << stmt.substr(0, 3000);
+      }
+      std::vector<RefTensor> got;
+      ASSERT_TRUE(succeeded(runKernelOnCpu(kernel, args, got, error)))
+          << error.substr(0, 2000);
+      ASSERT_EQ(got.size(), want.size());
+      EXPECT_LE(relativeError(got[0], want[0]), 2e-2);
+      // Rows of the empty block row (p in [16, 32)) are 0.
+      const RefTensor &o = got[0];
+      int64_t P = o.shape[2], F = o.shape[3];
+      for (int64_t bh = 0; bh < o.shape[0] * o.shape[1]; ++bh)
+        for (int64_t p = 16; p < 32; ++p)
+          for (int64_t f = 0; f < F; ++f)
+            ASSERT_EQ(o.values[(bh * P + p) * F + f], 0.0);
+    }
+  }
+}
+
 } // namespace
