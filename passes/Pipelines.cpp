@@ -20,13 +20,13 @@ std::optional<std::string> mlir::attn::defaultPipeline(llvm::StringRef target) {
   // there yet, so the CPU pipeline does not split.
   if (target == "cpu")
     return "func.func(" + rewrites + analyses + ")";
-  // The split-reduction cost model aims for rows x workers >= 2112: 16
-  // warps on each of the 132 SMs of an H100/H200 where a worker is one warp
-  // (decode: one query row per (batch, head)); prefill has that many rows
-  // and does not split.
+  // The split-reduction cost model aims for rows x workers >= 8448: 16
+  // single-warp blocks on each of the 132 SMs of an H100/H200 when the
+  // fused launch packs 4 grouped heads into a block (decode: one query row
+  // per (batch, head)); prefill has that many rows and does not split.
   if (target == "cuda" || target.starts_with("cuda:"))
     return "func.func(" + rewrites +
-           "attn-split-reduction{parallelism=2112}, " + analyses + ")";
+           "attn-split-reduction{parallelism=8448}, " + analyses + ")";
   return std::nullopt;
 }
 

@@ -71,6 +71,8 @@ struct FusedAttention {
   unsigned tileDim = 0;   // the online's reduced dimension
   int fDim = -1;          // the PV part's extra result dimension
   int pDim = -1;          // the MMA rows' dimension, or -1 (one row)
+  int64_t group = 0;      // > 0: K and V read pDim as pDim floordiv group
+                          // (grouped heads); a block packs `group` rows
   SmallVector<unsigned> blockDims; // the other result dimensions
   unsigned m0 = 0, e = 0;          // canonical positions
   int64_t tile = 0;
@@ -420,11 +422,41 @@ public:
         if (c == fa.dim(d) && !dependsOn(fa.kCoords, d) &&
             !dependsOn(fa.vCoords, d))
           fa.pDim = d;
+    // Grouped heads (GQA/MQA decode): without such a dimension, one that K
+    // and V read only as `d floordiv G` (G a constant, 2..16) packs the G
+    // rows that share K and V into one block: each K/V tile is read once
+    // per group.
+    if (fa.pDim < 0)
+      for (AffineExpr c : fa.qCoords)
+        for (unsigned d : rowDims) {
+          if (c != fa.dim(d))
+            continue;
+          std::optional<int64_t> group;
+          bool ok = true;
+          for (AffineExpr x : llvm::concat<AffineExpr>(fa.kCoords, fa.vCoords)) {
+            if (!x.isFunctionOfDim(d))
+              continue;
+            auto bin = dyn_cast<AffineBinaryOpExpr>(x);
+            auto k = bin ? dyn_cast<AffineConstantExpr>(bin.getRHS())
+                         : AffineConstantExpr();
+            if (!bin || x.getKind() != AffineExprKind::FloorDiv ||
+                bin.getLHS() != fa.dim(d) || !k || k.getValue() < 2 ||
+                k.getValue() > 16 || (group && *group != k.getValue())) {
+              ok = false;
+              continue;
+            }
+            group = k.getValue();
+          }
+          if (ok && group) {
+            fa.pDim = d;
+            fa.group = *group;
+          }
+        }
     for (unsigned d : rowDims)
       if (static_cast<int>(d) != fa.pDim)
         fa.blockDims.push_back(d);
-    if (fa.pDim >= 0 && (dependsOn(fa.kCoords, fa.pDim) ||
-                         dependsOn(fa.vCoords, fa.pDim)))
+    if (fa.pDim >= 0 && !fa.group &&
+        (dependsOn(fa.kCoords, fa.pDim) || dependsOn(fa.vCoords, fa.pDim)))
       return fail("K or V depend on the query rows");
     if (dependsOn(fa.qCoords, fa.m0) || dependsOn(fa.qCoords, fa.tileDim))
       return fail("Q depends on the key tile");
@@ -1121,8 +1153,9 @@ LogicalResult KernelEmitter::emitFused(FusedAttention &fa, int64_t D,
   Location loc = f.loc;
   MLIRContext *ctx = b.getContext();
   const int64_t T = fa.tile;
-  const unsigned warps = fa.pDim >= 0 ? 4 : 1;
-  const int64_t threads = 32 * warps, rowsPerBlock = 16 * warps;
+  const unsigned warps = fa.pDim >= 0 && !fa.group ? 4 : 1;
+  const int64_t threads = 32 * warps,
+                rowsPerBlock = fa.group ? fa.group : 16 * warps;
   const int64_t stride = D + 8; // shared row (elements): ldmatrix without
                                 // bank conflicts, 16-byte aligned rows
   const int64_t nTilesN = T / 8, nOut = D / 8;
@@ -1195,9 +1228,14 @@ LogicalResult KernelEmitter::emitFused(FusedAttention &fa, int64_t D,
   Value rowWarp = f.add(rowBlock, f.mul(warp, f.cst(16)));
   Value rows[2] = {f.add(rowWarp, g), f.add(rowWarp, f.add(g, f.cst(8)))};
   Value rowValid[2];
-  for (int i = 0; i < 2; ++i)
+  for (int i = 0; i < 2; ++i) {
     rowValid[i] = f.cmp(arith::CmpIPredicate::ult, rows[i],
                         fa.pDim >= 0 ? sizes[fa.pDim] : f.cst(1));
+    if (fa.group) // the block's rows are the group's
+      rowValid[i] = f.andI(rowValid[i],
+                           f.cmp(arith::CmpIPredicate::ult,
+                                 f.add(g, f.cst(8 * i)), f.cst(fa.group)));
+  }
   auto setRow = [&](int i) {
     if (fa.pDim >= 0)
       x.canon[fa.pDim] = rows[i];
@@ -1327,7 +1365,10 @@ LogicalResult KernelEmitter::emitFused(FusedAttention &fa, int64_t D,
       Value col = f.mul(remu(chunk, chunksPerRow), f.cst(8));
       x.canon[fa.m0] = row;
       x.canon[colDim] = col;
-      setRow(0);
+      // K and V do not depend on the row within the block (grouped: only
+      // on the row's group).
+      if (fa.pDim >= 0)
+        x.canon[fa.pDim] = rowBlock;
       SmallVector<Value> index;
       for (AffineExpr e : coords)
         index.push_back(emitAffine(f, e, x.canon, x.syms));
@@ -1430,7 +1471,8 @@ LogicalResult KernelEmitter::emitFused(FusedAttention &fa, int64_t D,
 
   // The elementwise cascade, the online update and P V: unmasked on tiles
   // full for this warp's rows, with every filter elsewhere.
-  auto [warpFull, warpEmpty] = x.classifyTile(box(t, rowWarp, 16));
+  auto [warpFull, warpEmpty] =
+      x.classifyTile(box(t, rowWarp, std::min<int64_t>(16, rowsPerBlock)));
   (void)warpEmpty;
   auto ifFull = scf::IfOp::create(b, loc, warpFull, /*withElse=*/true);
   Value refX = fa.refOp.getInputs()[0];
