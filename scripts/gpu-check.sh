@@ -107,30 +107,23 @@ if command -v compute-sanitizer >/dev/null; then
   : > "$RES/sanitizer.txt"
   fused=()
   for n in $FUSED_CASES; do [ -d "$ART/$n" ] && fused+=("$ART/$n"); done
-  if [ ${#fused[@]} -gt 0 ]; then
-    c=${fused[0]}
-    echo "== racecheck $c" >> "$RES/sanitizer.txt"
-    timeout 300 compute-sanitizer --tool racecheck --error-exitcode 9 "$HARNESS" "$c" >> "$RES/sanitizer.txt" 2>&1
-    rc=$?
+  # sanitize TOOL CASE: runs the case under compute-sanitizer's TOOL.
+  sanitize() {
+    echo "== $1 $2" >> "$RES/sanitizer.txt"
+    timeout 300 compute-sanitizer --tool "$1" --error-exitcode 9 "$HARNESS" "$2" >> "$RES/sanitizer.txt" 2>&1
+    local rc=$?
     if [ $rc -eq 9 ]; then
       sanitizer_failed=1
-      say "compute-sanitizer racecheck: hazards in $c (sanitizer.txt)"
-    else
-      say "compute-sanitizer racecheck: $c ended with $rc"
-    fi
-  fi
-  for c in $(for c in "${cases[@]}"; do [ -f "$c/expect_error.txt" ] || echo "$(du -sk "$c" | cut -f1) $c"; done | sort -n | head -3 | cut -d' ' -f2) "${fused[@]}"; do
-    echo "== $c" >> "$RES/sanitizer.txt"
-    timeout 300 compute-sanitizer --tool memcheck --error-exitcode 9 "$HARNESS" "$c" >> "$RES/sanitizer.txt" 2>&1
-    rc=$?
-    if [ $rc -eq 9 ]; then
-      sanitizer_failed=1
-      say "compute-sanitizer: memcheck errors in $c (sanitizer.txt)"
+      say "compute-sanitizer $1: errors in $2 (sanitizer.txt)"
     elif [ $rc -ne 0 ]; then
-      say "compute-sanitizer: $c ended with $rc (the tool may not run here; sanitizer.txt)"
+      say "compute-sanitizer $1: $2 ended with $rc (the tool may not run here; sanitizer.txt)"
     else
-      say "compute-sanitizer: $c clean"
+      say "compute-sanitizer $1: $2 clean"
     fi
+  }
+  [ ${#fused[@]} -gt 0 ] && sanitize racecheck "${fused[0]}"
+  for c in $(for c in "${cases[@]}"; do [ -f "$c/expect_error.txt" ] || echo "$(du -sk "$c" | cut -f1) $c"; done | sort -n | head -3 | cut -d' ' -f2) "${fused[@]}"; do
+    sanitize memcheck "$c"
   done
 else
   say "compute-sanitizer: not installed"

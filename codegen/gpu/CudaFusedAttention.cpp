@@ -814,6 +814,31 @@ public:
     return f.load(f.valuesOf(*s), s->elementType, f.offset(safe, extents));
   }
 
+  /// Input `i` of `op`, a kernel argument, at the op's point `dims`: a bare
+  /// dimension whose extent is the tensor's needs no check; the others are
+  /// checked where the point is `live`.
+  FailureOr<Value> loadInput(EinsumOp op, unsigned i, ArrayRef<Value> dims,
+                             ArrayRef<Value> opSyms, Value live) {
+    Value in = op.getInputs()[i];
+    const TensorStorage *st = ke.plan.storageOf(in);
+    SmallVector<Value> index;
+    SmallVector<bool> check;
+    for (auto [k, x] : llvm::enumerate(op.getInputMap(i).getResults())) {
+      index.push_back(emitAffine(f, x, dims, opSyms));
+      bool proved = false;
+      if (auto d = dyn_cast<AffineDimExpr>(x)) {
+        std::string why;
+        std::optional<SizeText> n =
+            ke.plan.sizeOf(op.getSizes()[d.getPosition()], why);
+        proved = n && n->text == st->shape[k].text;
+      }
+      check.push_back(!proved);
+    }
+    return loadArgument(in, index, check, live,
+                        "through the map of input " + std::to_string(i) +
+                            " of the attn.einsum at " + locText(op.getLoc()));
+  }
+
   /// Clones a plain body with its inputs and index arguments; the root's
   /// product is replaced by the accumulator.
   FailureOr<Value> cloneBody(EinsumOp op, ArrayRef<Value> inputs,
@@ -875,31 +900,12 @@ public:
       for (unsigned i = 0; i < op.getInputs().size(); ++i) {
         Value in = op.getInputs()[i];
         if (isKernelArgument(in, ke.plan.kernel)) {
-          SmallVector<Value> index;
-          SmallVector<bool> check;
-          const TensorStorage *st = ke.plan.storageOf(in);
-          for (auto [k, x] : llvm::enumerate(op.getInputMap(i).getResults())) {
-            index.push_back(emitAffine(f, x, dims, opSyms));
-            // A bare dimension whose extent is the tensor's is in range
-            // wherever the point is live (inside the op's domain).
-            bool proved = false;
-            if (auto d = dyn_cast<AffineDimExpr>(x)) {
-              std::string why;
-              std::optional<SizeText> n =
-                  ke.plan.sizeOf(op.getSizes()[d.getPosition()], why);
-              proved = n && n->text == st->shape[k].text;
-            }
-            check.push_back(!proved);
-          }
           if (!live) {
             live = inDomain(op, dims);
             if (Value flt = emitFilter(f, op.getFilter(), dims, opSyms))
               live = f.andI(live, flt);
           }
-          FailureOr<Value> v = loadArgument(
-              in, index, check, live,
-              "through the map of input " + std::to_string(i) +
-                  " of the attn.einsum at " + locText(op.getLoc()));
+          FailureOr<Value> v = loadInput(op, i, dims, opSyms, live);
           if (failed(v))
             return failure();
           inputs.push_back(*v);
@@ -1725,27 +1731,10 @@ LogicalResult KernelEmitter::emitFused(FusedAttention &fa, int64_t D,
             for (unsigned k = 0; k < op.getInputs().size(); ++k) {
               Value in = op.getInputs()[k];
               if (isKernelArgument(in, plan.kernel)) {
-                const TensorStorage *st = plan.storageOf(in);
-                SmallVector<Value> index;
-                SmallVector<bool> check;
-                for (auto [j, e] : llvm::enumerate(op.getInputMap(k).getResults())) {
-                  index.push_back(emitAffine(f, e, dims, opSyms));
-                  bool proved = false;
-                  if (auto d = dyn_cast<AffineDimExpr>(e)) {
-                    std::string why;
-                    std::optional<SizeText> sz =
-                        plan.sizeOf(op.getSizes()[d.getPosition()], why);
-                    proved = sz && sz->text == st->shape[j].text;
-                  }
-                  check.push_back(!proved);
-                }
                 Value live = x.inDomain(op, dims);
                 if (present)
                   live = f.andI(live, present);
-                FailureOr<Value> lv = x.loadArgument(
-                    in, index, check, live,
-                    "through the map of input " + std::to_string(k) +
-                        " of the attn.einsum at " + locText(op.getLoc()));
+                FailureOr<Value> lv = x.loadInput(op, k, dims, opSyms, live);
                 if (failed(lv))
                   return failure();
                 inputs.push_back(*lv);
