@@ -286,12 +286,34 @@ TEST(CudaManifest, RejectsBadOnesClearly) {
        "launch 0 has no \"entry\""},
       {cudaManifest(launch(ok), R"J( "workspace_bytes": "nope(1)",)J"),
        "field \"workspace_bytes\" is not a size expression"},
+      // Named sizes: identifiers, each once, over bound or earlier names.
+      {cudaManifest(launch(ok), R"J( "sizes": {"a": 1},)J"),
+       "field \"sizes\" is not an array"},
+      {cudaManifest(launch(ok), R"J( "sizes": [{"name": "2x", "value": 1}],)J"),
+       "size definition 0 has the name \"2x\", which is not an identifier"},
+      {cudaManifest(launch(ok), R"J( "sizes": [{"name": "a"}],)J"),
+       "size definition 0 (a) has no \"value\""},
+      {cudaManifest(launch(ok),
+                    R"J( "sizes": [{"name": "a", "value": "b + 1"}, {"name": "b", "value": 2}],)J"),
+       "size definition 0 (a) \"b + 1\" uses size symbol b, which no argument binds"},
+      {cudaManifest(launch(ok),
+                    R"J( "sizes": [{"name": "a", "value": 1}, {"name": "a", "value": 2}],)J"),
+       "size definition 1 (a) defines a twice"},
+      {cudaManifest(launch(R"("grid": ["c"], "block": [32], "params": [])"),
+                    R"J( "sizes": [{"name": "a", "value": 1}],)J"),
+       "uses size symbol c, which no argument binds"},
   };
   for (const Case &c : cases)
     EXPECT_HAS(parseError(c.text), c.message) << c.text;
   // The integer scalar W binds the symbol W.
   EXPECT_EQ(parseError(cudaManifest(launch(
                 R"("grid": ["W"], "block": [32], "params": ["i32:W + 1"])"))),
+            "parsed");
+  // Named sizes may use the arguments' symbols and earlier names, and the
+  // geometry, parameters and workspace may use them.
+  EXPECT_EQ(parseError(cudaManifest(
+                launch(R"("grid": ["big * P"], "block": [32], "params": ["i64:big", "workspace"])"),
+                R"J( "sizes": [{"name": "small", "value": "1 - min(1, max(0, P - 64))"}, {"name": "big", "value": "1 - small"}], "workspace_bytes": "small * P * 4",)J")),
             "parsed");
 }
 
@@ -713,6 +735,47 @@ TEST_F(FakeDriver, LaunchesWorkspaceAndSharedMemory) {
   EXPECT_HAS(st.message, "kernel k: launch 0 (k_main) needs grid "
                                     "[1, 70000, 2], block [128, 1, 1]");
   EXPECT_EQ(fake.calls(), 0);
+}
+
+// A 0-or-1 named size selects which launch runs (a zero grid launches
+// nothing), as the CUDA code generator's fused attention launch does.
+TEST_F(FakeDriver, NamedSizesSelectLaunches) {
+  TempDir dir;
+  const std::string launches =
+      R"J({"entry": "k_main", "grid": ["fits * ceildiv(P, 64)"], "block": [128], "params": ["Q", "i64:fits"]},
+    {"entry": "k_combine", "grid": ["other * P"], "block": [32], "params": ["workspace", "O"]})J";
+  std::string m = dir.write(
+      "k.attn.json",
+      cudaManifest(launches,
+                   R"J( "sizes": [{"name": "fits", "value": "1 - min(1, max(0, P - 64))"}, {"name": "other", "value": "1 - fits"}], "workspace_bytes": "other * P * 4 + 4",)J"));
+  dir.write("k.ptx",
+            ptxWith(".visible .entry k_main(\n\t.param .u64 a,\n\t.param .u64 "
+                    "b\n)\n{\n}\n.visible .entry "
+                    "k_combine(\n\t.param .u64 a,\n\t.param .u64 b\n)\n{\n}\n"));
+  rt::Kernel k;
+  rt::Status st = rt::Kernel::load(m, k);
+  ASSERT_TRUE(st) << st.message;
+  std::vector<attn_scalar> s = {rt::floatScalar(ATTN_F32, 1.0),
+                                rt::intScalar(ATTN_I32, 1)};
+  for (int64_t p : {50, 100}) {
+    std::vector<int64_t> shape = {1, 1, p, 64};
+    size_t bytes = p * 64 * 2;
+    std::vector<attn_tensor> t = {
+        rt::deviceTensor(fake.alloc(bytes), ATTN_BF16, shape),
+        rt::deviceTensor(fake.alloc(bytes), ATTN_BF16, shape)};
+    fake.reset();
+    st = k.run(t, s);
+    ASSERT_TRUE(st) << st.message;
+    ASSERT_EQ(fake.numLaunches(), 1) << "P = " << p;
+    const FakeLaunch &l = *fake.launch(0);
+    if (p <= 64) {
+      EXPECT_STREQ(l.entry, "k_main");
+      EXPECT_EQ(l.params[1], 1u); // "i64:fits"
+    } else {
+      EXPECT_STREQ(l.entry, "k_combine");
+      EXPECT_EQ(l.grid[0], 100u);
+    }
+  }
 }
 
 TEST_F(FakeDriver, DeviceMustRunTheTarget) {
