@@ -1070,8 +1070,11 @@ public:
     return NVVM::ShflOp::create(b, loc, f32(), mask, v, i32c(lanes), i32c(31),
                                 NVVM::ShflKind::bfly, UnitAttr());
   }
+  /// max with NaN propagation (arith.maximumf's semantics) as one
+  /// `max.NaN.f32` (llvm.maximum; arith-expand would make it four
+  /// instructions).
   Value maxF(Value x, Value y) {
-    return arith::MaximumFOp::create(b, loc, x, y);
+    return LLVM::MaximumOp::create(b, loc, x, y);
   }
   /// Two f32 values as a packed pair of the element type (low: x).
   Value pack(Value x, Value y) {
@@ -1360,62 +1363,130 @@ LogicalResult KernelEmitter::emitFused(FusedAttention &fa, int64_t D,
     bx[fa.m0] = Interval{f.cst(0), f.cst(T - 1)};
     return bx;
   };
+  // The K rows past the root's domain are padding (zeros); inside it a
+  // coordinate out of range is the error the reference reports.
+  auto keyLive = [&]() {
+    SmallVector<Value> rootDims = x.dimsOf(fa.root);
+    Value live;
+    for (auto [d, size] : llvm::enumerate(fa.root.getSizes())) {
+      AffineExpr de = fa.dimsOf[fa.root][d];
+      if (de.isFunctionOfDim(fa.e) ||
+          (fa.pDim >= 0 && de.isFunctionOfDim(fa.pDim)))
+        continue;
+      std::string why;
+      live = f.andI(live, f.cmp(arith::CmpIPredicate::ult, rootDims[d],
+                                f.size(*plan.sizeOf(size, why))));
+    }
+    return live;
+  };
+  auto raiseIfOut = [&](const TensorStorage &s, ArrayRef<AffineExpr> coords,
+                        ArrayRef<Value> index, ArrayRef<Value> extents,
+                        const char *name) {
+    SmallVector<bool> check = needCheck(coords, s);
+    auto [inRange, code] =
+        rangeCheck(f, index, extents, check, s,
+                   std::string("by ") + name + "'s map in " + where);
+    Value live = keyLive();
+    if (inRange && live) {
+      auto ifOp =
+          scf::IfOp::create(b, loc, f.andI(live, f.notI(inRange)), false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      f.raise(code);
+    }
+  };
+  auto copyAsync = [&](Value dst, Value src, Value ok) {
+    Value bytes = arith::SelectOp::create(b, loc, ok, x.i32c(16), x.i32c(0));
+    NVVM::CpAsyncOp::create(
+        b, loc, dst, src, b.getI32IntegerAttr(16),
+        NVVM::LoadCacheModifierKindAttr::get(ctx,
+                                             NVVM::LoadCacheModifierKind::CG),
+        bytes);
+  };
+  // A tile of K or V into shared memory: thread `tid` copies the 16-byte
+  // chunks tid, tid + threads, ... (row-major over the tile's T rows).
   auto copyTile = [&](const TensorStorage &s, ArrayRef<AffineExpr> coords,
                       unsigned colDim, Value tileBase, const char *name) {
+    // K and V do not depend on the row within the block (grouped: only on
+    // the row's group).
+    if (fa.pDim >= 0)
+      x.canon[fa.pDim] = rowBlock;
     int64_t chunksPerRow = D / 8, total = T * chunksPerRow;
     SmallVector<Value> extents = f.shape(s);
     Value base = f.valuesOf(s);
+    // Fast path: a thread's chunks share a column and are rowStep rows
+    // apart, and every coordinate is affine in the tile row m0 with a
+    // constant coefficient (and no checked one depends on it): the
+    // addresses of the first chunk, then one step per chunk.
+    SmallVector<int64_t> perRow;
+    bool linear = threads % chunksPerRow == 0;
+    SmallVector<bool> check = needCheck(coords, s);
+    for (auto [k, e] : llvm::enumerate(coords)) {
+      AffineExpr next = e.replace(fa.dim(fa.m0), fa.dim(fa.m0) + 1);
+      AffineExpr diff = simplifyAffineExpr(next - e, fa.numCanon(),
+                                           FusedAttention::kMaxSymbols);
+      auto c = dyn_cast<AffineConstantExpr>(diff);
+      linear &= c && !(check[k] && c.getValue() != 0);
+      perRow.push_back(c ? c.getValue() : 0);
+    }
+    if (linear) {
+      int64_t rowStep = threads / chunksPerRow;
+      Value row0 = divu(tid, chunksPerRow);
+      Value col = f.mul(remu(tid, chunksPerRow), f.cst(8));
+      x.canon[fa.m0] = row0;
+      x.canon[colDim] = col;
+      SmallVector<Value> index;
+      for (AffineExpr e : coords)
+        index.push_back(emitAffine(f, e, x.canon, x.syms));
+      raiseIfOut(s, coords, index, extents, name);
+      // Row-major strides; the coordinates fixed across the chunks.
+      SmallVector<Value> strides(extents.size());
+      Value str = f.cst(1), step = f.cst(0), fixedOk;
+      for (size_t k = extents.size(); k-- > 0;) {
+        strides[k] = str;
+        str = f.mul(str, extents[k]);
+        if (perRow[k])
+          step = f.add(step, f.mul(strides[k], f.cst(perRow[k] * rowStep)));
+        else
+          fixedOk = f.andI(fixedOk, f.cmp(arith::CmpIPredicate::ult, index[k],
+                                          extents[k]));
+      }
+      Value offset0 = f.offset(index, extents);
+      for (int64_t c = 0; c < total / threads; ++c) {
+        Value ok = fixedOk;
+        for (size_t k = 0; k < extents.size(); ++k)
+          if (perRow[k])
+            ok = f.andI(ok, f.cmp(arith::CmpIPredicate::ult,
+                                  f.add(index[k], f.cst(perRow[k] * rowStep * c)),
+                                  extents[k]));
+        if (!ok)
+          ok = arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1);
+        Value off = f.select(ok, f.add(offset0, f.mul(step, f.cst(c))),
+                             f.cst(0));
+        Value row = f.add(row0, f.cst(c * rowStep));
+        copyAsync(x.sharedAt(tileBase, f.add(f.mul(row, f.cst(stride)), col)),
+                  f.elementPtr(base, fa.elem, off), ok);
+      }
+      return;
+    }
     for (int64_t c = 0; c < total / threads; ++c) {
       Value chunk = f.add(f.cst(c * threads), tid);
       Value row = divu(chunk, chunksPerRow);
       Value col = f.mul(remu(chunk, chunksPerRow), f.cst(8));
       x.canon[fa.m0] = row;
       x.canon[colDim] = col;
-      // K and V do not depend on the row within the block (grouped: only
-      // on the row's group).
-      if (fa.pDim >= 0)
-        x.canon[fa.pDim] = rowBlock;
       SmallVector<Value> index;
       for (AffineExpr e : coords)
         index.push_back(emitAffine(f, e, x.canon, x.syms));
       Value ok;
       for (auto [k, v] : llvm::enumerate(index))
         ok = f.andI(ok, f.cmp(arith::CmpIPredicate::ult, v, extents[k]));
-      // The key rows past the root's domain are padding (zeros); inside it
-      // a coordinate out of range is the error the reference reports.
-      SmallVector<Value> rootDims = x.dimsOf(fa.root);
-      Value live;
-      for (auto [d, size] : llvm::enumerate(fa.root.getSizes())) {
-        AffineExpr de = fa.dimsOf[fa.root][d];
-        if (de.isFunctionOfDim(fa.e) ||
-            (fa.pDim >= 0 && de.isFunctionOfDim(fa.pDim)))
-          continue;
-        std::string why;
-        live = f.andI(live, f.cmp(arith::CmpIPredicate::ult, rootDims[d],
-                                  f.size(*plan.sizeOf(size, why))));
-      }
-      SmallVector<bool> check = needCheck(coords, s);
-      auto [inRange, code] =
-          rangeCheck(f, index, extents, check, s,
-                     std::string("by ") + name + "'s map in " + where);
-      if (inRange && live) {
-        auto ifOp = scf::IfOp::create(
-            b, loc, f.andI(live, f.notI(inRange)), false);
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-        f.raise(code);
-      }
+      raiseIfOut(s, coords, index, extents, name);
       SmallVector<Value> safe(index);
       for (Value &v : safe)
         v = f.select(ok, v, f.cst(0));
-      Value src = f.elementPtr(base, fa.elem, f.offset(safe, extents));
-      Value dst = x.sharedAt(tileBase, f.add(f.mul(row, f.cst(stride)), col));
-      Value bytes = arith::SelectOp::create(b, loc, ok, x.i32c(16), x.i32c(0));
-      NVVM::CpAsyncOp::create(
-          b, loc, dst, src, b.getI32IntegerAttr(16),
-          NVVM::LoadCacheModifierKindAttr::get(
-              ctx, NVVM::LoadCacheModifierKind::CG),
-          bytes);
+      copyAsync(x.sharedAt(tileBase, f.add(f.mul(row, f.cst(stride)), col)),
+                f.elementPtr(base, fa.elem, f.offset(safe, extents)), ok);
     }
   };
   Value nTiles = sizes[fa.tileDim];
