@@ -23,3 +23,20 @@ void AttnDialect::initialize() {
 #include "dialect/AttnOps.cpp.inc"
       >();
 }
+
+std::string mlir::attn::locationText(Location loc) {
+  if (auto f = dyn_cast<FileLineColLoc>(loc))
+    return f.getFilename().str() + ":" + std::to_string(f.getLine()) + ":" +
+           std::to_string(f.getColumn());
+  if (auto n = dyn_cast<NameLoc>(loc))
+    return locationText(n.getChildLoc());
+  if (auto fused = dyn_cast<FusedLoc>(loc))
+    if (!fused.getLocations().empty())
+      return locationText(fused.getLocations().front());
+  if (auto c = dyn_cast<CallSiteLoc>(loc))
+    return locationText(c.getCallee());
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  loc.print(os);
+  return s;
+}

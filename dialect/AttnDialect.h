@@ -27,6 +27,11 @@ constexpr llvm::StringLiteral kIndicesAttr = "attn.indices";
 constexpr llvm::StringLiteral kTiledAttr = "attn.tiled";
 /// On the attn.online ops made by attn-split-reduction (not split again).
 constexpr llvm::StringLiteral kSplitAttr = "attn.split";
+
+/// "file:line:col" of a location (through names, fusions and call sites),
+/// else the location as MLIR prints it: how messages name a place in the
+/// .attn source.
+std::string locationText(Location loc);
 } // namespace mlir::attn
 
 #endif

@@ -128,6 +128,19 @@ Value convert(OpBuilder &b, Location loc, Value v, Type to) {
   return arith::TruncIOp::create(b, loc, to, v);
 }
 
+LogicalResult KernelEmitter::beginOp(DeviceFunction &f, Operation *op,
+                                     ValueRange sizeOperands,
+                                     ValueRange symbolOperands,
+                                     SmallVector<Value> &sizes,
+                                     SmallVector<Value> &syms,
+                                     SmallVector<SizeText> &symTexts) {
+  dimSizes.clear();
+  indexBounds.clear();
+  if (failed(sizeValues(f, op, sizeOperands, "size", sizes, &dimSizes)))
+    return failure();
+  return sizeValues(f, op, symbolOperands, "symbol", syms, &symTexts);
+}
+
 LogicalResult KernelEmitter::sizeValues(DeviceFunction &f, Operation *op,
                                         ValueRange values, const char *what,
                                         SmallVector<Value> &out,
@@ -363,7 +376,7 @@ LogicalResult KernelEmitter::emitRead(DeviceFunction &f, ReadOp read,
   auto [ok, code] = rangeCheck(
       f, index, extents, needsCheck(bounds, s->shape), *s,
       "by attn.read in the " + owner->getName().getStringRef().str() + " at " +
-          locText(owner->getLoc()));
+          locationText(owner->getLoc()));
   if (ok)
     f.enterIfElseRaise(ok, code);
   Value at = f.offset(index, extents);
@@ -405,18 +418,14 @@ LogicalResult KernelEmitter::emitEinsum(EinsumOp op) {
   DeviceFunction f(plan, module, entryName("einsum"), op.getLoc());
   const TensorStorage &out = *plan.storageOf(op.getResult());
   Type resultType = out.elementType;
-  std::string where = "the attn.einsum at " + locText(op.getLoc());
+  std::string where = "the attn.einsum at " + locationText(op.getLoc());
 
   SmallVector<Value> sizes, syms;
   SmallVector<SizeText> symTexts;
-  dimSizes.clear();
-  indexBounds.clear();
-  if (failed(sizeValues(f, op, op.getSizes(), "size", sizes, &dimSizes)) ||
-      failed(sizeValues(f, op, op.getSymbols(), "symbol", syms, &symTexts)))
+  if (failed(beginOp(f, op, op.getSizes(), op.getSymbols(), sizes, syms,
+                     symTexts)))
     return failure();
-  SizeText count = SizeText::constant(1);
-  for (const SizeText &d : out.shape)
-    count = sizeMul(count, d);
+  SizeText count = out.count();
   for (unsigned d = 0; d < op.getNumDims(); ++d) {
     indexBounds[op.getBody().front().getArgument(op.getInputs().size() + d)] =
         dimSizes[d];
@@ -556,17 +565,13 @@ LogicalResult KernelEmitter::emitOnline(OnlineOp op, unsigned result) {
   if (!isa<FloatType>(type))
     return op.emitError() << "the CUDA code generator needs float results of "
                              "attn.online";
-  std::string where = "the attn.online at " + locText(op.getLoc());
+  std::string where = "the attn.online at " + locationText(op.getLoc());
   SmallVector<Value> sizes, syms;
   SmallVector<SizeText> symTexts;
-  dimSizes.clear();
-  indexBounds.clear();
-  if (failed(sizeValues(f, op, op.getSizes(), "size", sizes, &dimSizes)) ||
-      failed(sizeValues(f, op, op.getSymbols(), "symbol", syms, &symTexts)))
+  if (failed(beginOp(f, op, op.getSizes(), op.getSymbols(), sizes, syms,
+                     symTexts)))
     return failure();
-  SizeText count = SizeText::constant(1);
-  for (const SizeText &d : out.shape)
-    count = sizeMul(count, d);
+  SizeText count = out.count();
 
   AffineMap resultMap = isMax ? op.getMaxMap() : op.getSumMap(result - 1);
   SmallVector<unsigned> reduced = op.getReducedDims();
@@ -691,9 +696,7 @@ LogicalResult KernelEmitter::emitFill(Operation *origin,
                                       const TensorStorage &src,
                                       const TensorStorage &dst, double fill) {
   DeviceFunction f(plan, module, entryName("fill"), origin->getLoc());
-  SizeText count = SizeText::constant(1);
-  for (const SizeText &d : src.shape)
-    count = sizeMul(count, d);
+  SizeText count = src.count();
   Value lin = f.beginPointLoop(count);
   Value v = f.load(f.valuesOf(src), src.elementType, lin);
   if (src.hasPresence())

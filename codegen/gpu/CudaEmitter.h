@@ -309,6 +309,13 @@ public:
   /// `online`, if plan.fused has it.
   LogicalResult emitFusedLaunches(OnlineOp online);
 
+  /// Starts the launch of `op`: its dimensions' extents (also into
+  /// dimSizes; indexBounds cleared) and its symbols, as device values and
+  /// size texts.
+  LogicalResult beginOp(DeviceFunction &f, Operation *op,
+                        ValueRange sizeOperands, ValueRange symbolOperands,
+                        SmallVector<Value> &sizes, SmallVector<Value> &syms,
+                        SmallVector<SizeText> &symTexts);
   LogicalResult sizeValues(DeviceFunction &f, Operation *op, ValueRange values,
                            const char *what, SmallVector<Value> &out,
                            SmallVector<SizeText> *texts = nullptr);

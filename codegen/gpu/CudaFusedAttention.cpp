@@ -645,7 +645,7 @@ void cuda::planFusedAttention(KernelPlan &plan) {
     if (failed(m.run())) {
       if (debug)
         llvm::errs() << "attnc: no fused launch for the attn.online at "
-                     << locText(online.getLoc()) << ": " << m.why << "\n";
+                     << locationText(online.getLoc()) << ": " << m.why << "\n";
       continue;
     }
     FusedAttention *fa = &m.fa;
@@ -688,7 +688,7 @@ void cuda::planFusedAttention(KernelPlan &plan) {
     if (failed(matchEpilogue(m))) {
       if (debug)
         llvm::errs() << "attnc: the fused launch for the attn.online at "
-                     << locText(online.getLoc())
+                     << locationText(online.getLoc())
                      << " does not finish the kernel: " << m.why << "\n";
     } else {
       // With one split worker the launch also writes the output: the outer
@@ -836,7 +836,7 @@ public:
     }
     return loadArgument(in, index, check, live,
                         "through the map of input " + std::to_string(i) +
-                            " of the attn.einsum at " + locText(op.getLoc()));
+                            " of the attn.einsum at " + locationText(op.getLoc()));
   }
 
   /// Clones a plain body with its inputs and index arguments; the root's
@@ -1169,7 +1169,7 @@ LogicalResult KernelEmitter::emitFused(FusedAttention &fa, int64_t D,
                                 // bank conflicts, 16-byte aligned rows
   const int64_t nTilesN = T / 8, nOut = D / 8;
   std::string where = "the fused attention launch of the attn.online at " +
-                      locText(online.getLoc());
+                      locationText(online.getLoc());
 
   // Shared memory (dynamic, one extern symbol per module): two buffers
   // (tile t and the prefetch of tile t + 1), each the K tile then the V tile.

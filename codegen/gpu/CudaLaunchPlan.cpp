@@ -123,23 +123,6 @@ static SizeText align256(const SizeText &bytes) {
 // Messages
 //===----------------------------------------------------------------------===//
 
-std::string cuda::locText(Location loc) {
-  if (auto f = dyn_cast<FileLineColLoc>(loc))
-    return f.getFilename().str() + ":" + std::to_string(f.getLine()) + ":" +
-           std::to_string(f.getColumn());
-  if (auto n = dyn_cast<NameLoc>(loc))
-    return locText(n.getChildLoc());
-  if (auto fused = dyn_cast<FusedLoc>(loc))
-    if (!fused.getLocations().empty())
-      return locText(fused.getLocations().front());
-  if (auto c = dyn_cast<CallSiteLoc>(loc))
-    return locText(c.getCallee());
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  loc.print(os);
-  return s;
-}
-
 static std::string argName(func::FuncOp f, unsigned i) {
   if (auto n = f.getArgAttrOfType<StringAttr>(i, kNameAttr))
     return n.str();
@@ -329,10 +312,8 @@ LogicalResult KernelPlan::placeInWorkspace(Value v, bool withPresence) {
   s.name = !resultName.empty()
                ? resultName
                : "the result of " + op->getName().getStringRef().str() +
-                     " at " + locText(op->getLoc());
-  SizeText count = SizeText::constant(1);
-  for (const SizeText &d : s.shape)
-    count = sizeMul(count, d);
+                     " at " + locationText(op->getLoc());
+  SizeText count = s.count();
   // The results of an op whose work a fused launch may take over.
   if (auto it = storageScale.find(op); it != storageScale.end())
     count = sizeMul(count, it->second);

@@ -50,6 +50,13 @@ struct TensorStorage {
   std::string name;  // in messages
   int argument = -1; // the manifest argument it is, or -1
   bool hasPresence() const { return !presenceOffset.empty(); }
+  /// The number of elements (the product of the extents).
+  SizeText count() const {
+    SizeText n = SizeText::constant(1);
+    for (const SizeText &d : shape)
+      n = sizeMul(n, d);
+    return n;
+  }
 };
 
 /// A run-time error a kernel reports through the error code (1 + index).
@@ -143,8 +150,6 @@ FailureOr<std::string> lowerToPtx(ModuleOp module,
                                   const CudaCodegenOptions &options,
                                   std::string &error);
 
-/// "file:line:col" of a location.
-std::string locText(Location loc);
 
 } // namespace mlir::attn::cuda
 

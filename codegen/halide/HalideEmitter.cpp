@@ -133,16 +133,6 @@ H::Expr posInf(H::Type t) {
   return HI::make_const(t, std::numeric_limits<double>::infinity());
 }
 
-std::string locationText(Location loc) {
-  if (auto file = loc->findInstanceOf<FileLineColLoc>())
-    return (file.getFilename().str() + ":" + std::to_string(file.getLine()) +
-            ":" + std::to_string(file.getColumn()));
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  loc.print(os);
-  return text;
-}
-
 //===----------------------------------------------------------------------===//
 // How a tensor value is seen in Halide
 //===----------------------------------------------------------------------===//

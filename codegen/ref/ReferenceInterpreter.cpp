@@ -134,26 +134,9 @@ unsigned intWidth(Type t) {
 // Messages.
 //===----------------------------------------------------------------------===//
 
-std::string locText(Location loc) {
-  if (auto f = dyn_cast<FileLineColLoc>(loc))
-    return (f.getFilename().str() + ":" + std::to_string(f.getLine()) + ":" +
-            std::to_string(f.getColumn()));
-  if (auto n = dyn_cast<NameLoc>(loc))
-    return locText(n.getChildLoc());
-  if (auto fused = dyn_cast<FusedLoc>(loc))
-    if (!fused.getLocations().empty())
-      return locText(fused.getLocations().front());
-  if (auto c = dyn_cast<CallSiteLoc>(loc))
-    return locText(c.getCallee());
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  loc.print(os);
-  return s;
-}
-
 std::string opText(Operation *op) {
   return "'" + op->getName().getStringRef().str() + "' at " +
-         locText(op->getLoc());
+         locationText(op->getLoc());
 }
 
 std::string typeText(Type t) {
@@ -934,7 +917,7 @@ public:
     for (Operation &op : block) {
       if (auto yield = dyn_cast<YieldOp>(op)) {
         if (yield.getValues().size() != 1) {
-          error = "attn.yield must yield one value, at " + locText(op.getLoc());
+          error = "attn.yield must yield one value, at " + locationText(op.getLoc());
           return failure();
         }
         Value v = yield.getValues()[0];
@@ -1089,7 +1072,7 @@ LogicalResult ProgramCompiler::compileOp(Operation *op, std::string &error) {
   if (auto read = dyn_cast<ReadOp>(op)) {
     int table = tableIndex ? tableIndex(read.getTensor()) : -1;
     if (table < 0) {
-      error = "attn.read at " + locText(op->getLoc()) +
+      error = "attn.read at " + locationText(op->getLoc()) +
               " reads a tensor that is not a table of the enclosing einsum";
       return failure();
     }
@@ -1409,13 +1392,13 @@ LogicalResult KernelInterpreter::runScalarOp(Operation *op) {
 LogicalResult KernelInterpreter::runDim(tensor::DimOp op) {
   Tensor *t = tensorOf(op.getSource());
   if (!t)
-    return fail("tensor.dim at " + locText(op.getLoc()) +
+    return fail("tensor.dim at " + locationText(op.getLoc()) +
                 " reads a tensor the interpreter does not hold");
   int64_t index;
   if (failed(indexOf(op.getIndex(), index, op, "index")))
     return failure();
   if (index < 0 || index >= static_cast<int64_t>(t->shape.size()))
-    return fail("tensor.dim at " + locText(op.getLoc()) +
+    return fail("tensor.dim at " + locationText(op.getLoc()) +
                 " asks for dimension " + std::to_string(index) + " of " +
                 t->name + ", which has rank " +
                 std::to_string(t->shape.size()));
@@ -1428,17 +1411,17 @@ LogicalResult KernelInterpreter::runDim(tensor::DimOp op) {
 LogicalResult KernelInterpreter::runFill(FillOp op) {
   Tensor *in = tensorOf(op.getInput());
   if (!in)
-    return fail("attn.fill at " + locText(op.getLoc()) +
+    return fail("attn.fill at " + locationText(op.getLoc()) +
                 " reads a tensor the interpreter does not hold");
   auto type = cast<RankedTensorType>(op.getResult().getType());
   std::optional<::attn::rt::DType> dt = toRuntimeDType(type.getElementType());
   if (!dt)
-    return fail("attn.fill at " + locText(op.getLoc()) +
+    return fail("attn.fill at " + locationText(op.getLoc()) +
                 " converts to the unsupported element type " +
                 typeText(type.getElementType()));
   for (int64_t d = 0; d < type.getRank(); ++d)
     if (!type.isDynamicDim(d) && type.getDimSize(d) != in->shape[d])
-      return fail("attn.fill at " + locText(op.getLoc()) + ": " + in->name +
+      return fail("attn.fill at " + locationText(op.getLoc()) + ": " + in->name +
                   " has extent " + std::to_string(in->shape[d]) +
                   " in dimension " + std::to_string(d) +
                   " but the result "
@@ -1487,7 +1470,7 @@ std::string pointText(ArrayRef<int64_t> point) {
 }
 
 LogicalResult KernelInterpreter::runEinsum(EinsumOp op) {
-  std::string where = "attn.einsum at " + locText(op.getLoc());
+  std::string where = "attn.einsum at " + locationText(op.getLoc());
   unsigned numDims = op.getNumDims();
   unsigned numInputs = op.getInputs().size();
 
@@ -1758,7 +1741,7 @@ LogicalResult KernelInterpreter::runEinsum(EinsumOp op) {
 /// is brought to the final maximum. The result is the definition in
 /// AttnOps.td exactly (up to rounding), whatever the traversal order.
 LogicalResult KernelInterpreter::runOnline(OnlineOp op) {
-  std::string where = "attn.online at " + locText(op.getLoc());
+  std::string where = "attn.online at " + locationText(op.getLoc());
   unsigned numDims = op.getNumDims();
   unsigned numParts = op.getNumParts();
   SmallVector<int64_t> sizes, symbols;
@@ -2029,7 +2012,7 @@ LogicalResult mlir::attn::interpretKernel(func::FuncOp kernel,
     std::string diagnostic;
     ScopedDiagnosticHandler handler(kernel.getContext(), [&](Diagnostic &d) {
       if (diagnostic.empty())
-        diagnostic = locText(d.getLocation()) + ": " + d.str();
+        diagnostic = locationText(d.getLocation()) + ": " + d.str();
       return success();
     });
     if (failed(mlir::verify(kernel))) {
