@@ -357,8 +357,10 @@ bool parseLaunches(const Json &root, KernelManifest &m, FieldReader &r) {
       const Json *v = d.get("value");
       SizeExpr e;
       where += " (" + name + ")";
-      if (!v || !sizeExpr(*v, where, e, r) || !symbolsBound(e, m, where, r))
-        return v ? false : r.bad(where, "has no \"value\"");
+      if (!v)
+        return r.bad(where, "has no \"value\"");
+      if (!sizeExpr(*v, where, e, r) || !symbolsBound(e, m, where, r))
+        return false;
       for (const auto &[other, value] : m.definitions)
         if (other == name)
           return r.bad(where, "defines " + name + " twice");

@@ -455,9 +455,6 @@ public:
     for (unsigned d : rowDims)
       if (static_cast<int>(d) != fa.pDim)
         fa.blockDims.push_back(d);
-    if (fa.pDim >= 0 && !fa.group &&
-        (dependsOn(fa.kCoords, fa.pDim) || dependsOn(fa.vCoords, fa.pDim)))
-      return fail("K or V depend on the query rows");
     if (dependsOn(fa.qCoords, fa.m0) || dependsOn(fa.qCoords, fa.tileDim))
       return fail("Q depends on the key tile");
     for (auto &[op, dims] : fa.dimsOf) {
@@ -477,13 +474,13 @@ public:
       }
     }
     // One probability per key: only the weighted sum depends on f.
-    for (auto &[op, dims] : fa.dimsOf)
-      if (!(isa<EinsumOp>(op) && fa.parts.size() &&
-            llvm::any_of(fa.parts, [&](const FusedAttention::Part &p) {
-              return p.pv && const_cast<EinsumOp &>(p.op).getOperation() == op;
-            })) &&
-          dependsOn(dims, fa.fDim))
+    for (auto &[op, dims] : fa.dimsOf) {
+      bool weightedSum = llvm::any_of(fa.parts, [&](FusedAttention::Part &p) {
+        return p.pv && p.op.getOperation() == op;
+      });
+      if (!weightedSum && dependsOn(dims, fa.fDim))
         return fail("an einsum other than the weighted sum depends on f");
+    }
     if (fa.symbols.size() > FusedAttention::kMaxSymbols)
       return fail("too many symbols");
 
