@@ -3,6 +3,7 @@
 // needs, each checked for presence and type.
 #include "runtime/KernelManifest.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -364,6 +365,11 @@ bool parseLaunches(const Json &root, KernelManifest &m, FieldReader &r) {
       for (const auto &[other, value] : m.definitions)
         if (other == name)
           return r.bad(where, "defines " + name + " twice");
+      for (const ManifestArgument &a : m.arguments)
+        if ((a.isScalar && a.name == name) ||
+            std::find(a.dims.begin(), a.dims.end(), name) != a.dims.end())
+          return r.bad(where, "defines " + name + ", a size symbol that "
+                              "argument " + a.name + " already binds");
       m.definitions.emplace_back(name, e);
     }
   }

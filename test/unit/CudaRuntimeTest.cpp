@@ -299,6 +299,9 @@ TEST(CudaManifest, RejectsBadOnesClearly) {
       {cudaManifest(launch(ok),
                     R"J( "sizes": [{"name": "a", "value": 1}, {"name": "a", "value": 2}],)J"),
        "size definition 1 (a) defines a twice"},
+      {cudaManifest(launch(ok), R"J( "sizes": [{"name": "P", "value": 1}],)J"),
+       "size definition 0 (P) defines P, a size symbol that argument Q already "
+       "binds"},
       {cudaManifest(launch(R"("grid": ["c"], "block": [32], "params": [])"),
                     R"J( "sizes": [{"name": "a", "value": 1}],)J"),
        "uses size symbol c, which no argument binds"},
