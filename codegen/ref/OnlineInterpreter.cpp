@@ -1,7 +1,6 @@
 // attn.online in the reference interpreter, evaluated the way a kernel does
-// it: one traversal of the iteration space, each sum keeping a running
-// reference and rescaling when it grows, then every sum brought to the final
-// maximum.
+// it: one traversal, each sum keeping a running reference and rescaling when
+// it grows, then every sum brought to the final maximum.
 #include "codegen/ref/AffineEvaluator.h"
 #include "codegen/ref/InterpreterMessages.h"
 #include "codegen/ref/KernelInterpreter.h"

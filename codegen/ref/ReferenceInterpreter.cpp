@@ -1,8 +1,6 @@
 // The float64 reference interpreter's entry point: the kernel is verified,
-// then run by a KernelInterpreter. The parts: ScalarSemantics.h (integer and
-// float rules), AffineEvaluator (maps, filters), Bytecode* (guards and
-// bodies), KernelInterpreter, EinsumInterpreter and OnlineInterpreter (the
-// walk).
+// then run by a KernelInterpreter (KernelInterpreter.h). README.md lists the
+// other parts.
 #include "codegen/ref/ReferenceInterpreter.h"
 #include "codegen/ref/KernelInterpreter.h"
 
