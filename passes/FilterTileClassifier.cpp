@@ -11,14 +11,18 @@ using namespace mlir::attn;
 
 const char *mlir::attn::tileClassName(TileClass c) {
   switch (c) {
-  case TileClass::Empty: return "empty";
-  case TileClass::Partial: return "partial";
-  case TileClass::Full: return "full";
+  case TileClass::Empty:
+    return "empty";
+  case TileClass::Partial:
+    return "partial";
+  case TileClass::Full:
+    return "full";
   }
   return "?";
 }
 
-/// Adds `scale * e` to `f`; false when `e` is not linear.
+/// Adds `scale * e` to `f` (a LinearForm, private to the classifier); false
+/// when `e` is not linear.
 template <typename Form>
 static bool linearize(AffineExpr e, int64_t scale, Form &f) {
   if (auto d = dyn_cast<AffineDimExpr>(e)) {
@@ -126,8 +130,8 @@ TileClass FilterTileClassifier::classify(ArrayRef<int64_t> origins,
   TileClass result = TileClass::Full;
   if (filtered) {
     Int64IntervalDomain int64;
-    FilterClass<bool> c = classifyFilter(ArrayRef<IntegerSet>(sets), {}, {},
-                                         box, symbols, int64);
+    FilterClass<bool> c =
+        classifyFilter(ArrayRef<IntegerSet>(sets), {}, {}, box, symbols, int64);
     result = c.full    ? TileClass::Full
              : c.empty ? TileClass::Empty
                        : TileClass::Partial;
@@ -156,11 +160,20 @@ static void printExpr(llvm::raw_ostream &os, AffineExpr e,
   auto bin = cast<AffineBinaryOpExpr>(e);
   const char *op = " floordiv ";
   switch (e.getKind()) {
-  case AffineExprKind::Add: op = " + "; break;
-  case AffineExprKind::Mul: op = " * "; break;
-  case AffineExprKind::CeilDiv: op = " ceildiv "; break;
-  case AffineExprKind::Mod: op = " mod "; break;
-  default: break;
+  case AffineExprKind::Add:
+    op = " + ";
+    break;
+  case AffineExprKind::Mul:
+    op = " * ";
+    break;
+  case AffineExprKind::CeilDiv:
+    op = " ceildiv ";
+    break;
+  case AffineExprKind::Mod:
+    op = " mod ";
+    break;
+  default:
+    break;
   }
   auto printSide = [&](AffineExpr side) {
     bool nested = isa<AffineBinaryOpExpr>(side);
@@ -196,8 +209,9 @@ static void printLinear(llvm::raw_ostream &os,
     os << (constant < 0 ? " - " : " + ") << std::abs(constant);
 }
 
-std::string FilterTileClassifier::describe(ArrayRef<std::string> dimNames,
-                                           ArrayRef<std::string> symNames) const {
+std::string
+FilterTileClassifier::describe(ArrayRef<std::string> dimNames,
+                               ArrayRef<std::string> symNames) const {
   std::string text;
   llvm::raw_string_ostream os(text);
   for (auto [ci, set] : llvm::enumerate(sets)) {

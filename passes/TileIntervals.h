@@ -16,16 +16,12 @@
 namespace mlir::attn {
 
 /// [lo, hi] of an integer quantity, in a domain's values.
-template <typename V> struct Interval {
-  V lo, hi;
-};
+template <typename V> struct Interval { V lo, hi; };
 
 /// Where a filter holds over a box, as two conditions of a domain. Sound:
 /// `full` implies every point passes, `empty` that none does; both may be
 /// false where the analysis cannot tell.
-template <typename B> struct FilterClass {
-  B full, empty;
-};
+template <typename B> struct FilterClass { B full, empty; };
 
 // A domain supplies the arithmetic the analysis is written in:
 //
@@ -58,8 +54,7 @@ using IntervalOf = std::optional<Interval<typename Domain::Value>>;
 
 template <typename Domain>
 IntervalOf<Domain>
-divisionInterval(AffineBinaryOpExpr e,
-                 ArrayRef<IntervalOf<Domain>> dims,
+divisionInterval(AffineBinaryOpExpr e, ArrayRef<IntervalOf<Domain>> dims,
                  ArrayRef<typename Domain::Value> symbols, Domain &d);
 
 } // namespace detail
@@ -95,8 +90,8 @@ intervalOf(AffineExpr e, ArrayRef<detail::IntervalOf<Domain>> dims,
   case AffineExprKind::Mul:
     break;
   default:
-    return detail::divisionInterval(cast<AffineBinaryOpExpr>(e), dims,
-                                    symbols, d);
+    return detail::divisionInterval(cast<AffineBinaryOpExpr>(e), dims, symbols,
+                                    d);
   }
   auto bin = cast<AffineBinaryOpExpr>(e);
   detail::IntervalOf<Domain> l = intervalOf(bin.getLHS(), dims, symbols, d);
@@ -124,10 +119,9 @@ namespace detail {
 
 /// floordiv, ceildiv and mod by a constant or a symbol (see above).
 template <typename Domain>
-IntervalOf<Domain> divisionInterval(AffineBinaryOpExpr e,
-                                    ArrayRef<IntervalOf<Domain>> dims,
-                                    ArrayRef<typename Domain::Value> symbols,
-                                    Domain &d) {
+IntervalOf<Domain>
+divisionInterval(AffineBinaryOpExpr e, ArrayRef<IntervalOf<Domain>> dims,
+                 ArrayRef<typename Domain::Value> symbols, Domain &d) {
   using V = typename Domain::Value;
   AffineExprKind kind = e.getKind();
   if (kind != AffineExprKind::FloorDiv && kind != AffineExprKind::CeilDiv &&

@@ -2,8 +2,8 @@
 // for every tile of random filters, extents, tile sizes and symbol values, a
 // tile called full has every point passing the filter and one called empty
 // has none; linear filters get the previous linear classifier's answers.
-#include "passes/ArithIntervalDomain.h"
 #include "passes/FilterTileClassifier.h"
+#include "passes/ArithIntervalDomain.h"
 #include "passes/TileIntervals.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
@@ -91,8 +91,8 @@ void checkAgainstBruteForce(EinsumOp e, bool exact, unsigned seed) {
         for (int64_t m = m0; m < std::min(m0 + Tm, M); ++m)
           for (int64_t p = p0; p < std::min(p0 + Tp, P); ++p)
             (passes(e, m, p, W) ? in : out)++;
-        SCOPED_TRACE("tile m0=" + std::to_string(m0) + " p0=" +
-                     std::to_string(p0) + " Tm=" + std::to_string(Tm) +
+        SCOPED_TRACE("tile m0=" + std::to_string(m0) +
+                     " p0=" + std::to_string(p0) + " Tm=" + std::to_string(Tm) +
                      " Tp=" + std::to_string(Tp) + " W=" + std::to_string(W));
         if (c == TileClass::Full)
           EXPECT_EQ(out, 0);
@@ -133,8 +133,9 @@ TEST_F(Fixture, WindowWithSymbol) {
 }
 
 TEST_F(Fixture, SinksUnion) {
-  EinsumOp e = parse("[affine_set<(d0, d1)[s0] : (-d0 + 3 >= 0, d1 - d0 >= 0)>,"
-                     " affine_set<(d0, d1)[s0] : (s0 - d1 + d0 - 1 >= 0, d1 - d0 >= 0)>]");
+  EinsumOp e = parse(
+      "[affine_set<(d0, d1)[s0] : (-d0 + 3 >= 0, d1 - d0 >= 0)>,"
+      " affine_set<(d0, d1)[s0] : (s0 - d1 + d0 - 1 >= 0, d1 - d0 >= 0)>]");
   ASSERT_TRUE(e);
   checkAgainstBruteForce(e, /*exact=*/false, 3);
 }
@@ -164,8 +165,8 @@ TEST_F(Fixture, DivisionByConstantIsClassified) {
 }
 
 TEST_F(Fixture, DivisionByAnExpressionIsRefused) {
-  EinsumOp e = parse(
-      "[affine_set<(d0, d1)[s0] : (d1 floordiv (s0 + 1) - d0 >= 0)>]");
+  EinsumOp e =
+      parse("[affine_set<(d0, d1)[s0] : (d1 floordiv (s0 + 1) - d0 >= 0)>]");
   ASSERT_TRUE(e);
   EXPECT_TRUE(failed(FilterTileClassifier::build(e, {8, 8})));
 }
@@ -196,16 +197,22 @@ std::optional<int64_t> evaluate(AffineExpr e, ArrayRef<int64_t> dims,
   if (!l || !r)
     return std::nullopt;
   switch (e.getKind()) {
-  case AffineExprKind::Add: return *l + *r;
-  case AffineExprKind::Mul: return *l * *r;
-  default: break;
+  case AffineExprKind::Add:
+    return *l + *r;
+  case AffineExprKind::Mul:
+    return *l * *r;
+  default:
+    break;
   }
   if (*r == 0)
     return std::nullopt;
   switch (e.getKind()) {
-  case AffineExprKind::FloorDiv: return floorOf(*l, *r);
-  case AffineExprKind::CeilDiv: return ceilOf(*l, *r);
-  default: return modOf(*l, *r);
+  case AffineExprKind::FloorDiv:
+    return floorOf(*l, *r);
+  case AffineExprKind::CeilDiv:
+    return ceilOf(*l, *r);
+  default:
+    return modOf(*l, *r);
   }
 }
 
@@ -249,11 +256,16 @@ struct RandomFilters {
       return linear();
     int64_t scale = pick(-2, 2);
     switch (rng() % 6) {
-    case 0: return linear();
-    case 1: return linear() + linear().floorDiv(divisor()) * scale;
-    case 2: return linear() + linear().ceilDiv(divisor()) * scale;
-    case 3: return linear() + (linear() % divisor()) * scale;
-    case 4: return (d(0) * pick(1, 3) + d(1)).floorDiv(divisor()) - d(0);
+    case 0:
+      return linear();
+    case 1:
+      return linear() + linear().floorDiv(divisor()) * scale;
+    case 2:
+      return linear() + linear().ceilDiv(divisor()) * scale;
+    case 3:
+      return linear() + (linear() % divisor()) * scale;
+    case 4:
+      return (d(0) * pick(1, 3) + d(1)).floorDiv(divisor()) - d(0);
     default:
       negativeOrSymbolDivisor = true;
       AffineExpr s0 = getAffineSymbolExpr(0, ctx);
@@ -352,15 +364,14 @@ TEST_F(Fixture, RandomFiltersAreSoundInEveryDomain) {
             Interval<Value>{cst(m0), cst(m1)},
             Interval<Value>{cst(p0), cst(p1)}};
         SmallVector<Value> syms = {cst(W)};
-        FilterClass<Value> ac =
-            classifyFilter(ArrayRef<IntegerSet>(sets), {}, {}, box, syms,
-                           arithDomain);
+        FilterClass<Value> ac = classifyFilter(ArrayRef<IntegerSet>(sets), {},
+                                               {}, box, syms, arithDomain);
         bool arithFull = arith.valueOf(ac.full);
         bool arithEmpty = arith.valueOf(ac.empty);
-        SCOPED_TRACE("trial " + std::to_string(trial) + " tile m0=" +
-                     std::to_string(m0) + " p0=" + std::to_string(p0) +
-                     " Tm=" + std::to_string(Tm) + " Tp=" +
-                     std::to_string(Tp) + " W=" + std::to_string(W));
+        SCOPED_TRACE("trial " + std::to_string(trial) +
+                     " tile m0=" + std::to_string(m0) +
+                     " p0=" + std::to_string(p0) + " Tm=" + std::to_string(Tm) +
+                     " Tp=" + std::to_string(Tp) + " W=" + std::to_string(W));
         if (c == TileClass::Full || arithFull)
           EXPECT_EQ(out, 0);
         if (c == TileClass::Empty || arithEmpty)
@@ -395,11 +406,12 @@ TileClass previousClassify(ArrayRef<SmallVector<LinearConstraint>> filter,
       mx += k * (k > 0 ? hi[d] : lo[d]);
     }
     if (c.isEq)
-      return mn == 0 && mx == 0 ? TileClass::Full
+      return mn == 0 && mx == 0   ? TileClass::Full
              : (mn > 0 || mx < 0) ? TileClass::Empty
                                   : TileClass::Partial;
-    return mn >= 0 ? TileClass::Full
-                   : mx < 0 ? TileClass::Empty : TileClass::Partial;
+    return mn >= 0  ? TileClass::Full
+           : mx < 0 ? TileClass::Empty
+                    : TileClass::Partial;
   };
   bool anyFull = false, allEmpty = true;
   for (const auto &conj : filter) {
@@ -416,8 +428,9 @@ TileClass previousClassify(ArrayRef<SmallVector<LinearConstraint>> filter,
     anyFull |= cc == TileClass::Full;
     allEmpty &= cc == TileClass::Empty;
   }
-  return anyFull ? TileClass::Full
-                 : allEmpty ? TileClass::Empty : TileClass::Partial;
+  return anyFull    ? TileClass::Full
+         : allEmpty ? TileClass::Empty
+                    : TileClass::Partial;
 }
 
 TEST_F(Fixture, LinearFiltersKeepThePreviousAnswers) {
@@ -436,12 +449,14 @@ TEST_F(Fixture, LinearFiltersKeepThePreviousAnswers) {
       SmallVector<AffineExpr> exprs;
       SmallVector<bool> eqs;
       for (int64_t k = pick(1, 3); k > 0; --k) {
-        LinearConstraint c{{pick(-4, 4), pick(-4, 4)}, pick(-2, 2),
-                           pick(-40, 40), rng() % 5 == 0};
+        LinearConstraint c{{pick(-4, 4), pick(-4, 4)},
+                           pick(-2, 2),
+                           pick(-40, 40),
+                           rng() % 5 == 0};
         // Written with d0 twice: the classifier must combine the terms.
         int64_t split = pick(-2, 2);
-        exprs.push_back(d0 * split + d1 * c.dims[1] + s0 * c.sym +
-                        c.constant + d0 * (c.dims[0] - split));
+        exprs.push_back(d0 * split + d1 * c.dims[1] + s0 * c.sym + c.constant +
+                        d0 * (c.dims[0] - split));
         eqs.push_back(c.isEq);
         conj.push_back(c);
       }
