@@ -64,7 +64,8 @@ struct ClassifyTiles
         syms.push_back("s" + std::to_string(s));
       FailureOr<FilterTileClassifier> fc = FilterTileClassifier::build(e, tiles);
       if (failed(fc)) {
-        e.emitRemark("filter is not linear: every tile is partial (masked)");
+        e.emitRemark("filter divides by an expression that is neither a "
+                     "constant nor a symbol: every tile is partial (masked)");
         return;
       }
       std::string tiling;

@@ -1,9 +1,8 @@
-// Interval bounds of linear constraints over a tile (a box): a constraint
-// holds on the whole box when its minimum is >= 0 and nowhere when its
-// maximum is < 0; both bounds are exact for one linear form over a box.
-// A conjunction is empty when one constraint is, full when all are; a union
-// full when one conjunction is, empty when all are.
+// A filter's tiles classified with the tile-interval analysis in int64: a
+// linear constraint is first rewritten with each dimension once (its interval
+// over a box is then exact); any other constraint is bounded as written.
 #include "passes/FilterTileClassifier.h"
+#include "passes/TileIntervals.h"
 
 #include "llvm/Support/raw_ostream.h"
 
@@ -12,41 +11,58 @@ using namespace mlir::attn;
 
 const char *mlir::attn::tileClassName(TileClass c) {
   switch (c) {
-  case TileClass::Empty: return "empty";
-  case TileClass::Partial: return "partial";
-  case TileClass::Full: return "full";
+  case TileClass::Empty:
+    return "empty";
+  case TileClass::Partial:
+    return "partial";
+  case TileClass::Full:
+    return "full";
   }
   return "?";
 }
 
-/// Adds `scale * e` to `c`; false when `e` is not linear.
-static bool linearize(AffineExpr e, int64_t scale,
-                      FilterTileClassifier::Constraint &c) {
+/// Adds `scale * e` to `f` (a LinearForm, private to the classifier); false
+/// when `e` is not linear.
+template <typename Form>
+static bool linearize(AffineExpr e, int64_t scale, Form &f) {
   if (auto d = dyn_cast<AffineDimExpr>(e)) {
-    c.dims[d.getPosition()] += scale;
+    f.dims[d.getPosition()] += scale;
     return true;
   }
   if (auto s = dyn_cast<AffineSymbolExpr>(e)) {
-    c.syms[s.getPosition()] += scale;
+    f.syms[s.getPosition()] += scale;
     return true;
   }
   if (auto k = dyn_cast<AffineConstantExpr>(e)) {
-    c.constant += scale * k.getValue();
+    f.constant += scale * k.getValue();
     return true;
   }
   auto bin = dyn_cast<AffineBinaryOpExpr>(e);
   if (!bin)
     return false;
   if (bin.getKind() == AffineExprKind::Add)
-    return linearize(bin.getLHS(), scale, c) &&
-           linearize(bin.getRHS(), scale, c);
+    return linearize(bin.getLHS(), scale, f) &&
+           linearize(bin.getRHS(), scale, f);
   if (bin.getKind() == AffineExprKind::Mul) {
     if (auto k = dyn_cast<AffineConstantExpr>(bin.getRHS()))
-      return linearize(bin.getLHS(), scale * k.getValue(), c);
+      return linearize(bin.getLHS(), scale * k.getValue(), f);
     if (auto k = dyn_cast<AffineConstantExpr>(bin.getLHS()))
-      return linearize(bin.getRHS(), scale * k.getValue(), c);
+      return linearize(bin.getRHS(), scale * k.getValue(), f);
   }
   return false; // floordiv, mod, products of dimensions
+}
+
+/// `f` as an affine expression that names each dimension and symbol once.
+template <typename Form>
+static AffineExpr linearExpr(const Form &f, MLIRContext *ctx) {
+  AffineExpr e = getAffineConstantExpr(f.constant, ctx);
+  for (auto [d, k] : llvm::enumerate(f.dims))
+    if (k)
+      e = e + getAffineDimExpr(d, ctx) * k;
+  for (auto [s, k] : llvm::enumerate(f.syms))
+    if (k)
+      e = e + getAffineSymbolExpr(s, ctx) * k;
+  return e;
 }
 
 FailureOr<FilterTileClassifier>
@@ -57,21 +73,43 @@ FilterTileClassifier::build(EinsumOp einsum, ArrayRef<int64_t> tileSizes) {
   fc.tiles.assign(tileSizes.begin(), tileSizes.end());
   fc.tiles.resize(numDims, 0);
   fc.guarded = einsum.hasGuard();
-  if (std::optional<ArrayAttr> filter = einsum.getFilter()) {
-    for (Attribute a : *filter) {
-      IntegerSet set = cast<IntegerSetAttr>(a).getValue();
-      SmallVector<Constraint> conj;
-      for (unsigned i = 0; i < set.getNumConstraints(); ++i) {
-        Constraint c;
-        c.dims.assign(numDims, 0);
-        c.syms.assign(numSyms, 0);
-        c.isEq = set.isEq(i);
-        if (!linearize(set.getConstraint(i), 1, c))
-          return failure();
-        conj.push_back(std::move(c));
+  std::optional<ArrayAttr> filter = einsum.getFilter();
+  if (!filter)
+    return fc;
+  fc.filtered = true;
+  // Whether a constraint can be bounded depends only on its divisions, not
+  // on the box: probe it on one point with nonzero symbols.
+  Int64IntervalDomain int64;
+  SmallVector<std::optional<Interval<int64_t>>> point(numDims,
+                                                      Interval<int64_t>{0, 0});
+  SmallVector<int64_t> ones(numSyms, 1);
+  for (Attribute a : *filter) {
+    IntegerSet set = cast<IntegerSetAttr>(a).getValue();
+    SmallVector<AffineExpr> constraints;
+    SmallVector<bool> eqFlags;
+    SmallVector<std::optional<LinearForm>> forms;
+    for (unsigned i = 0; i < set.getNumConstraints(); ++i) {
+      AffineExpr c = set.getConstraint(i);
+      if (!intervalOf(c, point, ones, int64))
+        return failure();
+      LinearForm f;
+      f.dims.assign(numDims, 0);
+      f.syms.assign(numSyms, 0);
+      if (linearize(c, 1, f)) {
+        c = linearExpr(f, einsum.getContext());
+        forms.push_back(std::move(f));
+      } else {
+        forms.push_back(std::nullopt);
       }
-      fc.conjunctions.push_back(std::move(conj));
+      constraints.push_back(c);
+      eqFlags.push_back(set.isEq(i));
     }
+    fc.sets.push_back(constraints.empty()
+                          ? set
+                          : IntegerSet::get(set.getNumDims(),
+                                            set.getNumSymbols(), constraints,
+                                            eqFlags));
+    fc.linear.push_back(std::move(forms));
   }
   return fc;
 }
@@ -80,57 +118,72 @@ TileClass FilterTileClassifier::classify(ArrayRef<int64_t> origins,
                                          ArrayRef<int64_t> extents,
                                          ArrayRef<int64_t> symbols) const {
   // The box: [lo, hi] per dimension, clipped to the extents.
-  SmallVector<int64_t> lo, hi;
+  SmallVector<std::optional<Interval<int64_t>>> box;
   for (unsigned d = 0; d < tiles.size(); ++d) {
     int64_t l = tiles[d] ? origins[d] : 0;
     int64_t h = tiles[d] ? std::min(origins[d] + tiles[d], extents[d]) - 1
                          : extents[d] - 1;
     if (l > h || l < 0)
       return TileClass::Empty;
-    lo.push_back(l);
-    hi.push_back(h);
+    box.push_back(Interval<int64_t>{l, h});
   }
-  auto constraintClass = [&](const Constraint &c) {
-    int64_t mn = c.constant, mx = c.constant;
-    for (unsigned d = 0; d < c.dims.size(); ++d) {
-      int64_t k = c.dims[d];
-      mn += k * (k > 0 ? lo[d] : hi[d]);
-      mx += k * (k > 0 ? hi[d] : lo[d]);
-    }
-    for (unsigned s = 0; s < c.syms.size(); ++s) {
-      mn += c.syms[s] * symbols[s];
-      mx += c.syms[s] * symbols[s];
-    }
-    if (c.isEq)
-      return mn == 0 && mx == 0 ? TileClass::Full
-             : (mn > 0 || mx < 0) ? TileClass::Empty
-                                  : TileClass::Partial;
-    return mn >= 0 ? TileClass::Full
-                   : mx < 0 ? TileClass::Empty : TileClass::Partial;
-  };
   TileClass result = TileClass::Full;
-  if (!conjunctions.empty()) {
-    bool anyFull = false, allEmpty = true;
-    for (const auto &conj : conjunctions) {
-      TileClass cc = TileClass::Full;
-      for (const Constraint &c : conj) {
-        TileClass k = constraintClass(c);
-        if (k == TileClass::Empty) {
-          cc = TileClass::Empty;
-          break;
-        }
-        if (k == TileClass::Partial)
-          cc = TileClass::Partial;
-      }
-      anyFull |= cc == TileClass::Full;
-      allEmpty &= cc == TileClass::Empty;
-    }
-    result = anyFull ? TileClass::Full
-                     : allEmpty ? TileClass::Empty : TileClass::Partial;
+  if (filtered) {
+    Int64IntervalDomain int64;
+    FilterClass<bool> c =
+        classifyFilter(ArrayRef<IntegerSet>(sets), {}, {}, box, symbols, int64);
+    result = c.full    ? TileClass::Full
+             : c.empty ? TileClass::Empty
+                       : TileClass::Partial;
   }
   if (guarded && result == TileClass::Full)
     return TileClass::Partial;
   return result;
+}
+
+/// `e` as text with the given names ("(p floordiv 4) - m").
+static void printExpr(llvm::raw_ostream &os, AffineExpr e,
+                      ArrayRef<std::string> dimNames,
+                      ArrayRef<std::string> symNames) {
+  if (auto d = dyn_cast<AffineDimExpr>(e)) {
+    os << dimNames[d.getPosition()];
+    return;
+  }
+  if (auto s = dyn_cast<AffineSymbolExpr>(e)) {
+    os << symNames[s.getPosition()];
+    return;
+  }
+  if (auto k = dyn_cast<AffineConstantExpr>(e)) {
+    os << k.getValue();
+    return;
+  }
+  auto bin = cast<AffineBinaryOpExpr>(e);
+  const char *op = " floordiv ";
+  switch (e.getKind()) {
+  case AffineExprKind::Add:
+    op = " + ";
+    break;
+  case AffineExprKind::Mul:
+    op = " * ";
+    break;
+  case AffineExprKind::CeilDiv:
+    op = " ceildiv ";
+    break;
+  case AffineExprKind::Mod:
+    op = " mod ";
+    break;
+  default:
+    break;
+  }
+  auto printSide = [&](AffineExpr side) {
+    bool nested = isa<AffineBinaryOpExpr>(side);
+    os << (nested ? "(" : "");
+    printExpr(os, side, dimNames, symNames);
+    os << (nested ? ")" : "");
+  };
+  printSide(bin.getLHS());
+  os << op;
+  printSide(bin.getRHS());
 }
 
 /// `k * name` terms and a constant, as text ("p0 - m0 - 63").
@@ -156,16 +209,24 @@ static void printLinear(llvm::raw_ostream &os,
     os << (constant < 0 ? " - " : " + ") << std::abs(constant);
 }
 
-std::string FilterTileClassifier::describe(ArrayRef<std::string> dimNames,
-                                           ArrayRef<std::string> symNames) const {
+std::string
+FilterTileClassifier::describe(ArrayRef<std::string> dimNames,
+                               ArrayRef<std::string> symNames) const {
   std::string text;
   llvm::raw_string_ostream os(text);
-  for (auto [ci, conj] : llvm::enumerate(conjunctions)) {
+  for (auto [ci, set] : llvm::enumerate(sets)) {
     if (ci)
       os << "; or ";
-    for (auto [k, c] : llvm::enumerate(conj)) {
+    for (auto [k, form] : llvm::enumerate(linear[ci])) {
       if (k)
         os << ", and ";
+      const char *relation = set.isEq(k) ? " == 0" : " >= 0";
+      if (!form) {
+        printExpr(os, set.getConstraint(k), dimNames, symNames);
+        os << relation << " (checked per tile)";
+        continue;
+      }
+      const LinearForm &c = *form;
       SmallVector<std::pair<int64_t, std::string>> terms, minTerms, maxTerms;
       int64_t minConst = c.constant, maxConst = c.constant;
       bool untiled = false;
@@ -189,8 +250,8 @@ std::string FilterTileClassifier::describe(ArrayRef<std::string> dimNames,
           maxTerms.push_back({c.syms[s], symNames[s]});
         }
       printLinear(os, terms, c.constant);
-      os << (c.isEq ? " == 0" : " >= 0");
-      if (untiled || c.isEq) {
+      os << relation;
+      if (untiled || set.isEq(k)) {
         os << " (checked per tile)";
         continue;
       }

@@ -26,9 +26,14 @@ def AttnClassifyTiles : Pass<"attn-classify-tiles", "::mlir::func::FuncOp"> {
     tiled (`tile-size`); for every constraint, the conditions on the tile
     origins under which it holds on the whole tile (the tile needs no mask)
     and nowhere on it (the tile is skipped) are derived symbolically from
-    interval bounds, and reported as a remark on the einsum. Code generators
-    evaluate the same classification (FilterTileClassifier) per tile at run
-    time. Filters that read tensors (guards) are classified at run time.
+    interval bounds of each linear constraint, and reported as a remark on
+    the einsum (a constraint with floordiv, ceildiv or mod is checked per
+    tile). The interval analysis is passes/TileIntervals.h, generic over the
+    arithmetic: FilterTileClassifier is its int64 instance,
+    passes/ArithIntervalDomain.h builds it as arith ops for a classification
+    at run time; the code generators (the CUDA fused launch, the Halide
+    emitter's range proofs) are to use it in place of their own interval
+    code. Filters that read tensors (guards) are classified at run time.
   }];
   let options = [
     Option<"tileSize", "tile-size", "int64_t", /*default=*/"64",
