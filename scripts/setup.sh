@@ -22,6 +22,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ ! -f build/build.ninja ]; then
-  cmake -G Ninja -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+  # ccache, where installed, makes rebuilds of a fresh clone cheap.
+  launcher=()
+  if command -v ccache >/dev/null; then
+    launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+  fi
+  cmake -G Ninja -S . -B build -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" >/dev/null
 fi
 echo "setup: done"
