@@ -2,6 +2,8 @@
 #include "dialect/AttnDialect.h"
 #include "dialect/AttnOps.h"
 
+#include "mlir/Interfaces/FunctionInterfaces.h"
+
 #include "mlir/IR/DialectImplementation.h"
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -22,6 +24,106 @@ void AttnDialect::initialize() {
 #define GET_OP_LIST
 #include "dialect/AttnOps.cpp.inc"
       >();
+}
+
+//===----------------------------------------------------------------------===//
+// The dialect's discardable attributes
+//===----------------------------------------------------------------------===//
+
+/// An array of `count` strings, else an error naming `what`.
+static LogicalResult verifyNameArray(function_ref<InFlightDiagnostic()> error,
+                                     Attribute attr, StringRef what,
+                                     int64_t count) {
+  auto names = dyn_cast<ArrayAttr>(attr);
+  if (!names || !llvm::all_of(names, [](Attribute a) {
+        return isa<StringAttr>(a);
+      }))
+    return error() << "'" << what << "' must be an array of strings";
+  if (static_cast<int64_t>(names.size()) != count)
+    return error() << "'" << what << "' has " << names.size()
+                   << " names for " << count << " dimensions";
+  return success();
+}
+
+LogicalResult AttnDialect::verifyOperationAttribute(Operation *op,
+                                                    NamedAttribute attr) {
+  StringRef name = attr.getName().strref();
+  auto error = [&]() { return op->emitOpError(); };
+  if (name == kKernelAttr) {
+    if (!isa<func::FuncOp>(op) || !isa<UnitAttr>(attr.getValue()))
+      return error() << "'" << name << "' must be a unit attribute on a "
+                     << "func.func";
+    return success();
+  }
+  if (name == kIndicesAttr) {
+    // The count is checked by the op's verifier (after its operands are).
+    if (!isa<IterationSpaceOpInterface>(op))
+      return error() << "'" << name << "' belongs on attn.einsum or "
+                     << "attn.online";
+    auto names = dyn_cast<ArrayAttr>(attr.getValue());
+    if (!names || !llvm::all_of(names, [](Attribute a) {
+          return isa<StringAttr>(a);
+        }))
+      return error() << "'" << name << "' must be an array of strings";
+    return success();
+  }
+  if (name == kSplitAttr) {
+    if (!isa<OnlineOp>(op) || !isa<UnitAttr>(attr.getValue()))
+      return error() << "'" << name << "' must be a unit attribute on "
+                     << "attn.online";
+    return success();
+  }
+  if (name == kNameAttr || name == kDimsAttr)
+    return error() << "'" << name << "' belongs on a kernel's arguments and "
+                   << "results";
+  return error() << "has an unknown attn attribute '" << name << "'";
+}
+
+/// attn.name and attn.dims on the argument or result of type `type`.
+static LogicalResult verifyValueAttribute(Operation *op, Type type,
+                                          NamedAttribute attr,
+                                          StringRef which) {
+  StringRef name = attr.getName().strref();
+  auto error = [&]() {
+    return op->emitOpError() << which << " attribute: ";
+  };
+  if (name == kNameAttr) {
+    if (!isa<StringAttr>(attr.getValue()))
+      return error() << "'" << name << "' must be a string";
+    return success();
+  }
+  if (name == kDimsAttr) {
+    auto tensor = dyn_cast<RankedTensorType>(type);
+    return verifyNameArray(error, attr.getValue(), name,
+                           tensor ? tensor.getRank() : 0);
+  }
+  return error() << "unknown attn attribute '" << name << "'";
+}
+
+LogicalResult AttnDialect::verifyRegionArgAttribute(Operation *op,
+                                                    unsigned regionIndex,
+                                                    unsigned argIndex,
+                                                    NamedAttribute attr) {
+  Region &region = op->getRegion(regionIndex);
+  Type type = region.empty() || argIndex >= region.getNumArguments()
+                  ? Type()
+                  : region.getArgument(argIndex).getType();
+  if (!type)
+    if (auto fn = dyn_cast<FunctionOpInterface>(op))
+      if (argIndex < fn.getNumArguments())
+        type = fn.getArgumentTypes()[argIndex];
+  return verifyValueAttribute(op, type, attr, "argument");
+}
+
+LogicalResult AttnDialect::verifyRegionResultAttribute(Operation *op,
+                                                       unsigned regionIndex,
+                                                       unsigned resultIndex,
+                                                       NamedAttribute attr) {
+  Type type;
+  if (auto fn = dyn_cast<FunctionOpInterface>(op))
+    if (resultIndex < fn.getNumResults())
+      type = fn.getResultTypes()[resultIndex];
+  return verifyValueAttribute(op, type, attr, "result");
 }
 
 std::string mlir::attn::locationText(Location loc) {

@@ -15,18 +15,22 @@
 #include "dialect/AttnAttrs.h.inc"
 
 namespace mlir::attn {
-/// Argument and result attributes of a kernel function.
-constexpr llvm::StringLiteral kNameAttr = "attn.name";   // source name
-constexpr llvm::StringLiteral kDimsAttr = "attn.dims";   // size symbol per dim
-constexpr llvm::StringLiteral kKernelAttr = "attn.kernel"; // marks a kernel
-/// On an einsum: the source name of each iteration dimension (optional).
-constexpr llvm::StringLiteral kIndicesAttr = "attn.indices";
-/// On a kernel, set by attn-one-pass: for every rank it tiled, the outer
-/// (tile) index name -> [the rank's name, the inner index name, tile size],
-/// e.g. {m1 = ["m", "m0", 64]}.
-constexpr llvm::StringLiteral kTiledAttr = "attn.tiled";
-/// On the attn.online ops made by attn-split-reduction (not split again).
-constexpr llvm::StringLiteral kSplitAttr = "attn.split";
+/// The discardable attributes declared in AttnDialect.td (verified by the
+/// dialect): their names.
+constexpr llvm::StringLiteral kKernelAttr =
+    AttnDialect::KernelAttrHelper::getNameStr(); // marks a kernel function
+constexpr llvm::StringLiteral kIndicesAttr =
+    AttnDialect::IndicesAttrHelper::getNameStr(); // dimension source names
+constexpr llvm::StringLiteral kSplitAttr =
+    AttnDialect::SplitAttrHelper::getNameStr(); // online op made by a split
+constexpr llvm::StringLiteral kNameAttr =
+    AttnDialect::NameAttrHelper::getNameStr(); // argument/result source name
+constexpr llvm::StringLiteral kDimsAttr =
+    AttnDialect::DimsAttrHelper::getNameStr(); // size symbol per dimension
+
+/// Records `names` as the source names of `op`'s iteration dimensions
+/// (attn.indices); nothing when `names` is empty.
+void setIndexNames(Operation *op, ArrayRef<std::string> names);
 
 /// "file:line:col" of a location (through names, fusions and call sites),
 /// else the location as MLIR prints it: how messages name a place in the

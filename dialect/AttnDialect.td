@@ -20,6 +20,26 @@ def Attn_Dialect : Dialect {
     docs/dialect.md and LANGUAGE.md.
   }];
   let useDefaultAttributePrinterParser = 1;
+  // Attributes the frontend and the passes put on ops they do not define
+  // (verified by verifyOperationAttribute / verifyRegion*AttrVerify):
+  //   attn.kernel   on a func.func: the function is a kernel;
+  //   attn.indices  on an einsum or online op: the source name of each
+  //                 iteration dimension (for people: nothing depends on it);
+  //   attn.split    on an online op made by attn-split-reduction (not split
+  //                 again);
+  //   attn.name     on a kernel argument or result: its source name;
+  //   attn.dims     on a kernel argument or result: the size symbol of each
+  //                 of its dimensions.
+  let discardableAttrs = (ins
+    "::mlir::UnitAttr":$kernel,
+    "::mlir::ArrayAttr":$indices,
+    "::mlir::UnitAttr":$split,
+    "::mlir::StringAttr":$name,
+    "::mlir::ArrayAttr":$dims
+  );
+  let hasOperationAttrVerify = 1;
+  let hasRegionArgAttrVerify = 1;
+  let hasRegionResultAttrVerify = 1;
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::tensor::TensorDialect",

@@ -9,8 +9,53 @@
 using namespace mlir;
 using namespace mlir::attn;
 
+#include "dialect/AttnInterfaces.cpp.inc"
+
 #define GET_OP_CLASSES
 #include "dialect/AttnOps.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// IterationSpaceOpInterface
+//===----------------------------------------------------------------------===//
+
+SmallVector<unsigned>
+mlir::attn::detail::reducedDims(IterationSpaceOpInterface op) {
+  unsigned numDims = op.getNumDims();
+  SmallVector<Value> tensors = op.getIndexedTensors();
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  llvm::SmallBitVector named(numDims);
+  for (auto [tensor, map] : llvm::zip(tensors, maps)) {
+    if (!isa<OpResult>(tensor) || tensor.getDefiningOp() != op.getOperation())
+      continue;
+    for (AffineExpr e : map.getResults())
+      if (auto d = dyn_cast<AffineDimExpr>(e))
+        if (d.getPosition() < numDims)
+          named.set(d.getPosition());
+  }
+  SmallVector<unsigned> reduced;
+  for (unsigned i = 0; i < numDims; ++i)
+    if (!named.test(i))
+      reduced.push_back(i);
+  return reduced;
+}
+
+std::string mlir::attn::detail::indexName(Operation *op, unsigned dim) {
+  if (auto names = op->getAttrOfType<ArrayAttr>(kIndicesAttr))
+    if (dim < names.size())
+      if (auto name = dyn_cast<StringAttr>(names[dim]))
+        return name.str();
+  return "d" + std::to_string(dim);
+}
+
+void mlir::attn::setIndexNames(Operation *op, ArrayRef<std::string> names) {
+  if (names.empty())
+    return;
+  Builder b(op->getContext());
+  SmallVector<Attribute> attrs;
+  for (const std::string &n : names)
+    attrs.push_back(b.getStringAttr(n));
+  op->setAttr(kIndicesAttr, b.getArrayAttr(attrs));
+}
 
 //===----------------------------------------------------------------------===//
 // EinsumOp
@@ -53,16 +98,10 @@ AffineMap EinsumOp::getResultMap() {
   return cast<AffineMapAttr>(getIndexingMaps()[getInputs().size()]).getValue();
 }
 
-SmallVector<unsigned> EinsumOp::getReducedDims() {
-  llvm::SmallBitVector named(getNumDims());
-  for (AffineExpr e : getResultMap().getResults())
-    if (auto d = dyn_cast<AffineDimExpr>(e))
-      named.set(d.getPosition());
-  SmallVector<unsigned> reduced;
-  for (unsigned i = 0; i < getNumDims(); ++i)
-    if (!named.test(i))
-      reduced.push_back(i);
-  return reduced;
+SmallVector<Value> EinsumOp::getIndexedTensors() {
+  SmallVector<Value> tensors(getInputs().begin(), getInputs().end());
+  tensors.push_back(getResult());
+  return tensors;
 }
 
 Block *EinsumOp::createBodyBlock(bool withGuard) {
@@ -167,8 +206,20 @@ static LogicalResult verifyFilter(Operation *op,
   return success();
 }
 
+/// attn.indices, where present, names every iteration dimension.
+static LogicalResult verifyIndexNames(Operation *op, unsigned numDims) {
+  auto names = op->getAttrOfType<ArrayAttr>(kIndicesAttr);
+  if (names && names.size() != numDims)
+    return op->emitOpError("'")
+           << kIndicesAttr << "' has " << names.size() << " names for "
+           << numDims << " dimensions";
+  return success();
+}
+
 LogicalResult EinsumOp::verify() {
   unsigned numDims = getNumDims();
+  if (failed(verifyIndexNames(*this, numDims)))
+    return failure();
   unsigned numSyms = getSymbols().size();
   unsigned numInputs = getInputs().size();
   if (getIndexingMaps().size() != numInputs + 1)
@@ -323,21 +374,12 @@ AffineMap OnlineOp::getSumMap(unsigned i) {
       .getValue();
 }
 
-SmallVector<unsigned> OnlineOp::getReducedDims() {
-  llvm::SmallBitVector named(getNumDims());
-  auto mark = [&](AffineMap map) {
-    for (AffineExpr e : map.getResults())
-      if (auto d = dyn_cast<AffineDimExpr>(e))
-        named.set(d.getPosition());
-  };
-  mark(getMaxMap());
-  for (unsigned i = 0; i < getNumParts(); ++i)
-    mark(getSumMap(i));
-  SmallVector<unsigned> reduced;
-  for (unsigned i = 0; i < getNumDims(); ++i)
-    if (!named.test(i))
-      reduced.push_back(i);
-  return reduced;
+SmallVector<Value> OnlineOp::getIndexedTensors() {
+  SmallVector<Value> tensors{getRef()};
+  tensors.append(getParts().begin(), getParts().end());
+  tensors.push_back(getMax());
+  tensors.append(getSums().begin(), getSums().end());
+  return tensors;
 }
 
 /// The dimensions `map` uses.
@@ -353,6 +395,8 @@ static llvm::SmallBitVector usedDims(AffineMap map) {
 
 LogicalResult OnlineOp::verify() {
   unsigned numDims = getNumDims();
+  if (failed(verifyIndexNames(*this, numDims)))
+    return failure();
   unsigned numSyms = getSymbols().size();
   unsigned numParts = getNumParts();
   if (numParts == 0)

@@ -10,6 +10,17 @@
 #include "mlir/Interfaces/ControlFlowInterfaces.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+namespace mlir::attn {
+class IterationSpaceOpInterface;
+namespace detail {
+/// The default implementations of IterationSpaceOpInterface's methods.
+SmallVector<unsigned> reducedDims(IterationSpaceOpInterface op);
+std::string indexName(Operation *op, unsigned dim);
+} // namespace detail
+} // namespace mlir::attn
+
+#include "dialect/AttnInterfaces.h.inc"
+
 #define GET_OP_CLASSES
 #include "dialect/AttnOps.h.inc"
 

@@ -3,6 +3,7 @@
 #define ATTN_OPS_TD
 
 include "dialect/AttnDialect.td"
+include "dialect/AttnInterfaces.td"
 include "mlir/IR/CommonAttrConstraints.td"
 include "mlir/IR/CommonTypeConstraints.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
@@ -12,7 +13,8 @@ def Attn_IntegerSetArrayAttr : TypedArrayAttrBase<
     IntegerSetAttr, "array of integer sets">;
 
 def Attn_EinsumOp : Attn_Op<"einsum", [AttrSizedOperandSegments,
-    RecursiveMemoryEffects, SingleBlockImplicitTerminator<"YieldOp">]> {
+    RecursiveMemoryEffects, SingleBlockImplicitTerminator<"YieldOp">,
+    Attn_IterationSpaceOpInterface]> {
   let summary = "one extended Einsum: map, filter, reduce";
   let description = [{
     The iteration space has one dimension per `sizes` operand, dimension `i`
@@ -61,10 +63,10 @@ def Attn_EinsumOp : Attn_Op<"einsum", [AttrSizedOperandSegments,
   ];
   let extraClassDeclaration = [{
     unsigned getNumDims() { return getSizes().size(); }
+    /// The inputs, then the result (IterationSpaceOpInterface).
+    SmallVector<Value> getIndexedTensors();
     AffineMap getInputMap(unsigned i);
     AffineMap getResultMap();
-    /// Dimensions that the result map does not name, in increasing order.
-    SmallVector<unsigned> getReducedDims();
     bool hasFilter() { return getFilter().has_value(); }
     bool hasGuard() { return !getGuard().empty(); }
     /// Creates the body block (and the guard block when `withGuard`), with
@@ -110,7 +112,8 @@ def Attn_FillOp : Attn_Op<"fill", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Attn_OnlineOp : Attn_Op<"online", [AttrSizedOperandSegments, Pure]> {
+def Attn_OnlineOp : Attn_Op<"online", [AttrSizedOperandSegments, Pure,
+    Attn_IterationSpaceOpInterface]> {
   let summary = "combine partial reductions that are relative to a running maximum";
   let description = [{
     The combine step of the one-pass rewrite and of split reductions: a
@@ -159,12 +162,12 @@ def Attn_OnlineOp : Attn_Op<"online", [AttrSizedOperandSegments, Pure]> {
   let extraClassDeclaration = [{
     unsigned getNumDims() { return getSizes().size(); }
     unsigned getNumParts() { return getParts().size(); }
+    /// ref, the parts, max, the sums (IterationSpaceOpInterface).
+    SmallVector<Value> getIndexedTensors();
     AffineMap getRefMap();
     AffineMap getPartMap(unsigned i);
     AffineMap getMaxMap();
     AffineMap getSumMap(unsigned i);
-    /// Dimensions that no result map names, in increasing order.
-    SmallVector<unsigned> getReducedDims();
   }];
 }
 

@@ -3,6 +3,7 @@
 // (skipped), derived by FilterTileClassifier.
 #include "passes/FilterTileClassifier.h"
 #include "passes/Passes.h"
+#include "passes/RankAnalysis.h"
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNCLASSIFYTILES
@@ -25,6 +26,7 @@ struct ClassifyTiles
           << static_cast<int64_t>(tileSize);
       return signalPassFailure();
     }
+    RankAnalysis ranks(getOperation());
     getOperation().walk([&](EinsumOp e) {
       std::optional<ArrayAttr> filter = e.getFilter();
       if (!filter)
@@ -41,25 +43,20 @@ struct ClassifyTiles
           });
       }
       SmallVector<std::string> dims, syms;
-      auto names = e->getAttrOfType<ArrayAttr>(kIndicesAttr);
       for (unsigned d = 0; d < numDims; ++d)
-        dims.push_back(names && d < names.size()
-                           ? cast<StringAttr>(names[d]).str()
-                           : "d" + std::to_string(d));
+        dims.push_back(e.getIndexName(d));
       // A rank that attn-one-pass already tiled keeps its tiles: one tile
       // index m1 at a time, the whole tile m0.
-      if (auto tiled = getOperation()->getAttrOfType<DictionaryAttr>(
-              kTiledAttr))
-        for (unsigned d = 0; d < numDims; ++d)
-          for (NamedAttribute t : tiled) {
-            auto info = cast<ArrayAttr>(t.getValue());
-            if (!tiles[d])
-              continue;
-            if (t.getName().strref() == dims[d])
-              tiles[d] = 1;
-            else if (cast<StringAttr>(info[1]).strref() == dims[d])
-              tiles[d] = cast<IntegerAttr>(info[2]).getInt();
-          }
+      for (unsigned d = 0; d < numDims; ++d) {
+        if (!tiles[d])
+          continue;
+        unsigned rank = ranks.rankOf(e, d);
+        if (ranks.tilingOfTile(rank))
+          tiles[d] = 1;
+        else if (auto tiling = ranks.tilingOfElement(rank))
+          if (tiling->size > 0)
+            tiles[d] = tiling->size;
+      }
       for (unsigned s = 0; s < e.getSymbols().size(); ++s)
         syms.push_back("s" + std::to_string(s));
       FailureOr<FilterTileClassifier> fc = FilterTileClassifier::build(e, tiles);

@@ -2,18 +2,31 @@
 #include "passes/EinsumBuilder.h"
 
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "llvm/ADT/StringSet.h"
 
 using namespace mlir;
 using namespace mlir::attn;
 
 SmallVector<std::string> mlir::attn::indexNames(EinsumOp e) {
-  auto attr = e->getAttrOfType<ArrayAttr>(kIndicesAttr);
   SmallVector<std::string> names;
   for (unsigned d = 0; d < e.getNumDims(); ++d)
-    names.push_back(attr && d < attr.size() && isa<StringAttr>(attr[d])
-                        ? cast<StringAttr>(attr[d]).str()
-                        : "d" + std::to_string(d));
+    names.push_back(e.getIndexName(d));
   return names;
+}
+
+std::string mlir::attn::freshIndexName(Operation *scope, StringRef wanted) {
+  llvm::StringSet<> used;
+  scope->walk([&](IterationSpaceOpInterface op) {
+    for (unsigned d = 0; d < op.getNumDims(); ++d)
+      used.insert(op.getIndexName(d));
+  });
+  if (!used.contains(wanted))
+    return wanted.str();
+  for (unsigned n = 1;; ++n) {
+    std::string name = (wanted + "_" + Twine(n)).str();
+    if (!used.contains(name))
+      return name;
+  }
 }
 
 EinsumBuilder::EinsumBuilder(OpBuilder &builder, Location loc, ValueRange sizes,
@@ -181,11 +194,7 @@ EinsumOp EinsumBuilder::finish(Value value, Type elementType,
   auto op =
       EinsumOp::create(builder, loc, RankedTensorType::get(shape, elementType),
                        tensors, tables, sizes, symbols, maps, kind, sets);
-  SmallVector<Attribute> indexNames;
-  for (const std::string &n : names)
-    indexNames.push_back(builder.getStringAttr(n));
-  if (!names.empty())
-    op->setAttr(kIndicesAttr, builder.getArrayAttr(indexNames));
+  setIndexNames(op, names);
 
   OpBuilder bodyEnd = at(bodyBlock.get());
   YieldOp::create(bodyEnd, loc, value);

@@ -16,6 +16,12 @@ namespace mlir::attn {
 /// The source name of each of `e`'s dimensions (attn.indices), or `d<N>`.
 SmallVector<std::string> indexNames(EinsumOp e);
 
+/// `wanted`, or `wanted_N` (the smallest N free) when an op in `scope`
+/// already names a dimension `wanted` or `wanted_N`: the names a pass invents
+/// (m1, m0, mw) never repeat a user's, so generated code and remarks stay
+/// readable (correctness never depends on names).
+std::string freshIndexName(Operation *scope, StringRef wanted);
+
 class EinsumBuilder {
 public:
   /// An iteration space with one dimension per size, named `names` (the

@@ -687,21 +687,6 @@ void OnePass::rewrite(Group &group, RankAnalysis &ranks) {
     e->erase();
   max->erase();
 
-  // Record the tiling, for pass counting and code generators.
-  func::FuncOp kernel = online->getParentOfType<func::FuncOp>();
-  SmallVector<NamedAttribute> tiled;
-  if (auto old = kernel->getAttrOfType<DictionaryAttr>(kTiledAttr))
-    tiled.append(old.begin(), old.end());
-  if (!llvm::any_of(tiled, [&](NamedAttribute a) {
-        return a.getName().strref() == base + "1";
-      }))
-    tiled.push_back(NamedAttribute(
-      StringAttr::get(ctx, base + "1"),
-      ob.getArrayAttr({StringAttr::get(ctx, base),
-                       StringAttr::get(ctx, base + "0"),
-                       ob.getI64IntegerAttr(tile)})));
-  kernel->setAttr(kTiledAttr, DictionaryAttr::get(ctx, tiled));
-
   std::string sums;
   llvm::raw_string_ostream os(sums);
   for (auto [k, c] : llvm::enumerate(group.rescale))

@@ -23,19 +23,48 @@ using namespace mlir::attn;
 
 namespace {
 
+/// How a reduced rank is reported: a tile index m1 of a rank m tiled by T
+/// under m ("rank m: 1 pass (tiles m1 of 64)"), the workers that split the
+/// tiles of m1 as their own rank ("rank mw: 1 pass (workers over the tiles
+/// m1)"), the elements m0 of the tiles of m as "within each tile of m", and
+/// the elements of a split (the tiles one worker visits) as the tiles m1.
+static void describeRank(RankAnalysis &ranks, unsigned rank, std::string &name,
+                         std::string &note) {
+  auto sizeText = [](int64_t size) {
+    return size ? std::to_string(size) : std::string("a run-time size");
+  };
+  name = ranks.name(rank);
+  if (auto tiling = ranks.tilingOfElement(rank)) {
+    if (auto outer = ranks.tilingOfTile(tiling->base)) {
+      name = ranks.name(outer->base);
+      note = " (tiles " + ranks.name(tiling->base) + " of " +
+             sizeText(outer->size) + ")";
+      return;
+    }
+    note = " within each tile of " + ranks.name(tiling->base);
+    return;
+  }
+  if (auto tiling = ranks.tilingOfTile(rank)) {
+    if (ranks.tilingOfTile(tiling->base)) {
+      note = " (workers over the tiles " + ranks.name(tiling->base) + ")";
+      return;
+    }
+    name = ranks.name(tiling->base);
+    note = " (tiles " + ranks.name(rank) + " of " + sizeText(tiling->size) +
+           ")";
+  }
+}
+
 struct CountPasses : public mlir::attn::impl::AttnCountPassesBase<CountPasses> {
   void runOnOperation() override {
     func::FuncOp kernel = getOperation();
     RankAnalysis ranks(kernel);
-    auto tiled = kernel->getAttrOfType<DictionaryAttr>(kTiledAttr);
 
     // The ranks that some einsum reduces, in order of first reduction.
     SmallVector<unsigned> reducedRanks;
     auto reducedDims = [](Operation *op) -> SmallVector<unsigned> {
-      if (auto e = dyn_cast<EinsumOp>(op))
-        return e.getReducedDims();
-      if (auto o = dyn_cast<OnlineOp>(op))
-        return o.getReducedDims();
+      if (auto space = dyn_cast<IterationSpaceOpInterface>(op))
+        return space.getReducedDims();
       return {};
     };
     kernel.walk([&](Operation *op) {
@@ -68,22 +97,8 @@ struct CountPasses : public mlir::attn::impl::AttnCountPassesBase<CountPasses> {
         for (Value r : op->getResults())
           level[r] = reduces ? in + 1 : in;
       });
-      // A rank tiled by attn-one-pass is reported under its own name for
-      // the tiles (m1: the passes over m) and as "within tiles" for m0.
-      std::string name = ranks.name(rank), note;
-      if (tiled) {
-        for (NamedAttribute t : tiled) {
-          auto info = cast<ArrayAttr>(t.getValue());
-          std::string rankName = cast<StringAttr>(info[0]).str();
-          int64_t size = cast<IntegerAttr>(info[2]).getInt();
-          if (t.getName().strref() == name) {
-            note = " (tiles " + name + " of " + std::to_string(size) + ")";
-            name = rankName;
-          } else if (cast<StringAttr>(info[1]).strref() == name) {
-            note = " within each tile of " + rankName;
-          }
-        }
-      }
+      std::string name, note;
+      describeRank(ranks, rank, name, note);
       kernel.emitRemark() << "rank " << name << ": " << passes
                           << (passes == 1 ? " pass" : " passes") << note;
     }

@@ -1,8 +1,11 @@
-// Union-find over dimension slots: an einsum dimension and a tensor dimension
-// are one rank when a map names the dimension bare at that tensor position.
+// Union-find over dimension slots. An iteration dimension and a tensor
+// dimension are one rank when a map names the dimension bare at that tensor
+// position; a read `t * T + e` (the extent of `e` being T) makes `t` the tile
+// index and `e` the element of the tensor dimension's rank, and two such
+// reads of one rank with one tile size have the same tile and element ranks.
 #include "passes/RankAnalysis.h"
 
-#include "llvm/ADT/StringMap.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -20,46 +23,95 @@ unsigned RankAnalysis::find(unsigned x) {
   return x;
 }
 
-void RankAnalysis::unite(unsigned a, unsigned b) {
+bool RankAnalysis::unite(unsigned a, unsigned b) {
   a = find(a);
   b = find(b);
-  if (a != b)
-    parent[std::max(a, b)] = std::min(a, b);
+  if (a == b)
+    return false;
+  parent[std::max(a, b)] = std::min(a, b);
+  return true;
+}
+
+void RankAnalysis::linkBareAccesses(IterationSpaceOpInterface op) {
+  for (auto [tensor, map] :
+       llvm::zip(op.getIndexedTensors(), op.getIndexingMapsArray()))
+    for (auto [pos, expr] : llvm::enumerate(map.getResults()))
+      if (auto d = dyn_cast<AffineDimExpr>(expr))
+        unite(slot(op.getOperation(), d.getPosition()),
+              slot(tensor.getAsOpaquePointer(), pos));
+}
+
+void RankAnalysis::linkTiledAccesses(IterationSpaceOpInterface op) {
+  OperandRange sizes = op.getSizes();
+  OperandRange symbols = op.getSymbols();
+  for (auto [tensor, map] :
+       llvm::zip(op.getIndexedTensors(), op.getIndexingMapsArray())) {
+    for (auto [pos, expr] : llvm::enumerate(map.getResults())) {
+      // t * T + e, in either order.
+      auto sum = dyn_cast<AffineBinaryOpExpr>(expr);
+      if (!sum || sum.getKind() != AffineExprKind::Add)
+        continue;
+      for (auto [scaled, elementExpr] : {std::pair(sum.getLHS(), sum.getRHS()),
+                                         std::pair(sum.getRHS(), sum.getLHS())}) {
+        auto product = dyn_cast<AffineBinaryOpExpr>(scaled);
+        auto element = dyn_cast<AffineDimExpr>(elementExpr);
+        if (!product || product.getKind() != AffineExprKind::Mul || !element)
+          continue;
+        auto tile = dyn_cast<AffineDimExpr>(product.getLHS());
+        if (!tile || tile.getPosition() >= sizes.size() ||
+            element.getPosition() >= sizes.size())
+          continue;
+        Value extent = sizes[element.getPosition()];
+        TiledRead read{slot(tensor.getAsOpaquePointer(), pos),
+                       slot(op.getOperation(), tile.getPosition()),
+                       slot(op.getOperation(), element.getPosition()), 0,
+                       Value()};
+        AffineExpr factor = product.getRHS();
+        if (auto k = dyn_cast<AffineConstantExpr>(factor)) {
+          if (getConstantIntValue(extent) != k.getValue() || k.getValue() <= 0)
+            continue;
+          read.constantSize = k.getValue();
+        } else if (auto s = dyn_cast<AffineSymbolExpr>(factor)) {
+          if (s.getPosition() >= symbols.size() ||
+              symbols[s.getPosition()] != extent)
+            continue;
+          read.symbolicSize = extent;
+        } else {
+          continue;
+        }
+        tiledReads.push_back(read);
+        break;
+      }
+    }
+  }
+}
+
+/// Tiled reads of one rank with one tile size share their tile and element
+/// ranks. Returns whether a class changed (then bare links may have made
+/// further reads equal: run again).
+bool RankAnalysis::closeTilings() {
+  bool changed = false;
+  for (unsigned i = 0; i < tiledReads.size(); ++i)
+    for (unsigned j = i + 1; j < tiledReads.size(); ++j) {
+      TiledRead &a = tiledReads[i], &b = tiledReads[j];
+      if (find(a.tensorDim) != find(b.tensorDim) ||
+          a.constantSize != b.constantSize || a.symbolicSize != b.symbolicSize)
+        continue;
+      changed |= unite(a.tile, b.tile);
+      changed |= unite(a.element, b.element);
+    }
+  return changed;
 }
 
 RankAnalysis::RankAnalysis(func::FuncOp kernel) {
-  SmallVector<EinsumOp> einsums;
-  SmallVector<OnlineOp> onlines;
+  SmallVector<IterationSpaceOpInterface> ops;
   kernel.walk([&](Operation *op) {
-    if (auto e = dyn_cast<EinsumOp>(op)) {
-      einsums.push_back(e);
-      auto link = [&](Value tensor, AffineMap map) {
-        for (auto [pos, expr] : llvm::enumerate(map.getResults()))
-          if (auto d = dyn_cast<AffineDimExpr>(expr))
-            unite(slot(e.getOperation(), d.getPosition()),
-                  slot(tensor.getAsOpaquePointer(), pos));
-      };
-      for (auto [i, in] : llvm::enumerate(e.getInputs()))
-        link(in, e.getInputMap(i));
-      link(e.getResult(), e.getResultMap());
-      for (unsigned d = 0; d < e.getNumDims(); ++d)
-        slot(e.getOperation(), d);
-    } else if (auto o = dyn_cast<OnlineOp>(op)) {
-      onlines.push_back(o);
-      auto link = [&](Value tensor, AffineMap map) {
-        for (auto [pos, expr] : llvm::enumerate(map.getResults()))
-          if (auto d = dyn_cast<AffineDimExpr>(expr))
-            unite(slot(o.getOperation(), d.getPosition()),
-                  slot(tensor.getAsOpaquePointer(), pos));
-      };
-      link(o.getRef(), o.getRefMap());
-      link(o.getMax(), o.getMaxMap());
-      for (unsigned i = 0; i < o.getNumParts(); ++i) {
-        link(o.getParts()[i], o.getPartMap(i));
-        link(o.getSums()[i], o.getSumMap(i));
-      }
-      for (unsigned d = 0; d < o.getNumDims(); ++d)
-        slot(o.getOperation(), d);
+    if (auto space = dyn_cast<IterationSpaceOpInterface>(op)) {
+      ops.push_back(space);
+      for (unsigned d = 0; d < space.getNumDims(); ++d)
+        slot(op, d);
+      linkBareAccesses(space);
+      linkTiledAccesses(space);
     } else if (auto f = dyn_cast<FillOp>(op)) {
       auto type = cast<RankedTensorType>(f.getInput().getType());
       for (int64_t pos = 0; pos < type.getRank(); ++pos)
@@ -67,49 +119,46 @@ RankAnalysis::RankAnalysis(func::FuncOp kernel) {
               slot(f.getResult().getAsOpaquePointer(), pos));
     }
   });
-  SmallVector<std::pair<Operation *, unsigned>> ops;
-  for (EinsumOp e : einsums)
-    ops.push_back({e, e.getNumDims()});
-  for (OnlineOp o : onlines)
-    ops.push_back({o, o.getNumDims()});
-  // A rank tiled by attn-one-pass is read through `m1 * T + m0`, not bare:
-  // its tile and in-tile indices are linked by name.
-  if (auto tiled = kernel->getAttrOfType<DictionaryAttr>(kTiledAttr)) {
-    llvm::StringMap<unsigned> first;
-    for (NamedAttribute t : tiled) {
-      first[t.getName().strref()] = ~0u;
-      first[cast<StringAttr>(cast<ArrayAttr>(t.getValue())[1]).strref()] = ~0u;
-    }
-    for (auto [e, numDims] : ops) {
-      auto indices = e->getAttrOfType<ArrayAttr>(kIndicesAttr);
-      for (unsigned d = 0; indices && d < numDims && d < indices.size(); ++d) {
-        auto name = dyn_cast<StringAttr>(indices[d]);
-        auto it = name ? first.find(name.strref()) : first.end();
-        if (it == first.end())
-          continue;
-        if (it->second == ~0u)
-          it->second = slot(e, d);
-        else
-          unite(it->second, slot(e, d));
-      }
-    }
+  while (closeTilings()) {
   }
   // Name the ranks in order of first appearance.
-  for (auto [e, numDims] : ops) {
-    auto indices = e->getAttrOfType<ArrayAttr>(kIndicesAttr);
-    for (unsigned d = 0; d < numDims; ++d) {
-      unsigned root = find(slot(e, d));
-      if (rankOfRoot.count(root))
-        continue;
-      rankOfRoot[root] = names.size();
-      if (indices && d < indices.size() && isa<StringAttr>(indices[d]))
-        names.push_back(cast<StringAttr>(indices[d]).str());
-      else
-        names.push_back("d" + std::to_string(d));
-    }
+  auto rankOfSlot = [&](unsigned s, StringRef fallback) {
+    unsigned root = find(s);
+    auto [it, inserted] = rankOfRoot.try_emplace(root, names.size());
+    if (inserted)
+      names.push_back(fallback.str());
+    return it->second;
+  };
+  for (IterationSpaceOpInterface op : ops)
+    for (unsigned d = 0; d < op.getNumDims(); ++d)
+      rankOfSlot(slot(op.getOperation(), d), op.getIndexName(d));
+  for (const TiledRead &read : tiledReads) {
+    Tiling t{rankOfSlot(read.tensorDim, "r" + std::to_string(names.size())),
+             rankOfSlot(read.tile, ""), rankOfSlot(read.element, ""),
+             read.constantSize};
+    if (!llvm::any_of(tilingList, [&](const Tiling &o) {
+          return o.tile == t.tile && o.element == t.element;
+        }))
+      tilingList.push_back(t);
   }
 }
 
 unsigned RankAnalysis::rankOf(Operation *op, unsigned dim) {
   return rankOfRoot.lookup(find(slot(op, dim)));
+}
+
+std::optional<RankAnalysis::Tiling>
+RankAnalysis::tilingOfTile(unsigned rank) const {
+  for (const Tiling &t : tilingList)
+    if (t.tile == rank)
+      return t;
+  return std::nullopt;
+}
+
+std::optional<RankAnalysis::Tiling>
+RankAnalysis::tilingOfElement(unsigned rank) const {
+  for (const Tiling &t : tilingList)
+    if (t.element == rank)
+      return t;
+  return std::nullopt;
 }

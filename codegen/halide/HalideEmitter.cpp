@@ -12,6 +12,7 @@
 #include "dialect/RuntimeDType.h"
 
 #include "dialect/AttnOps.h"
+#include "passes/RankAnalysis.h"
 #include "runtime/DType.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -1994,26 +1995,22 @@ LogicalResult mlir::attn::buildHalidePipeline(
   bool online = !kernel.getBody().getOps<OnlineOp>().empty();
   pipeline.rowTile = options.rowTile > 0 ? options.rowTile
                                          : pipeline.vectorWidth * (online ? 2 : 1);
-  if (auto tiled = kernel->getAttrOfType<DictionaryAttr>(kTiledAttr))
-    for (NamedAttribute a : tiled) {
-      // m1 = ["m", "m0", T]
-      auto entry = dyn_cast<ArrayAttr>(a.getValue());
-      if (!entry || entry.size() != 3)
-        continue;
-      HalidePipeline::Tiling t;
-      t.index = a.getName().str();
-      if (auto s = dyn_cast<StringAttr>(entry[0]))
-        t.rank = s.str();
-      if (auto s = dyn_cast<StringAttr>(entry[1]))
-        t.element = s.str();
-      if (auto n = dyn_cast<IntegerAttr>(entry[2]))
-        t.size = n.getInt();
-      pipeline.tilings.push_back(t);
-      // A block of rows divides a tile: the rows of a block that see a tile
-      // start at the block (per-tile regions are whole blocks).
-      if (t.size > 0 && options.rowTile <= 0)
-        pipeline.rowTile = std::gcd<int64_t>(pipeline.rowTile, t.size);
-    }
+  // The ranks attn-one-pass tiled (m = m1 * T + m0), found from the maps.
+  RankAnalysis ranks(kernel);
+  for (const RankAnalysis::Tiling &tiling : ranks.tilings()) {
+    if (tiling.size <= 0) // a split across workers (not on the CPU)
+      continue;
+    HalidePipeline::Tiling t;
+    t.index = ranks.name(tiling.tile);
+    t.rank = ranks.name(tiling.base);
+    t.element = ranks.name(tiling.element);
+    t.size = tiling.size;
+    pipeline.tilings.push_back(t);
+    // A block of rows divides a tile: the rows of a block that see a tile
+    // start at the block (per-tile regions are whole blocks).
+    if (t.size > 0 && options.rowTile <= 0)
+      pipeline.rowTile = std::gcd<int64_t>(pipeline.rowTile, t.size);
+  }
   try {
     PipelineBuilder builder(kernel, pipeline, pipeline.rowTile);
     return builder.build();
