@@ -77,11 +77,14 @@ const std::vector<Run> &runs() {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   mlir::MLIRContext &context = fuzzContext();
+  // ATTN_FUZZ_VERBOSE=1: print each diagnostic and each pipeline as it
+  // starts (which one crashed, when triaging).
+  static const bool verbose = std::getenv("ATTN_FUZZ_VERBOSE") != nullptr;
   unsigned errors = 0;
   mlir::ScopedDiagnosticHandler handler(&context, [&](mlir::Diagnostic &d) {
     errors += d.getSeverity() == mlir::DiagnosticSeverity::Error;
-    if (getenv("ATTN_FUZZ_DEBUG"))
-      llvm::errs() << d << "\n";
+    if (verbose)
+      llvm::errs() << "fuzz: diagnostic: " << d << "\n";
     return mlir::success();
   });
   mlir::OwningOpRef<mlir::ModuleOp> module =
@@ -96,6 +99,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     pm.enableVerifier(!run.alone);
     if (mlir::failed(mlir::parsePassPipeline(run.pipeline, pm)))
       fail(run.pipeline, "the pipeline does not parse");
+    if (verbose)
+      llvm::errs() << "fuzz: running " << run.pipeline << "\n";
     unsigned before = errors;
     if (mlir::failed(pm.run(*copy))) {
       if (errors == before)
