@@ -162,6 +162,8 @@ func.func @no_correction(%s: tensor<?x?xf32>) -> tensor<?xf32> {
 // Sigmoid attention: O = sum(m) V / (1 + exp(-S)) needs no value that
 // depends on another reduction over m: 1 pass, nothing to rewrite.
 // CHECK-LABEL: func.func @sigmoid
+// CHECK:       attn.einsum {{.*}}kind = #attn.reduction<sum>
+// CHECK-NOT:   attn.online
 // expected-remark @+1 {{rank m: 1 pass}}
 func.func @sigmoid(%s: tensor<?x?xf32>, %v: tensor<?x?xf32>) -> tensor<?x?xf32> {
   %c0 = arith.constant 0 : index
