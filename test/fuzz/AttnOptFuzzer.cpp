@@ -77,9 +77,10 @@ const std::vector<Run> &runs() {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   mlir::MLIRContext &context = fuzzContext();
-  // ATTN_FUZZ_VERBOSE=1: print each diagnostic and each pipeline as it
-  // starts (which one crashed, when triaging).
+  // Triage: ATTN_FUZZ_VERBOSE=1 prints each diagnostic and each pipeline as
+  // it starts; ATTN_FUZZ_ONLY=TEXT runs only the pipelines that contain TEXT.
   static const bool verbose = std::getenv("ATTN_FUZZ_VERBOSE") != nullptr;
+  static const char *only = std::getenv("ATTN_FUZZ_ONLY");
   unsigned errors = 0;
   mlir::ScopedDiagnosticHandler handler(&context, [&](mlir::Diagnostic &d) {
     errors += d.getSeverity() == mlir::DiagnosticSeverity::Error;
@@ -94,6 +95,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!module)
     return 0; // does not parse or does not verify: the parser said why
   for (const Run &run : runs()) {
+    if (only && run.pipeline.find(only) == std::string::npos)
+      continue;
     mlir::OwningOpRef<mlir::ModuleOp> copy = module->clone();
     mlir::PassManager pm(&context);
     pm.enableVerifier(!run.alone);

@@ -1,4 +1,4 @@
-// attn.tiled whose entry has one element: attn-classify-tiles reads info[1] and info[2].
+// attn.tiled whose entry has one element: attn-classify-tiles and attn-count-passes (RankAnalysis) read info[1] and info[2].
 func.func @causal(%s: tensor<?x?xf32>) -> tensor<?xf32> attributes {attn.tiled = {q = ["m"]}} {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index

@@ -1,4 +1,4 @@
-// attn.tiled whose entry is not [name, name, size]: attn-count-passes casts its elements.
+// attn.tiled whose entry is not [name, name, size]: attn-one-pass (OnePass.cpp, reading the tiled ranks) and attn-count-passes cast its elements.
 func.func @softmax(%s: tensor<?x?xf32>, %v: tensor<?x?xf32>) -> tensor<?x?xf32> attributes {attn.tiled = {m = [1, 2, 3]}} {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
