@@ -121,9 +121,9 @@ bool editAttnAttribute(std::string &s, Rng &rng) {
   case 4: // one element of another kind
     if (parts.empty())
       return false;
-    parts[pick(rng, parts.size())] = pickOf(
-        rng, std::vector<std::string>{"7", "\"\"", "[]", "unit", "1.5",
-                                      "{a = 1}", "\"m1\" = 3"});
+    parts[pick(rng, parts.size())] =
+        pickOf(rng, std::vector<std::string>{"7", "\"\"", "[]", "unit", "1.5",
+                                             "{a = 1}", "\"m1\" = 3"});
     break;
   case 5: // nothing
     parts.clear();
@@ -171,8 +171,10 @@ bool editList(std::string &s, Rng &rng) {
       return false;
     size_t j = i + 1 < items.size() ? i + 1 : i - 1;
     size_t a = std::min(i, j), b = std::max(i, j);
-    std::string first = s.substr(items[a].first, items[a].second - items[a].first);
-    std::string second = s.substr(items[b].first, items[b].second - items[b].first);
+    std::string first =
+        s.substr(items[a].first, items[a].second - items[a].first);
+    std::string second =
+        s.substr(items[b].first, items[b].second - items[b].first);
     s.replace(items[b].first, second.size(), first);
     s.replace(items[a].first, first.size(), second);
     return true;
@@ -205,7 +207,9 @@ bool editInteger(std::string &s, Rng &rng) {
     return false;
   auto [from, to] = pickOf(rng, runs);
   static const std::vector<std::string> values = {
-      "0", "1", "2", "3", "5", "31", "63", "64", "65", "4096", "-1", "-64",
+      "0",          "1",          "2",          "3",
+      "5",          "31",         "63",         "64",
+      "65",         "4096",       "-1",         "-64",
       "2147483647", "2147483648", "4294967296", "9223372036854775807"};
   s.replace(from, to - from, pickOf(rng, values));
   return true;
@@ -250,11 +254,11 @@ bool editAffine(std::string &s, Rng &rng) {
 /// name replaced with another of its kind.
 bool editKeyword(std::string &s, Rng &rng) {
   static const std::vector<std::vector<std::string>> families = {
-      {"reduction<none>", "reduction<sum>", "reduction<max>",
-       "reduction<min>", "reduction<prod>"},
+      {"reduction<none>", "reduction<sum>", "reduction<max>", "reduction<min>",
+       "reduction<prod>"},
       {" >= 0", " == 0"},
-      {"arith.addf", "arith.subf", "arith.mulf", "arith.divf",
-       "arith.maximumf", "arith.minimumf"},
+      {"arith.addf", "arith.subf", "arith.mulf", "arith.divf", "arith.maximumf",
+       "arith.minimumf"},
       {"math.exp", "math.tanh", "math.log", "math.rsqrt", "math.sqrt"},
       {"f32", "f16", "bf16", "f64"}};
   const std::vector<std::string> &family = pickOf(rng, families);
@@ -419,7 +423,6 @@ bool attn::fuzz::mutateIrOnce(std::string &ir, Rng &rng) {
 
 void attn::fuzz::mutateIr(std::string &ir, Rng &rng, unsigned maxEdits) {
   unsigned edits = 1 + rng() % maxEdits;
-  for (unsigned done = 0, tries = 0; done < edits && tries < 8 * edits;
-       ++tries)
+  for (unsigned done = 0, tries = 0; done < edits && tries < 8 * edits; ++tries)
     done += mutateIrOnce(ir, rng);
 }
