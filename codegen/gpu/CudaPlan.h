@@ -79,7 +79,7 @@ struct Launch {
   std::optional<SizeText> sharedBytes;
 };
 
-struct FusedAttention; // CudaFusedAttention.cpp
+struct FusedAttention; // CudaFusedAttention.h
 
 /// One kernel's plan. build() assigns storage and the workspace layout; the
 /// emitter asks it for size expressions, storage and error codes.
@@ -133,7 +133,7 @@ private:
   LogicalResult placeInWorkspace(Value v, bool withPresence);
 };
 
-/// Finds what fused attention launches compute (CudaFusedAttention.cpp):
+/// Finds what fused attention launches compute (CudaFusedMatch.cpp):
 /// fills plan.fused, plan.launchScale and plan.storageScale. build() calls it once the arguments
 /// have storage, before it lays out the workspace.
 void planFusedAttention(KernelPlan &plan);
