@@ -356,7 +356,6 @@ public:
                          const TensorStorage &dst, double fill);
 };
 
-
 } // namespace mlir::attn::cuda::emit
 
 #endif

@@ -126,8 +126,7 @@ FailureOr<Value> FusedLaunchEmitter::cloneBody(EinsumOp op,
       // exp(x) as ex2(x * log2(e)): two instructions instead of
       // libdevice's accurate expf (relative error ~1e-6 here, far below
       // the bf16/f16 bound of the launch's results).
-      Value scaled = arith::MulFOp::create(b, loc,
-                                           map.lookup(exp.getOperand()),
+      Value scaled = arith::MulFOp::create(b, loc, map.lookup(exp.getOperand()),
                                            fconst(M_LOG2E));
       map.map(exp.getResult(), math::Exp2Op::create(b, loc, scaled));
       continue;

@@ -44,27 +44,27 @@ private:
   Location loc;
 
   // The launch's shape (compile-time constants).
-  const int64_t headDim;  // e's and f's extent
-  const int64_t tile;     // keys per tile (m0's extent)
-  const unsigned warps;   // per block: 4, or 1 without a query rank
-  const int64_t threads;  // per block
+  const int64_t headDim; // e's and f's extent
+  const int64_t tile;    // keys per tile (m0's extent)
+  const unsigned warps;  // per block: 4, or 1 without a query rank
+  const int64_t threads; // per block
   const int64_t rowsPerBlock;
-  const int64_t smemStride;    // a shared row, in elements: headDim + 8
-  const int64_t keyBlocks;     // 8-key column blocks of the scores
-  const int64_t outputBlocks;  // 8-column blocks of the weighted sum
-  const int64_t bufferElems;   // one pipeline buffer: the K tile, the V tile
-  std::string where;           // the launch, in messages
+  const int64_t smemStride;   // a shared row, in elements: headDim + 8
+  const int64_t keyBlocks;    // 8-key column blocks of the scores
+  const int64_t outputBlocks; // 8-column blocks of the weighted sum
+  const int64_t bufferElems;  // one pipeline buffer: the K tile, the V tile
+  std::string where;          // the launch, in messages
 
   // Launch-wide values.
-  Value smem;                     // dynamic shared memory
-  SmallVector<Value> sizes;       // the online op's dimensions' extents
+  Value smem;               // dynamic shared memory
+  SmallVector<Value> sizes; // the online op's dimensions' extents
   SmallVector<SizeText> sizeTexts;
-  SmallVector<Value> syms;        // canonical symbols' values
-  SmallVector<Value> canon;       // canonical dims' values where emitting
-  SizeText blocks;                // the grid
+  SmallVector<Value> syms;  // canonical symbols' values
+  SmallVector<Value> canon; // canonical dims' values where emitting
+  SizeText blocks;          // the grid
   Value tid, lane, warp;
-  Value groupId, laneInGroup;     // lane / 4, lane % 4 (mma's g and q)
-  Value rowBlock, rowWarp;        // the first row of the block, of the warp
+  Value groupId, laneInGroup; // lane / 4, lane % 4 (mma's g and q)
+  Value rowBlock, rowWarp;    // the first row of the block, of the warp
   std::array<Value, 2> rows, rowValid;
   const TensorStorage *qStorage = nullptr, *kStorage = nullptr,
                       *vStorage = nullptr;
@@ -82,9 +82,9 @@ private:
   SmallVector<Value> onlineSyms;
 
   // The tile being computed.
-  Value kTile, vTile;             // its buffers in shared memory
+  Value kTile, vTile;                     // its buffers in shared memory
   SmallVector<SmallVector<Value>> scores; // per key block, 4 C registers
-  Value laneInMatrix, matrixOfLane; // ldmatrix.x4: lane % 8, lane / 8
+  Value laneInMatrix, matrixOfLane;       // ldmatrix.x4: lane % 8, lane / 8
 
   // The score element being evaluated (CudaFusedCascade.cpp).
   Value acc;                  // the root's accumulator element
@@ -163,8 +163,7 @@ private:
   // CudaFusedResults.cpp
   LogicalResult emitResults();
   void reduceRowSums();
-  void storeResult(Value result, AffineMap map, Value v, Value has,
-                   Value when);
+  void storeResult(Value result, AffineMap map, Value v, Value has, Value when);
   void writeInnerResults();
   LogicalResult writeOutput();
   FailureOr<ValuePresence>

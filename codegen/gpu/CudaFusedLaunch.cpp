@@ -34,13 +34,12 @@ LogicalResult KernelEmitter::emitFused(FusedAttention &fa, int64_t headDim,
 
 FusedLaunchEmitter::FusedLaunchEmitter(KernelEmitter &ke, FusedAttention &fa,
                                        DeviceFunction &f, int64_t headDim)
-    : ke(ke), plan(ke.plan), fa(fa), f(f), b(f.b), loc(f.loc),
-      headDim(headDim), tile(fa.tile),
-      warps(fa.pDim >= 0 && !fa.group ? 4 : 1), threads(32 * warps),
-      rowsPerBlock(fa.group ? fa.group : 16 * warps),
+    : ke(ke), plan(ke.plan), fa(fa), f(f), b(f.b), loc(f.loc), headDim(headDim),
+      tile(fa.tile), warps(fa.pDim >= 0 && !fa.group ? 4 : 1),
+      threads(32 * warps), rowsPerBlock(fa.group ? fa.group : 16 * warps),
       // ldmatrix without bank conflicts, 16-byte aligned rows
-      smemStride(headDim + 8), keyBlocks(tile / 8),
-      outputBlocks(headDim / 8), bufferElems(2 * tile * smemStride) {
+      smemStride(headDim + 8), keyBlocks(tile / 8), outputBlocks(headDim / 8),
+      bufferElems(2 * tile * smemStride) {
   where = "the fused attention launch of the attn.online at " +
           locationText(fa.online.getLoc());
 }
@@ -118,22 +117,22 @@ void FusedLaunchEmitter::emitGeometry(const SizeText &when) {
   warp = divu(tid, 32);
   groupId = divu(lane, 4);
   laneInGroup = remu(lane, 4);
-  SmallVector<Value> blockCoords =
-      gridExtents.empty() ? SmallVector<Value>() : f.unflatten(bid, gridExtents);
+  SmallVector<Value> blockCoords = gridExtents.empty()
+                                       ? SmallVector<Value>()
+                                       : f.unflatten(bid, gridExtents);
   for (auto [k, d] : llvm::enumerate(fa.blockDims))
     canon[d] = blockCoords[k];
-  rowBlock = fa.pDim >= 0 ? f.mul(blockCoords.back(), f.cst(rowsPerBlock))
-                          : f.cst(0);
+  rowBlock =
+      fa.pDim >= 0 ? f.mul(blockCoords.back(), f.cst(rowsPerBlock)) : f.cst(0);
   rowWarp = f.add(rowBlock, f.mul(warp, f.cst(16)));
-  rows = {f.add(rowWarp, groupId),
-          f.add(rowWarp, f.add(groupId, f.cst(8)))};
+  rows = {f.add(rowWarp, groupId), f.add(rowWarp, f.add(groupId, f.cst(8)))};
   for (int i = 0; i < 2; ++i) {
     rowValid[i] = f.cmp(arith::CmpIPredicate::ult, rows[i],
                         fa.pDim >= 0 ? sizes[fa.pDim] : f.cst(1));
     if (fa.group) // the block's rows are the group's
-      rowValid[i] = f.andI(rowValid[i],
-                           f.cmp(arith::CmpIPredicate::ult,
-                                 f.add(groupId, f.cst(8 * i)), f.cst(fa.group)));
+      rowValid[i] = f.andI(rowValid[i], f.cmp(arith::CmpIPredicate::ult,
+                                              f.add(groupId, f.cst(8 * i)),
+                                              f.cst(fa.group)));
   }
 }
 
@@ -332,10 +331,12 @@ void FusedLaunchEmitter::copyTile(const TensorStorage &s,
     copyTileChunked(s, coords, colDim, tileBase, name, extents, base);
 }
 
-void FusedLaunchEmitter::copyTileStepped(
-    const TensorStorage &s, ArrayRef<AffineExpr> coords, unsigned colDim,
-    Value tileBase, const char *name, ArrayRef<Value> extents, Value base,
-    ArrayRef<int64_t> perRow) {
+void FusedLaunchEmitter::copyTileStepped(const TensorStorage &s,
+                                         ArrayRef<AffineExpr> coords,
+                                         unsigned colDim, Value tileBase,
+                                         const char *name,
+                                         ArrayRef<Value> extents, Value base,
+                                         ArrayRef<int64_t> perRow) {
   int64_t chunksPerRow = headDim / 8, total = tile * chunksPerRow;
   int64_t rowStep = threads / chunksPerRow;
   Value row0 = divu(tid, chunksPerRow);
@@ -355,8 +356,8 @@ void FusedLaunchEmitter::copyTileStepped(
     if (perRow[k])
       step = f.add(step, f.mul(strides[k], f.cst(perRow[k] * rowStep)));
     else
-      fixedOk = f.andI(fixedOk, f.cmp(arith::CmpIPredicate::ult, index[k],
-                                      extents[k]));
+      fixedOk = f.andI(fixedOk,
+                       f.cmp(arith::CmpIPredicate::ult, index[k], extents[k]));
   }
   Value offset0 = f.offset(index, extents);
   for (int64_t c = 0; c < total / threads; ++c) {
@@ -368,8 +369,7 @@ void FusedLaunchEmitter::copyTileStepped(
                               extents[k]));
     if (!ok)
       ok = arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1);
-    Value off =
-        f.select(ok, f.add(offset0, f.mul(step, f.cst(c))), f.cst(0));
+    Value off = f.select(ok, f.add(offset0, f.mul(step, f.cst(c))), f.cst(0));
     Value row = f.add(row0, f.cst(c * rowStep));
     nvvm::copyAsync16(
         b, loc,
@@ -414,9 +414,9 @@ Value FusedLaunchEmitter::kTileAt(Value buffer) {
                                f.mul(buffer, f.cst(bufferElems)));
 }
 Value FusedLaunchEmitter::vTileAt(Value buffer) {
-  return nvvm::sharedElementAt(b, loc, fa.elem, smem,
-                               f.add(f.mul(buffer, f.cst(bufferElems)),
-                                     f.cst(tile * smemStride)));
+  return nvvm::sharedElementAt(
+      b, loc, fa.elem, smem,
+      f.add(f.mul(buffer, f.cst(bufferElems)), f.cst(tile * smemStride)));
 }
 
 /// The copies of key tile `tileIndex` into `buffer` unless the tile is past
@@ -424,8 +424,8 @@ Value FusedLaunchEmitter::vTileAt(Value buffer) {
 /// wait_group counts stay uniform).
 void FusedLaunchEmitter::issueTileCopies(Value tileIndex, Value buffer) {
   canon[fa.tileDim] = tileIndex;
-  TileClass cls = classifyTile(f, fa, syms, box(tileIndex, rowBlock,
-                                                rowsPerBlock));
+  TileClass cls =
+      classifyTile(f, fa, syms, box(tileIndex, rowBlock, rowsPerBlock));
   Value go = f.andI(f.cmp(arith::CmpIPredicate::ult, tileIndex, numTiles),
                     f.notI(cls.empty));
   {
@@ -455,8 +455,8 @@ LogicalResult FusedLaunchEmitter::emitTileLoop() {
   nvvm::barrier(b, loc);
   Operation *endBarrier = nvvm::barrier(b, loc);
   b.setInsertionPoint(endBarrier);
-  TileClass blockClass = classifyTile(f, fa, syms, box(t, rowBlock,
-                                                       rowsPerBlock));
+  TileClass blockClass =
+      classifyTile(f, fa, syms, box(t, rowBlock, rowsPerBlock));
   f.enterIf(f.notI(blockClass.empty));
   kTile = kTileAt(buf);
   vTile = vTileAt(buf);

@@ -151,9 +151,14 @@ LogicalResult Matcher::walkRoot(EinsumOp op, ArrayRef<AffineExpr> coords) {
   if (!isKernelArgument(q, plan.kernel) || !isKernelArgument(k, plan.kernel))
     return fail("the contraction's operands are not kernel arguments");
   Type et = cast<RankedTensorType>(q.getType()).getElementType();
-  if (!(et.isBF16() || et.isF16()) ||
-      cast<RankedTensorType>(k.getType()).getElementType() != et)
-    return fail("the contraction's operands are not both bf16 or both f16");
+  Type kt = cast<RankedTensorType>(k.getType()).getElementType();
+  if (!(et.isBF16() || et.isF16()) || kt != et) {
+    std::string types;
+    llvm::raw_string_ostream os(types);
+    os << plan.nameOf(q) << ": " << et << ", " << plan.nameOf(k) << ": " << kt;
+    return fail("the contraction's operands (" + types +
+                ") are not both bf16 or both f16");
+  }
   fa.elem = et;
   if (failed(checkRootBody(op)))
     return failure();
@@ -204,11 +209,10 @@ LogicalResult Matcher::checkRootBody(EinsumOp op) {
 }
 
 /// Walks the tensor read at canonical `coords`.
-LogicalResult Matcher::walk(Value t, ArrayRef<AffineExpr> coords,
-                            bool xChain) {
+LogicalResult Matcher::walk(Value t, ArrayRef<AffineExpr> coords, bool xChain) {
   if (t == fa.online.getRef()) {
-    SmallVector<AffineExpr> refCoords = compose(
-        fa.online.getRefMap(), fa.onlineDims(), fa.online.getSymbols());
+    SmallVector<AffineExpr> refCoords =
+        compose(fa.online.getRefMap(), fa.onlineDims(), fa.online.getSymbols());
     if (refCoords != SmallVector<AffineExpr>(coords))
       return fail("the running maximum is read at other coordinates");
     return success();
@@ -230,11 +234,11 @@ LogicalResult Matcher::walk(Value t, ArrayRef<AffineExpr> coords,
     for (Value in : op.getInputs().drop_front(2))
       extra += (extra.empty() ? "" : ", ") + plan.nameOf(in);
     return fail("the contraction over " +
-                indexName(op, op.getReducedDims()[0]) + " reads " + extra +
-                " besides " + plan.nameOf(op.getInputs()[0]) + " and " +
-                plan.nameOf(op.getInputs()[1]) +
-                " (the launch contracts two tensors: a factor read from a "
-                "tensor must be its own statement)");
+                indexName(op, op.getReducedDims()[0]) + " also reads " + extra +
+                " (the launch's contraction reads only " +
+                plan.nameOf(op.getInputs()[0]) + " and " +
+                plan.nameOf(op.getInputs()[1]) + ": write what uses " + extra +
+                " as its own statement)");
   }
   if (op.getKind() != ReductionKind::none)
     return fail("a reduction other than the contraction feeds the scores");
@@ -314,8 +318,7 @@ LogicalResult Matcher::matchPart(unsigned i, ArrayRef<AffineExpr> ids,
 
 /// E * extf(V): the weighted sum; f is its one result dimension that the
 /// maximum does not have.
-LogicalResult Matcher::matchWeightedSum(EinsumOp op,
-                                        ArrayRef<unsigned> sumDims,
+LogicalResult Matcher::matchWeightedSum(EinsumOp op, ArrayRef<unsigned> sumDims,
                                         ArrayRef<unsigned> rowDims) {
   Block &body = op.getBody().front();
   Value vArg = body.getArgument(1), eArg = body.getArgument(0);
@@ -665,7 +668,8 @@ LogicalResult planVariants(KernelPlan &plan, FusedAttention &fa,
                    .value == 0;
       })) {
     why = "the head dimension is " + eSize->text + " (contracted) and " +
-          fSize->text + " (weighted); the launch has variants for 64 and "
+          fSize->text +
+          " (weighted); the launch has variants for 64 and "
           "128, with rows of a multiple of 8 elements";
     return failure();
   }
@@ -766,6 +770,6 @@ void cuda::planFusedAttention(KernelPlan &plan) {
   }
   if (!anyOnline)
     plan.kernel.emitRemark()
-        << "not fused: the kernel has no attn.online (the fused attention "
-           "launch computes a softmax's online maximum and sums)";
+        << "not fused: the kernel has no attn.online (no softmax, or the "
+           "one-pass rewrite did not apply: see its remarks)";
 }

@@ -24,8 +24,7 @@ LogicalResult FusedLaunchEmitter::emitResults() {
     return success();
   }
   Value single = f.cmp(arith::CmpIPredicate::ne,
-                       f.size(SizeText::symbol(fa.epilogue->single)),
-                       f.cst(0));
+                       f.size(SizeText::symbol(fa.epilogue->single)), f.cst(0));
   auto ifOp = scf::IfOp::create(b, loc, single, /*withElse=*/true);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
@@ -88,8 +87,8 @@ void FusedLaunchEmitter::writeInnerResults() {
         for (int c = 2 * i; c < 2 * i + 2; ++c) {
           canon[fa.fDim] =
               f.add(f.cst(n * 8 + (c & 1)), f.mul(laneInGroup, f.cst(2)));
-          storeResult(result, map, nvvm::loadF32(b, loc, outputAcc[n][c]),
-                      has, rowValid[i]);
+          storeResult(result, map, nvvm::loadF32(b, loc, outputAcc[n][c]), has,
+                      rowValid[i]);
         }
     }
   }
@@ -146,8 +145,7 @@ FailureOr<ValuePresence> FusedLaunchEmitter::evalEpilogue(
   for (auto [p, part] : llvm::enumerate(fa.parts))
     if (v == outer.getSums()[p])
       return std::make_pair(
-          nvvm::loadF32(b, loc,
-                        part.pv ? outputAcc[n][c] : runningSums[p][i]),
+          nvvm::loadF32(b, loc, part.pv ? outputAcc[n][c] : runningSums[p][i]),
           has);
   auto op = v.getDefiningOp<EinsumOp>();
   if (auto it = epilogueMemo.find(op); it != epilogueMemo.end())

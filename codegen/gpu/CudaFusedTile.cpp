@@ -195,8 +195,8 @@ LogicalResult FusedLaunchEmitter::updatePart(unsigned index,
   }
   for (int i = 0; i < 2; ++i) {
     Value l = nvvm::loadF32(b, loc, runningSums[index][i]);
-    l = arith::AddFOp::create(b, loc, arith::MulFOp::create(b, loc, l, alpha[i]),
-                              rowPart[i]);
+    l = arith::AddFOp::create(
+        b, loc, arith::MulFOp::create(b, loc, l, alpha[i]), rowPart[i]);
     nvvm::store(b, loc, l, runningSums[index][i]);
   }
   return success();
@@ -223,11 +223,10 @@ void FusedLaunchEmitter::accumulateWeightedSum(
                             pack(probs[2 * kc + 1][0], probs[2 * kc + 1][1]),
                             pack(probs[2 * kc + 1][2], probs[2 * kc + 1][3])};
     for (int64_t np = 0; np < headDim / 16; ++np) {
-      Value key = f.add(f.cst(kc * 16),
-                        f.add(f.mul(remu(matrixOfLane, 2), f.cst(8)),
-                              laneInMatrix));
-      Value col =
-          f.add(f.cst(np * 16), f.mul(divu(matrixOfLane, 2), f.cst(8)));
+      Value key =
+          f.add(f.cst(kc * 16),
+                f.add(f.mul(remu(matrixOfLane, 2), f.cst(8)), laneInMatrix));
+      Value col = f.add(f.cst(np * 16), f.mul(divu(matrixOfLane, 2), f.cst(8)));
       SmallVector<Value> r = nvvm::ldmatrixX4(
           b, loc,
           nvvm::sharedElementAt(b, loc, fa.elem, vTile,
@@ -235,8 +234,8 @@ void FusedLaunchEmitter::accumulateWeightedSum(
           true);
       o[2 * np] =
           nvvm::mmaM16N8K16(b, loc, fa.elem, a, {r[0], r[1]}, o[2 * np]);
-      o[2 * np + 1] = nvvm::mmaM16N8K16(b, loc, fa.elem, a, {r[2], r[3]},
-                                        o[2 * np + 1]);
+      o[2 * np + 1] =
+          nvvm::mmaM16N8K16(b, loc, fa.elem, a, {r[2], r[3]}, o[2 * np + 1]);
     }
   }
   for (int64_t n = 0; n < outputBlocks; ++n)

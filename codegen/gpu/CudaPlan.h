@@ -134,8 +134,8 @@ private:
 };
 
 /// Finds what fused attention launches compute (CudaFusedMatch.cpp):
-/// fills plan.fused, plan.launchScale and plan.storageScale. build() calls it once the arguments
-/// have storage, before it lays out the workspace.
+/// fills plan.fused, plan.launchScale and plan.storageScale. build() calls it
+/// once the arguments have storage, before it lays out the workspace.
 void planFusedAttention(KernelPlan &plan);
 
 /// Emits one gpu.func per launch of the kernel's body into `gpuModule`, in
@@ -149,7 +149,6 @@ LogicalResult emitDeviceKernels(KernelPlan &plan, gpu::GPUModuleOp gpuModule,
 FailureOr<std::string> lowerToPtx(ModuleOp module,
                                   const CudaCodegenOptions &options,
                                   std::string &error);
-
 
 } // namespace mlir::attn::cuda
 

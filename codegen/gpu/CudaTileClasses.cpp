@@ -101,8 +101,7 @@ TileClass classifyFilter(DeviceFunction &f, const FusedAttention &fa,
     IntegerSet set = cast<IntegerSetAttr>(a).getValue();
     Value conjFull = boolConstant(f, true), conjEmpty = falseV;
     for (unsigned c = 0; c < set.getNumConstraints(); ++c) {
-      AffineExpr x =
-          set.getConstraint(c).replaceDimsAndSymbols(dims, symExprs);
+      AffineExpr x = set.getConstraint(c).replaceDimsAndSymbols(dims, symExprs);
       std::optional<DimInterval> iv = intervalOf(f, x, symbols, box);
       if (!iv) {
         conjFull = falseV;
@@ -110,14 +109,12 @@ TileClass classifyFilter(DeviceFunction &f, const FusedAttention &fa,
       }
       Value zero = f.cst(0);
       if (set.isEq(c)) {
-        conjFull =
-            f.andI(conjFull,
-                   f.andI(f.cmp(arith::CmpIPredicate::eq, iv->lo, zero),
-                          f.cmp(arith::CmpIPredicate::eq, iv->hi, zero)));
-        conjEmpty =
-            f.orI(conjEmpty,
-                  f.orI(f.cmp(arith::CmpIPredicate::sgt, iv->lo, zero),
-                        f.cmp(arith::CmpIPredicate::slt, iv->hi, zero)));
+        conjFull = f.andI(
+            conjFull, f.andI(f.cmp(arith::CmpIPredicate::eq, iv->lo, zero),
+                             f.cmp(arith::CmpIPredicate::eq, iv->hi, zero)));
+        conjEmpty = f.orI(
+            conjEmpty, f.orI(f.cmp(arith::CmpIPredicate::sgt, iv->lo, zero),
+                             f.cmp(arith::CmpIPredicate::slt, iv->hi, zero)));
       } else {
         conjFull =
             f.andI(conjFull, f.cmp(arith::CmpIPredicate::sge, iv->lo, zero));

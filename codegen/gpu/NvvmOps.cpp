@@ -22,10 +22,9 @@ Value f32Constant(OpBuilder &b, Location loc, double v) {
 
 Value shuffleXor(OpBuilder &b, Location loc, Value v, int laneMask) {
   Value all = i32Constant(b, loc, -1);
-  return NVVM::ShflOp::create(b, loc, b.getF32Type(), all, v,
-                              i32Constant(b, loc, laneMask),
-                              i32Constant(b, loc, 31), NVVM::ShflKind::bfly,
-                              UnitAttr());
+  return NVVM::ShflOp::create(
+      b, loc, b.getF32Type(), all, v, i32Constant(b, loc, laneMask),
+      i32Constant(b, loc, 31), NVVM::ShflKind::bfly, UnitAttr());
 }
 
 Value maximumNaN(OpBuilder &b, Location loc, Value x, Value y) {
@@ -114,15 +113,13 @@ Value sharedElementAt(OpBuilder &b, Location loc, Type elem, Value base,
                              elem, base, ValueRange{i});
 }
 
-void copyAsync16(OpBuilder &b, Location loc, Value dst, Value src,
-                 Value copy) {
+void copyAsync16(OpBuilder &b, Location loc, Value dst, Value src, Value copy) {
   Value bytes = arith::SelectOp::create(b, loc, copy, i32Constant(b, loc, 16),
                                         i32Constant(b, loc, 0));
-  NVVM::CpAsyncOp::create(
-      b, loc, dst, src, b.getI32IntegerAttr(16),
-      NVVM::LoadCacheModifierKindAttr::get(b.getContext(),
-                                           NVVM::LoadCacheModifierKind::CG),
-      bytes);
+  NVVM::CpAsyncOp::create(b, loc, dst, src, b.getI32IntegerAttr(16),
+                          NVVM::LoadCacheModifierKindAttr::get(
+                              b.getContext(), NVVM::LoadCacheModifierKind::CG),
+                          bytes);
 }
 
 void commitCopies(OpBuilder &b, Location loc) {
