@@ -412,8 +412,9 @@ LogicalResult Matcher::checkLayout() {
   }
   // One probability per key: only the weighted sum depends on f.
   for (auto &[op, dims] : fa.dimsOf) {
+    Operation *covered = op; // a structured binding is not captured
     bool weightedSum = llvm::any_of(fa.parts, [&](FusedAttention::Part &p) {
-      return p.pv && p.op.getOperation() == op;
+      return p.pv && p.op.getOperation() == covered;
     });
     if (!weightedSum && dependsOn(dims, fa.fDim))
       return fail("an einsum other than the weighted sum depends on f");
