@@ -112,6 +112,13 @@ struct FusedAttention {
 /// Whether `v` is an argument of `kernel` (a tensor the launch reads from
 /// global memory).
 bool isKernelArgument(Value v, func::FuncOp kernel);
+/// Whether a body is plain arith/math (cloned per element); failure with
+/// `why` naming the first other op.
+LogicalResult checkPlainBody(Block &body, std::string &why);
+/// Matches the epilogue after fa's online op into fa.epilogue
+/// (CudaFusedEpilogue.cpp); failure with `why` when the kernel ends otherwise.
+LogicalResult matchFusedEpilogue(KernelPlan &plan, FusedAttention &fa,
+                                 std::string &why);
 
 } // namespace mlir::attn::cuda
 

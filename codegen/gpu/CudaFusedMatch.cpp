@@ -1,8 +1,8 @@
 // Which attn.online ops a fused attention launch computes, and why not: the
-// matcher of the shape CudaFusedAttention.h states, its epilogue (the kernel's
-// end, when the launch can also write the output), and the plan entries
-// (manifest size factors, scaled launches) of every match. Each online op
-// gets a remark saying what was fused or the first reason it was not.
+// matcher of the shape CudaFusedAttention.h states, and the plan entries
+// (manifest size factors, scaled launches) of every match and of its
+// epilogue (CudaFusedEpilogue.cpp). Each online op gets a remark saying what
+// was fused or the first reason it was not.
 #include "codegen/gpu/CudaFusedAttention.h"
 
 #include "dialect/AttnDialect.h"
@@ -17,6 +17,17 @@ using namespace mlir::attn::cuda;
 bool cuda::isKernelArgument(Value v, func::FuncOp kernel) {
   auto arg = dyn_cast<BlockArgument>(v);
   return arg && arg.getOwner()->getParentOp() == kernel.getOperation();
+}
+
+LogicalResult cuda::checkPlainBody(Block &body, std::string &why) {
+  for (Operation &op : body)
+    if (!isa<YieldOp>(op) &&
+        !(op.getNumRegions() == 0 &&
+          isa<arith::ArithDialect, math::MathDialect>(op.getDialect()))) {
+      why = "a body has '" + op.getName().getStringRef().str() + "'";
+      return failure();
+    }
+  return success();
 }
 
 namespace {
@@ -53,15 +64,7 @@ public:
 
   LogicalResult run();
 
-  /// Whether a body is plain arith/math (cloned per element).
-  LogicalResult plainBody(Block &body) {
-    for (Operation &op : body)
-      if (!isa<YieldOp>(op) &&
-          !(op.getNumRegions() == 0 &&
-            isa<arith::ArithDialect, math::MathDialect>(op.getDialect())))
-        return fail("a body has '" + op.getName().getStringRef().str() + "'");
-    return success();
-  }
+  LogicalResult plainBody(Block &body) { return checkPlainBody(body, why); }
 
 private:
   AffineExpr symbolOf(Value v) {
@@ -471,158 +474,6 @@ LogicalResult Matcher::run() {
   return checkLayout();
 }
 
-/// The epilogue (FusedAttention::Epilogue) after a matched inner online op;
-/// failure (with the matcher's `why`) when the kernel's end has another
-/// shape.
-class EpilogueMatcher {
-public:
-  explicit EpilogueMatcher(Matcher &m) : m(m), fa(m.fa) {}
-
-  LogicalResult run() {
-    if (failed(matchOuterCombine()) || failed(matchOutput()))
-      return failure();
-    fa.epilogue = std::move(ep);
-    return success();
-  }
-
-private:
-  Matcher &m;
-  FusedAttention &fa;
-  FusedAttention::Epilogue ep;
-
-  LogicalResult matchOuterCombine();
-  LogicalResult unify(AffineMap outerMap, AffineMap innerMap);
-  LogicalResult matchOutput();
-  LogicalResult walk(Value v, SmallVector<AffineExpr> &coords);
-  LogicalResult assignFromInputs(EinsumOp op);
-};
-
-/// The outer combine: ref = the inner maxima, parts = the inner sums; its
-/// dimensions from the coordinates it reads the inner results at.
-LogicalResult EpilogueMatcher::matchOuterCombine() {
-  OnlineOp inner = fa.online;
-  for (Operation *user : inner.getMax().getUsers())
-    if (auto o = dyn_cast<OnlineOp>(user))
-      if (o.getRef() == inner.getMax())
-        ep.outer = o;
-  OnlineOp outer = ep.outer;
-  if (!outer || outer.getNumParts() != inner.getNumParts() ||
-      outer.getFilter() || outer.getReducedDims().size() != 1)
-    return m.fail("no outer combine of one dimension after the launch");
-  for (unsigned i = 0; i < inner.getNumParts(); ++i)
-    if (outer.getParts()[i] != inner.getSums()[i] ||
-        outer.getRescale()[i] != inner.getRescale()[i])
-      return m.fail("the outer combine does not take the sums in order");
-  ep.outerDims.assign(outer.getNumDims(), AffineExpr());
-  if (failed(unify(outer.getRefMap(), inner.getMaxMap())))
-    return failure();
-  for (unsigned i = 0; i < inner.getNumParts(); ++i)
-    if (failed(unify(outer.getPartMap(i), inner.getSumMap(i))))
-      return failure();
-  if (llvm::any_of(ep.outerDims, [](AffineExpr x) { return !x; }))
-    return m.fail("a dimension of the outer combine is not read");
-  ep.splitDim = cast<AffineDimExpr>(ep.outerDims[outer.getReducedDims()[0]])
-                    .getPosition();
-  return success();
-}
-
-LogicalResult EpilogueMatcher::unify(AffineMap outerMap, AffineMap innerMap) {
-  for (auto [o, i] : llvm::zip(outerMap.getResults(), innerMap.getResults())) {
-    auto od = dyn_cast<AffineDimExpr>(o);
-    if (!od || outerMap.getNumSymbols())
-      return m.fail("the outer combine reads through a non-projection");
-    AffineExpr c = fa.dim(cast<AffineDimExpr>(i).getPosition());
-    AffineExpr &slot = ep.outerDims[od.getPosition()];
-    if (slot && slot != c)
-      return m.fail("the outer combine's dimensions are inconsistent");
-    slot = c;
-  }
-  return success();
-}
-
-/// The one output: a fill of an elementwise chain from the outer results,
-/// each output element one block's row and column.
-LogicalResult EpilogueMatcher::matchOutput() {
-  auto ret =
-      cast<func::ReturnOp>(m.plan.kernel.getBody().front().getTerminator());
-  if (ret.getNumOperands() != 1)
-    return m.fail("the kernel has several outputs");
-  ep.value = ret.getOperand(0);
-  if ((ep.fill = ep.value.getDefiningOp<FillOp>()))
-    ep.value = ep.fill.getInput();
-  if (failed(walk(ep.value, ep.outCoords)))
-    return failure();
-  // Its coordinates are the block dims (but the split), the rows' and f.
-  SmallVector<unsigned> need(fa.blockDims);
-  llvm::erase(need, static_cast<unsigned>(ep.splitDim));
-  if (fa.pDim >= 0)
-    need.push_back(fa.pDim);
-  for (AffineExpr c : ep.outCoords) {
-    auto d = dyn_cast<AffineDimExpr>(c);
-    if (!d || static_cast<int>(d.getPosition()) == ep.splitDim ||
-        !(llvm::is_contained(need, d.getPosition()) ||
-          static_cast<int>(d.getPosition()) == fa.fDim))
-      return m.fail("an output coordinate is not a row, block or f index");
-    llvm::erase(need, d.getPosition());
-  }
-  if (!need.empty())
-    return m.fail("the output does not name every row dimension");
-  for (auto &[op, dims] : ep.dimsOf)
-    for (Operation *user : op->getUsers())
-      if (!ep.dimsOf.count(user) && user != ep.fill.getOperation() &&
-          !isa<func::ReturnOp>(user))
-        return m.fail("an epilogue value is also read elsewhere");
-  return success();
-}
-
-/// The canonical coordinates `v` is computed at (appended to `coords`).
-LogicalResult EpilogueMatcher::walk(Value v, SmallVector<AffineExpr> &coords) {
-  OnlineOp outer = ep.outer;
-  for (unsigned r = 0; r < outer.getNumResults(); ++r)
-    if (v == outer->getResult(r)) {
-      AffineMap map = r == 0 ? outer.getMaxMap() : outer.getSumMap(r - 1);
-      for (AffineExpr x : map.getResults())
-        coords.push_back(ep.outerDims[cast<AffineDimExpr>(x).getPosition()]);
-      return success();
-    }
-  auto op = v.getDefiningOp<EinsumOp>();
-  if (!op || op.getKind() != ReductionKind::none || op.hasGuard() ||
-      !op.getTables().empty() || failed(m.plainBody(op.getBody().front())))
-    return m.fail("the epilogue is not elementwise einsums");
-  if (!ep.dimsOf.count(op) && failed(assignFromInputs(op)))
-    return failure();
-  for (AffineExpr x : op.getResultMap().getResults())
-    coords.push_back(ep.dimsOf[op][cast<AffineDimExpr>(x).getPosition()]);
-  return success();
-}
-
-/// An epilogue einsum's dimensions from the coordinates of its inputs.
-LogicalResult EpilogueMatcher::assignFromInputs(EinsumOp op) {
-  SmallVector<AffineExpr> dims(op.getNumDims());
-  for (unsigned i = 0; i < op.getInputs().size(); ++i) {
-    Value in = op.getInputs()[i];
-    if (isKernelArgument(in, m.plan.kernel))
-      continue;
-    SmallVector<AffineExpr> inCoords;
-    if (failed(walk(in, inCoords)))
-      return failure();
-    AffineMap map = op.getInputMap(i);
-    for (auto [x, c] : llvm::zip(map.getResults(), inCoords)) {
-      auto d = dyn_cast<AffineDimExpr>(x);
-      if (!d)
-        return m.fail("the epilogue reads through a non-projection");
-      AffineExpr &slot = dims[d.getPosition()];
-      if (slot && slot != c)
-        return m.fail("the epilogue's dimensions are inconsistent");
-      slot = c;
-    }
-  }
-  if (llvm::any_of(dims, [](AffineExpr x) { return !x; }))
-    return m.fail("an epilogue dimension is not read");
-  ep.dimsOf[op] = dims;
-  return success();
-}
-
 /// 1 when a == b, else 0 (a, b >= 0).
 SizeText sizeEq(const SizeText &a, int64_t b) {
   SizeText bt = SizeText::constant(b);
@@ -761,11 +612,11 @@ void cuda::planFusedAttention(KernelPlan &plan) {
                : m.fa.group  ? std::to_string(m.fa.group) + " grouped heads"
                              : std::string("64 query rows"))
            << " a block; key tiles of " << m.fa.tile;
-    if (succeeded(EpilogueMatcher(m).run())) {
+    if (succeeded(matchFusedEpilogue(plan, m.fa, why))) {
       planEpilogue(plan, m.fa);
       remark << "; with one split worker it also writes the output";
     } else {
-      remark << "; the output is written by separate launches: " << m.why;
+      remark << "; the output is written by separate launches: " << why;
     }
     plan.fused.push_back(std::make_shared<FusedAttention>(std::move(m.fa)));
   }
