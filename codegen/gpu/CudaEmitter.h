@@ -1,7 +1,7 @@
 // Internal to codegen/gpu: the device-code builder (one gpu.func under
 // construction) and the per-kernel emitter, shared by the one-thread-per-point
 // launches (CudaDeviceEmitter.cpp) and the fused attention launch
-// (CudaFusedAttention.cpp).
+// (CudaFusedEmitter.h).
 #ifndef ATTN_CODEGEN_GPU_CUDAEMITTER_H
 #define ATTN_CODEGEN_GPU_CUDAEMITTER_H
 
@@ -302,7 +302,7 @@ public:
   Operation *current = nullptr;
 
   /// The fused attention launch of `fa` for head dimension `headDim`, run
-  /// when `when` (0 or 1) is 1 (CudaFusedAttention.cpp).
+  /// when `when` (0 or 1) is 1 (CudaFusedLaunch.cpp).
   LogicalResult emitFused(cuda::FusedAttention &fa, int64_t headDim,
                           const SizeText &when);
   /// The fused launches (one per head-dimension variant) that compute
@@ -355,7 +355,6 @@ public:
   LogicalResult emitFill(Operation *origin, const TensorStorage &src,
                          const TensorStorage &dst, double fill);
 };
-
 
 } // namespace mlir::attn::cuda::emit
 

@@ -79,7 +79,7 @@ struct Launch {
   std::optional<SizeText> sharedBytes;
 };
 
-struct FusedAttention; // CudaFusedAttention.cpp
+struct FusedAttention; // CudaFusedAttention.h
 
 /// One kernel's plan. build() assigns storage and the workspace layout; the
 /// emitter asks it for size expressions, storage and error codes.
@@ -133,9 +133,9 @@ private:
   LogicalResult placeInWorkspace(Value v, bool withPresence);
 };
 
-/// Finds what fused attention launches compute (CudaFusedAttention.cpp):
-/// fills plan.fused, plan.launchScale and plan.storageScale. build() calls it once the arguments
-/// have storage, before it lays out the workspace.
+/// Finds what fused attention launches compute (CudaFusedMatch.cpp):
+/// fills plan.fused, plan.launchScale and plan.storageScale. build() calls it
+/// once the arguments have storage, before it lays out the workspace.
 void planFusedAttention(KernelPlan &plan);
 
 /// Emits one gpu.func per launch of the kernel's body into `gpuModule`, in
@@ -149,7 +149,6 @@ LogicalResult emitDeviceKernels(KernelPlan &plan, gpu::GPUModuleOp gpuModule,
 FailureOr<std::string> lowerToPtx(ModuleOp module,
                                   const CudaCodegenOptions &options,
                                   std::string &error);
-
 
 } // namespace mlir::attn::cuda
 

@@ -1,0 +1,484 @@
+// The fused attention launch (CudaFusedEmitter.h): a block's geometry, the Q
+// fragments, the running state, and the key tiles, software-pipelined: the
+// cp.async copies of tile t + 1 into the other shared buffer are in flight
+// while tile t computes (CudaFusedTile.cpp); a tile that no filter lets
+// contribute is neither copied nor computed.
+#include "codegen/gpu/CudaFusedEmitter.h"
+#include "codegen/gpu/NvvmOps.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::cuda;
+using namespace mlir::attn::cuda::emit;
+
+LogicalResult KernelEmitter::emitFusedLaunches(OnlineOp online) {
+  for (const std::shared_ptr<FusedAttention> &fa : plan.fused)
+    if (fa->online == online)
+      for (auto &[d, when] : fa->variants)
+        if (failed(emitFused(*fa, d, when)))
+          return failure();
+  return success();
+}
+
+LogicalResult KernelEmitter::emitFused(FusedAttention &fa, int64_t headDim,
+                                       const SizeText &when) {
+  DeviceFunction f(plan, module, entryName("fused" + std::to_string(headDim)),
+                   fa.online.getLoc());
+  if (failed(FusedLaunchEmitter(*this, fa, f, headDim).emit(when)))
+    return failure();
+  done(f);
+  return success();
+}
+
+FusedLaunchEmitter::FusedLaunchEmitter(KernelEmitter &ke, FusedAttention &fa,
+                                       DeviceFunction &f, int64_t headDim)
+    : ke(ke), plan(ke.plan), fa(fa), f(f), b(f.b), loc(f.loc), headDim(headDim),
+      tile(fa.tile), warps(fa.pDim >= 0 && !fa.group ? 4 : 1),
+      threads(32 * warps), rowsPerBlock(fa.group ? fa.group : 16 * warps),
+      // ldmatrix without bank conflicts, 16-byte aligned rows
+      smemStride(headDim + 8), keyBlocks(tile / 8), outputBlocks(headDim / 8),
+      bufferElems(2 * tile * smemStride) {
+  where = "the fused attention launch of the attn.online at " +
+          locationText(fa.online.getLoc());
+}
+
+Value FusedLaunchEmitter::divu(Value a, int64_t c) {
+  return arith::DivUIOp::create(b, loc, a, f.cst(c)).getResult();
+}
+Value FusedLaunchEmitter::remu(Value a, int64_t c) {
+  return arith::RemUIOp::create(b, loc, a, f.cst(c)).getResult();
+}
+Value FusedLaunchEmitter::fconst(double v) {
+  return nvvm::f32Constant(b, loc, v);
+}
+void FusedLaunchEmitter::setRow(int i) {
+  if (fa.pDim >= 0)
+    canon[fa.pDim] = rows[i];
+}
+
+LogicalResult FusedLaunchEmitter::emit(const SizeText &when) {
+  // Shared memory: two buffers (tile t and the prefetch of tile t + 1),
+  // each the K tile then the V tile.
+  smem = nvvm::dynamicSharedMemory(f.pro, loc, ke.module);
+  f.launch.sharedBytes = SizeText::constant(
+      2 * bufferElems * (fa.elem.getIntOrFloatBitWidth() / 8));
+  if (failed(bindSizes()))
+    return failure();
+  emitGeometry(when);
+  loadQFragments();
+  initRunningState();
+  if (failed(emitTileLoop()) || failed(emitResults()))
+    return failure();
+  f.launch.blocks = blocks;
+  f.launch.threads = static_cast<unsigned>(threads);
+  f.launch.count = blocks;
+  return success();
+}
+
+/// The online op's extents and the canonical symbols as device values.
+LogicalResult FusedLaunchEmitter::bindSizes() {
+  OnlineOp online = fa.online;
+  if (failed(ke.sizeValues(f, online, online.getSizes(), "size", sizes,
+                           &sizeTexts)))
+    return failure();
+  for (Value s : fa.symbols) {
+    std::string why;
+    std::optional<SizeText> t = plan.sizeOf(s, why);
+    if (!t)
+      return online.emitError() << "the CUDA code generator cannot pass a "
+                                   "symbol to the device: "
+                                << why;
+    syms.push_back(f.size(*t));
+  }
+  canon.assign(fa.numCanon(), Value());
+  return success();
+}
+
+/// One block per (block dims..., row tile); the lane's rows.
+void FusedLaunchEmitter::emitGeometry(const SizeText &when) {
+  blocks = when;
+  SmallVector<Value> gridExtents;
+  for (unsigned d : fa.blockDims) {
+    blocks = sizeMul(blocks, sizeTexts[d]);
+    gridExtents.push_back(sizes[d]);
+  }
+  if (fa.pDim >= 0) {
+    SizeText rowTiles = sizeBinary("ceildiv", sizeTexts[fa.pDim],
+                                   SizeText::constant(rowsPerBlock));
+    blocks = sizeMul(blocks, rowTiles);
+    gridExtents.push_back(f.size(rowTiles));
+  }
+  Type idx = b.getIndexType();
+  tid = gpu::ThreadIdOp::create(b, loc, idx, gpu::Dimension::x);
+  Value bid = gpu::BlockIdOp::create(b, loc, idx, gpu::Dimension::x);
+  lane = remu(tid, 32);
+  warp = divu(tid, 32);
+  groupId = divu(lane, 4);
+  laneInGroup = remu(lane, 4);
+  SmallVector<Value> blockCoords = gridExtents.empty()
+                                       ? SmallVector<Value>()
+                                       : f.unflatten(bid, gridExtents);
+  for (auto [k, d] : llvm::enumerate(fa.blockDims))
+    canon[d] = blockCoords[k];
+  rowBlock =
+      fa.pDim >= 0 ? f.mul(blockCoords.back(), f.cst(rowsPerBlock)) : f.cst(0);
+  rowWarp = f.add(rowBlock, f.mul(warp, f.cst(16)));
+  rows = {f.add(rowWarp, groupId), f.add(rowWarp, f.add(groupId, f.cst(8)))};
+  for (int i = 0; i < 2; ++i) {
+    rowValid[i] = f.cmp(arith::CmpIPredicate::ult, rows[i],
+                        fa.pDim >= 0 ? sizes[fa.pDim] : f.cst(1));
+    if (fa.group) // the block's rows are the group's
+      rowValid[i] = f.andI(rowValid[i], f.cmp(arith::CmpIPredicate::ult,
+                                              f.add(groupId, f.cst(8 * i)),
+                                              f.cst(fa.group)));
+  }
+}
+
+/// Which coordinates of a read of Q, K or V need a range check: not one
+/// that is a canonical dimension or one of the root's with the tensor's
+/// extent (in range wherever the point is live: no check, and no error in
+/// the manifest).
+SmallVector<bool> FusedLaunchEmitter::needsCheck(ArrayRef<AffineExpr> coords,
+                                                 const TensorStorage &s) {
+  auto extentOf = [&](Value size) {
+    std::string why;
+    std::optional<SizeText> n = plan.sizeOf(size, why);
+    return n ? *n : SizeText::symbol("?");
+  };
+  auto same = [](const SizeText &x, const SizeText &y) {
+    return x.text == y.text || (x.value && y.value && *x.value == *y.value);
+  };
+  SmallVector<bool> check;
+  for (auto [k, c] : llvm::enumerate(coords)) {
+    const SizeText &ext = s.shape[k];
+    bool proved = false;
+    if (auto d = dyn_cast<AffineDimExpr>(c)) {
+      unsigned p = d.getPosition();
+      proved = p < fa.numOnline ? same(sizeTexts[p], ext)
+               : p == fa.e      ? same(eExtent, ext)
+                                : same(SizeText::constant(tile), ext);
+    }
+    for (auto [r, rd] : llvm::enumerate(fa.dimsOf[fa.root]))
+      if (rd == c && same(extentOf(fa.root.getSizes()[r]), ext))
+        proved = true;
+    check.push_back(!proved);
+  }
+  return check;
+}
+
+/// Q's A fragments (registers for the whole launch): per 16-column chunk
+/// kc, {row g cols 2q.., row g+8, row g cols 8+2q.., row g+8} of the
+/// chunk, pairs as i32 (NvvmOps.h); zero for rows past the end.
+void FusedLaunchEmitter::loadQFragments() {
+  {
+    std::string why;
+    std::optional<SizeText> n =
+        plan.sizeOf(fa.root.getSizes()[fa.root.getReducedDims()[0]], why);
+    eExtent = n ? *n : SizeText::symbol("?");
+  }
+  qStorage = plan.storageOf(fa.q);
+  kStorage = plan.storageOf(fa.k);
+  vStorage = plan.storageOf(fa.v);
+  const TensorStorage &qs = *qStorage;
+  Value qBase[2], qLive[2];
+  Value zeroI32 = nvvm::i32Constant(b, loc, 0);
+  for (int i = 0; i < 2; ++i) {
+    setRow(i);
+    canon[fa.e] = f.cst(0);
+    SmallVector<Value> index;
+    for (AffineExpr c : fa.qCoords)
+      index.push_back(emitAffine(f, c, canon, syms));
+    SmallVector<Value> extents = f.shape(qs);
+    SmallVector<bool> check = needsCheck(fa.qCoords, qs);
+    // Checked at e = D - 1 (the last element a row reads), based at e = 0.
+    SmallVector<Value> last(index);
+    last.back() = f.cst(headDim - 1);
+    auto [ok, code] =
+        ke.rangeCheck(f, last, extents, check, qs, "by Q's map in " + where);
+    if (ok) {
+      Value bad = f.andI(rowValid[i], f.notI(ok));
+      auto ifOp = scf::IfOp::create(b, loc, bad, false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      f.raise(code);
+    }
+    for (Value &v : index)
+      v = ok ? f.select(ok, v, f.cst(0)) : v;
+    qBase[i] = f.offset(index, extents);
+    qLive[i] = ok ? f.andI(rowValid[i], ok) : rowValid[i];
+  }
+  Value qPtr = f.valuesOf(qs);
+  auto loadPair = [&](Value base, Value off) {
+    Value p = f.elementPtr(base, fa.elem, off);
+    return LLVM::LoadOp::create(b, loc, b.getI32Type(), p, /*alignment=*/4)
+        .getResult();
+  };
+  qFragments.assign(headDim / 16, {});
+  for (int64_t kc = 0; kc < headDim / 16; ++kc)
+    for (int h = 0; h < 2; ++h)
+      for (int i = 0; i < 2; ++i) {
+        Value off = f.add(qBase[i], f.add(f.cst(kc * 16 + h * 8),
+                                          f.mul(laneInGroup, f.cst(2))));
+        off = f.select(qLive[i], off, f.cst(0));
+        qFragments[kc].push_back(
+            f.select(qLive[i], loadPair(qPtr, off), zeroI32));
+      }
+}
+
+/// The running maximum (-inf), sums (0) and weighted-sum accumulators (0).
+void FusedLaunchEmitter::initRunningState() {
+  double negInf = -std::numeric_limits<double>::infinity();
+  runningSums.resize(fa.parts.size());
+  for (int i = 0; i < 2; ++i) {
+    runningMax[i] = f.alloca(b.getF32Type());
+    nvvm::store(b, loc, fconst(negInf), runningMax[i]);
+    for (size_t p = 0; p < fa.parts.size(); ++p) {
+      runningSums[p][i] = f.alloca(b.getF32Type());
+      nvvm::store(b, loc, fconst(0), runningSums[p][i]);
+    }
+  }
+  outputAcc.resize(outputBlocks);
+  for (int64_t n = 0; n < outputBlocks; ++n)
+    for (int c = 0; c < 4; ++c) {
+      outputAcc[n][c] = f.alloca(b.getF32Type());
+      nvvm::store(b, loc, fconst(0), outputAcc[n][c]);
+    }
+}
+
+/// The box of canonical dimensions a key tile spans for `rowCount` rows
+/// from `rowLo` (CudaTileClasses.h).
+SmallVector<std::optional<DimInterval>>
+FusedLaunchEmitter::box(Value tileIndex, Value rowLo, int64_t rowCount) {
+  SmallVector<std::optional<DimInterval>> bx(fa.numCanon());
+  for (unsigned d : fa.blockDims)
+    bx[d] = DimInterval{canon[d], canon[d]};
+  bx[fa.tileDim] = DimInterval{tileIndex, tileIndex};
+  if (fa.pDim >= 0)
+    bx[fa.pDim] = DimInterval{rowLo, f.add(rowLo, f.cst(rowCount - 1))};
+  bx[fa.m0] = DimInterval{f.cst(0), f.cst(tile - 1)};
+  return bx;
+}
+
+/// Whether the key row is inside the root's domain (all its dimensions but
+/// the rows' and e): past it, K rows are padding (zeros); inside it, a
+/// coordinate out of range is the error the reference reports.
+Value FusedLaunchEmitter::keyLive() {
+  SmallVector<Value> rootDims = dimsOf(fa.root);
+  Value live;
+  for (auto [d, size] : llvm::enumerate(fa.root.getSizes())) {
+    AffineExpr de = fa.dimsOf[fa.root][d];
+    if (de.isFunctionOfDim(fa.e) ||
+        (fa.pDim >= 0 && de.isFunctionOfDim(fa.pDim)))
+      continue;
+    std::string why;
+    live = f.andI(live, f.cmp(arith::CmpIPredicate::ult, rootDims[d],
+                              f.size(*plan.sizeOf(size, why))));
+  }
+  return live;
+}
+
+void FusedLaunchEmitter::raiseIfOutOfRange(const TensorStorage &s,
+                                           ArrayRef<AffineExpr> coords,
+                                           ArrayRef<Value> index,
+                                           ArrayRef<Value> extents,
+                                           const char *name) {
+  SmallVector<bool> check = needsCheck(coords, s);
+  auto [inRange, code] =
+      ke.rangeCheck(f, index, extents, check, s,
+                    std::string("by ") + name + "'s map in " + where);
+  Value live = keyLive();
+  if (inRange && live) {
+    auto ifOp = scf::IfOp::create(b, loc, f.andI(live, f.notI(inRange)), false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    f.raise(code);
+  }
+}
+
+/// A tile of K or V into shared memory at `tileBase`: thread `tid` copies
+/// the 16-byte chunks tid, tid + threads, ... (row-major over the tile's
+/// rows; `colDim` is the canonical dimension of the row's elements).
+void FusedLaunchEmitter::copyTile(const TensorStorage &s,
+                                  ArrayRef<AffineExpr> coords, unsigned colDim,
+                                  Value tileBase, const char *name) {
+  // K and V do not depend on the row within the block (grouped: only on
+  // the row's group).
+  if (fa.pDim >= 0)
+    canon[fa.pDim] = rowBlock;
+  int64_t chunksPerRow = headDim / 8;
+  SmallVector<Value> extents = f.shape(s);
+  Value base = f.valuesOf(s);
+  // Stepped: a thread's chunks share a column and are rowStep rows apart,
+  // and every coordinate is affine in the tile row m0 with a constant
+  // coefficient (and no checked one depends on it): the address of the
+  // first chunk, then one step per chunk.
+  SmallVector<int64_t> perRow;
+  bool linear = threads % chunksPerRow == 0;
+  SmallVector<bool> check = needsCheck(coords, s);
+  for (auto [k, x] : llvm::enumerate(coords)) {
+    AffineExpr next = x.replace(fa.dim(fa.m0), fa.dim(fa.m0) + 1);
+    AffineExpr diff = simplifyAffineExpr(next - x, fa.numCanon(),
+                                         FusedAttention::kMaxSymbols);
+    auto c = dyn_cast<AffineConstantExpr>(diff);
+    linear &= c && !(check[k] && c.getValue() != 0);
+    perRow.push_back(c ? c.getValue() : 0);
+  }
+  if (linear)
+    copyTileStepped(s, coords, colDim, tileBase, name, extents, base, perRow);
+  else
+    copyTileChunked(s, coords, colDim, tileBase, name, extents, base);
+}
+
+void FusedLaunchEmitter::copyTileStepped(const TensorStorage &s,
+                                         ArrayRef<AffineExpr> coords,
+                                         unsigned colDim, Value tileBase,
+                                         const char *name,
+                                         ArrayRef<Value> extents, Value base,
+                                         ArrayRef<int64_t> perRow) {
+  int64_t chunksPerRow = headDim / 8, total = tile * chunksPerRow;
+  int64_t rowStep = threads / chunksPerRow;
+  Value row0 = divu(tid, chunksPerRow);
+  Value col = f.mul(remu(tid, chunksPerRow), f.cst(8));
+  canon[fa.m0] = row0;
+  canon[colDim] = col;
+  SmallVector<Value> index;
+  for (AffineExpr x : coords)
+    index.push_back(emitAffine(f, x, canon, syms));
+  raiseIfOutOfRange(s, coords, index, extents, name);
+  // Row-major strides; the coordinates fixed across the chunks.
+  SmallVector<Value> strides(extents.size());
+  Value str = f.cst(1), step = f.cst(0), fixedOk;
+  for (size_t k = extents.size(); k-- > 0;) {
+    strides[k] = str;
+    str = f.mul(str, extents[k]);
+    if (perRow[k])
+      step = f.add(step, f.mul(strides[k], f.cst(perRow[k] * rowStep)));
+    else
+      fixedOk = f.andI(fixedOk,
+                       f.cmp(arith::CmpIPredicate::ult, index[k], extents[k]));
+  }
+  Value offset0 = f.offset(index, extents);
+  for (int64_t c = 0; c < total / threads; ++c) {
+    Value ok = fixedOk;
+    for (size_t k = 0; k < extents.size(); ++k)
+      if (perRow[k])
+        ok = f.andI(ok, f.cmp(arith::CmpIPredicate::ult,
+                              f.add(index[k], f.cst(perRow[k] * rowStep * c)),
+                              extents[k]));
+    if (!ok)
+      ok = arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1);
+    Value off = f.select(ok, f.add(offset0, f.mul(step, f.cst(c))), f.cst(0));
+    Value row = f.add(row0, f.cst(c * rowStep));
+    nvvm::copyAsync16(
+        b, loc,
+        nvvm::sharedElementAt(b, loc, fa.elem, tileBase,
+                              f.add(f.mul(row, f.cst(smemStride)), col)),
+        f.elementPtr(base, fa.elem, off), ok);
+  }
+}
+
+void FusedLaunchEmitter::copyTileChunked(const TensorStorage &s,
+                                         ArrayRef<AffineExpr> coords,
+                                         unsigned colDim, Value tileBase,
+                                         const char *name,
+                                         ArrayRef<Value> extents, Value base) {
+  int64_t chunksPerRow = headDim / 8, total = tile * chunksPerRow;
+  for (int64_t c = 0; c < total / threads; ++c) {
+    Value chunk = f.add(f.cst(c * threads), tid);
+    Value row = divu(chunk, chunksPerRow);
+    Value col = f.mul(remu(chunk, chunksPerRow), f.cst(8));
+    canon[fa.m0] = row;
+    canon[colDim] = col;
+    SmallVector<Value> index;
+    for (AffineExpr x : coords)
+      index.push_back(emitAffine(f, x, canon, syms));
+    Value ok;
+    for (auto [k, v] : llvm::enumerate(index))
+      ok = f.andI(ok, f.cmp(arith::CmpIPredicate::ult, v, extents[k]));
+    raiseIfOutOfRange(s, coords, index, extents, name);
+    SmallVector<Value> safe(index);
+    for (Value &v : safe)
+      v = f.select(ok, v, f.cst(0));
+    nvvm::copyAsync16(
+        b, loc,
+        nvvm::sharedElementAt(b, loc, fa.elem, tileBase,
+                              f.add(f.mul(row, f.cst(smemStride)), col)),
+        f.elementPtr(base, fa.elem, f.offset(safe, extents)), ok);
+  }
+}
+
+Value FusedLaunchEmitter::kTileAt(Value buffer) {
+  return nvvm::sharedElementAt(b, loc, fa.elem, smem,
+                               f.mul(buffer, f.cst(bufferElems)));
+}
+Value FusedLaunchEmitter::vTileAt(Value buffer) {
+  return nvvm::sharedElementAt(
+      b, loc, fa.elem, smem,
+      f.add(f.mul(buffer, f.cst(bufferElems)), f.cst(tile * smemStride)));
+}
+
+/// The copies of key tile `tileIndex` into `buffer` unless the tile is past
+/// the end or contributes nothing; one commit group either way (the
+/// wait_group counts stay uniform).
+void FusedLaunchEmitter::issueTileCopies(Value tileIndex, Value buffer) {
+  canon[fa.tileDim] = tileIndex;
+  TileClass cls =
+      classifyTile(f, fa, syms, box(tileIndex, rowBlock, rowsPerBlock));
+  Value go = f.andI(f.cmp(arith::CmpIPredicate::ult, tileIndex, numTiles),
+                    f.notI(cls.empty));
+  {
+    OpBuilder::InsertionGuard guard(b);
+    f.enterIf(go);
+    copyTile(*kStorage, fa.kCoords, fa.e, kTileAt(buffer), "K");
+    copyTile(*vStorage, fa.vCoords, fa.fDim, vTileAt(buffer), "V");
+  }
+  canon[fa.e] = Value();
+  canon[fa.fDim] = Value();
+  nvvm::commitCopies(b, loc);
+}
+
+/// The loop over key tiles: prefetch tile 0; per tile t, issue t + 1, wait
+/// for t, compute it (unless empty for the block), then a barrier so that
+/// everyone has read t's buffer before the copies of t + 2 overwrite it.
+LogicalResult FusedLaunchEmitter::emitTileLoop() {
+  numTiles = sizes[fa.tileDim];
+  issueTileCopies(f.cst(0), f.cst(0));
+  OpBuilder::InsertPoint afterLoop = b.saveInsertionPoint();
+  Value t = f.beginLoop(numTiles);
+  Value buf = remu(t, 2);
+  issueTileCopies(f.add(t, f.cst(1)),
+                  arith::SubIOp::create(b, loc, f.cst(1), buf));
+  canon[fa.tileDim] = t;
+  nvvm::waitCopies(b, loc, 1);
+  nvvm::barrier(b, loc);
+  Operation *endBarrier = nvvm::barrier(b, loc);
+  b.setInsertionPoint(endBarrier);
+  TileClass blockClass =
+      classifyTile(f, fa, syms, box(t, rowBlock, rowsPerBlock));
+  f.enterIf(f.notI(blockClass.empty));
+  kTile = kTileAt(buf);
+  vTile = vTileAt(buf);
+  computeScores();
+  // The cascade, the online update and P V: without filters on tiles full
+  // for this warp's rows, with every filter elsewhere.
+  TileClass warpClass = classifyTile(
+      f, fa, syms, box(t, rowWarp, std::min<int64_t>(16, rowsPerBlock)));
+  auto ifFull = scf::IfOp::create(b, loc, warpClass.full, /*withElse=*/true);
+  for (Value sym : fa.online.getSymbols()) {
+    std::string why;
+    onlineSyms.push_back(f.size(*plan.sizeOf(sym, why)));
+  }
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(ifFull.thenBlock()->getTerminator());
+    if (failed(computeTile(false)))
+      return failure();
+    b.setInsertionPoint(ifFull.elseBlock()->getTerminator());
+    if (failed(computeTile(true)))
+      return failure();
+  }
+  b.restoreInsertionPoint(afterLoop);
+  return success();
+}
