@@ -26,16 +26,17 @@ const char *mlir::attn::tileClassName(TileClass c) {
 template <typename Form>
 static bool linearize(AffineExpr e, int64_t scale, Form &f) {
   if (auto d = dyn_cast<AffineDimExpr>(e)) {
-    f.dims[d.getPosition()] += scale;
-    return true;
+    return !llvm::AddOverflow(f.dims[d.getPosition()], scale,
+                              f.dims[d.getPosition()]);
   }
   if (auto s = dyn_cast<AffineSymbolExpr>(e)) {
-    f.syms[s.getPosition()] += scale;
-    return true;
+    return !llvm::AddOverflow(f.syms[s.getPosition()], scale,
+                              f.syms[s.getPosition()]);
   }
   if (auto k = dyn_cast<AffineConstantExpr>(e)) {
-    f.constant += scale * k.getValue();
-    return true;
+    int64_t term;
+    return !llvm::MulOverflow(scale, k.getValue(), term) &&
+           !llvm::AddOverflow(f.constant, term, f.constant);
   }
   auto bin = dyn_cast<AffineBinaryOpExpr>(e);
   if (!bin)
@@ -44,10 +45,13 @@ static bool linearize(AffineExpr e, int64_t scale, Form &f) {
     return linearize(bin.getLHS(), scale, f) &&
            linearize(bin.getRHS(), scale, f);
   if (bin.getKind() == AffineExprKind::Mul) {
+    int64_t scaled;
     if (auto k = dyn_cast<AffineConstantExpr>(bin.getRHS()))
-      return linearize(bin.getLHS(), scale * k.getValue(), f);
+      return !llvm::MulOverflow(scale, k.getValue(), scaled) &&
+             linearize(bin.getLHS(), scaled, f);
     if (auto k = dyn_cast<AffineConstantExpr>(bin.getLHS()))
-      return linearize(bin.getRHS(), scale * k.getValue(), f);
+      return !llvm::MulOverflow(scale, k.getValue(), scaled) &&
+             linearize(bin.getRHS(), scaled, f);
   }
   return false; // floordiv, mod, products of dimensions
 }
@@ -90,7 +94,7 @@ FilterTileClassifier::build(EinsumOp einsum, ArrayRef<int64_t> tileSizes) {
     SmallVector<std::optional<LinearForm>> forms;
     for (unsigned i = 0; i < set.getNumConstraints(); ++i) {
       AffineExpr c = set.getConstraint(i);
-      if (!intervalOf(c, point, ones, int64))
+      if (!intervalOf(c, point, ones, int64) || int64.overflowed)
         return failure();
       LinearForm f;
       f.dims.assign(numDims, 0);
@@ -132,9 +136,10 @@ TileClass FilterTileClassifier::classify(ArrayRef<int64_t> origins,
     Int64IntervalDomain int64;
     FilterClass<bool> c =
         classifyFilter(ArrayRef<IntegerSet>(sets), {}, {}, box, symbols, int64);
-    result = c.full    ? TileClass::Full
-             : c.empty ? TileClass::Empty
-                       : TileClass::Partial;
+    result = int64.overflowed ? TileClass::Partial
+             : c.full          ? TileClass::Full
+             : c.empty         ? TileClass::Empty
+                               : TileClass::Partial;
   }
   if (guarded && result == TileClass::Full)
     return TileClass::Partial;
@@ -238,10 +243,13 @@ FilterTileClassifier::describe(ArrayRef<std::string> dimNames,
           untiled = true;
           continue;
         }
-        int64_t span = c.dims[d] * (tiles[d] - 1);
+        int64_t span;
+        int64_t &bound = c.dims[d] > 0 ? maxConst : minConst;
+        if (llvm::MulOverflow(c.dims[d], tiles[d] - 1, span) ||
+            llvm::AddOverflow(bound, span, bound))
+          untiled = true; // too large to print the tile's bounds
         minTerms.push_back({c.dims[d], dimNames[d] + "0"});
         maxTerms.push_back({c.dims[d], dimNames[d] + "0"});
-        (c.dims[d] > 0 ? maxConst : minConst) += span;
       }
       for (unsigned s = 0; s < c.syms.size(); ++s)
         if (c.syms[s]) {

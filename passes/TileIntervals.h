@@ -261,16 +261,39 @@ struct Int64IntervalDomain {
   using Value = int64_t;
   using Bool = bool;
   static constexpr bool dividesBySymbol = false;
+  /// Set when an operation overflowed int64: then no answer is a proof
+  /// (FilterTileClassifier answers Partial).
+  bool overflowed = false;
 
   Value constant(int64_t v) { return v; }
-  Value add(Value x, Value y) { return x + y; }
-  Value mul(Value x, Value y) { return x * y; }
+  Value add(Value x, Value y) {
+    int64_t r;
+    overflowed |= llvm::AddOverflow(x, y, r);
+    return r;
+  }
+  Value mul(Value x, Value y) {
+    int64_t r;
+    overflowed |= llvm::MulOverflow(x, y, r);
+    return r;
+  }
   Value min(Value x, Value y) { return std::min(x, y); }
   Value max(Value x, Value y) { return std::max(x, y); }
   bool dividesBy(int64_t k) { return k != 0; }
   std::optional<int64_t> constantValue(Value k) { return k; }
-  Value floorDiv(Value x, Value k) { return llvm::divideFloorSigned(x, k); }
-  Value ceilDiv(Value x, Value k) { return llvm::divideCeilSigned(x, k); }
+  Value floorDiv(Value x, Value k) {
+    if (x == std::numeric_limits<int64_t>::min() && k == -1) {
+      overflowed = true;
+      return x;
+    }
+    return llvm::divideFloorSigned(x, k);
+  }
+  Value ceilDiv(Value x, Value k) {
+    if (x == std::numeric_limits<int64_t>::min() && k == -1) {
+      overflowed = true;
+      return x;
+    }
+    return llvm::divideCeilSigned(x, k);
+  }
   Bool boolean(bool v) { return v; }
   Bool andB(Bool x, Bool y) { return x && y; }
   Bool orB(Bool x, Bool y) { return x || y; }

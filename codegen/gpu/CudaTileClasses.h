@@ -1,21 +1,21 @@
 // Internal to codegen/gpu: which key tiles of the fused attention launch
 // contribute nothing (skipped) and which every filter covers (run without
-// per-element filters), decided at run time by interval arithmetic on the
-// filters' affine constraints over a box of the canonical dimensions.
+// per-element filters), decided at run time by the tile-interval analysis
+// (passes/TileIntervals.h) built as device arithmetic over a box of the
+// canonical dimensions.
 #ifndef ATTN_CODEGEN_GPU_CUDATILECLASSES_H
 #define ATTN_CODEGEN_GPU_CUDATILECLASSES_H
 
 #include "codegen/gpu/CudaEmitter.h"
 #include "codegen/gpu/CudaFusedAttention.h"
+#include "passes/TileIntervals.h"
 
 #include <optional>
 
 namespace mlir::attn::cuda {
 
 /// The index interval [lo, hi] (device values) a canonical dimension spans.
-struct DimInterval {
-  Value lo, hi;
-};
+using DimInterval = Interval<Value>;
 
 /// A box's class: `full` (i1) when every filter of the launch holds on the
 /// whole box; `empty` (i1) when a filter that the maximum's input X needs
