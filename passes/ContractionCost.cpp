@@ -26,12 +26,13 @@ SizePoly SizePoly::atom(const std::string &name) {
 
 SizePoly SizePoly::operator+(const SizePoly &o) const {
   SizePoly sum = *this;
-  for (const auto &[atoms, c] : o.terms) {
-    auto it = llvm::find_if(sum.terms,
-                            [&](const auto &t) { return t.first == atoms; });
+  // (No structured binding: clang rejects capturing one in the lambda.)
+  for (const auto &term : o.terms) {
+    auto it = llvm::find_if(
+        sum.terms, [&](const auto &t) { return t.first == term.first; });
     if (it == sum.terms.end())
-      sum.terms.push_back({atoms, c});
-    else if ((it->second += c) == 0)
+      sum.terms.push_back(term);
+    else if ((it->second += term.second) == 0)
       sum.terms.erase(it);
   }
   return sum;

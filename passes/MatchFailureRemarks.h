@@ -21,8 +21,9 @@ public:
   /// where the context prints ops on diagnostics).
   void setSubject(Operation *op) { subject = op; }
 
-  void notifyMatchFailure(
-      Location loc, function_ref<void(Diagnostic &)> reasonCallback) override {
+  void
+  notifyMatchFailure(Location loc,
+                     function_ref<void(Diagnostic &)> reasonCallback) override {
     Diagnostic reason(loc, DiagnosticSeverity::Remark);
     reasonCallback(reason);
     InFlightDiagnostic remark = subject && subject->getLoc() == loc

@@ -23,6 +23,10 @@
 // members read TM) and combines the tiles with one `attn.online` over `m1`,
 // whose results replace G and the sums. The same `attn.online` combines the
 // K partial states of a split reduction (attn-split-reduction).
+//
+// The transform is `matchOnePassGroup` + `rewriteToOnePass`
+// (passes/OnePass.h); the pass applies them to every maximum and turns the
+// reasons of refusals into remarks.
 #include "passes/OnePass.h"
 #include "passes/MatchFailureRemarks.h"
 #include "passes/Passes.h"
@@ -50,16 +54,18 @@ namespace {
 /// How a value depends on the value `g` of the group's maximum.
 struct Form {
   enum Kind { Free, Linear, Character, Bad } kind = Free;
-  double coeff = 0;                // Linear: v = f + coeff * g;
-                                   // Character: v = f * exp(coeff * g)
-  std::optional<double> constant;  // Free values that are known constants
-  Operation *blocker = nullptr;    // Bad: the op that has no correction
+  double coeff = 0;               // Linear: v = f + coeff * g;
+                                  // Character: v = f * exp(coeff * g)
+  std::optional<double> constant; // Free values that are known constants
+  Operation *blocker = nullptr;   // Bad: the op that has no correction
 
   static Form free() { return {}; }
   static Form linear(double a) {
     return a == 0 ? free() : Form{Linear, a, std::nullopt, nullptr};
   }
-  static Form character(double c) { return {Character, c, std::nullopt, nullptr}; }
+  static Form character(double c) {
+    return {Character, c, std::nullopt, nullptr};
+  }
   static Form bad(Operation *op) { return {Bad, 0, std::nullopt, op}; }
   bool isZero() const { return kind == Free && constant && *constant == 0; }
 };
@@ -178,9 +184,7 @@ private:
   }
 };
 
-std::string nameOf(Operation *op) {
-  return op->getName().getStringRef().str();
-}
+std::string nameOf(Operation *op) { return op->getName().getStringRef().str(); }
 
 /// The dimension of `e` that is of rank `rank`; -1 if none, -2 if several.
 int dimOfRank(EinsumOp e, unsigned rank, RankAnalysis &ranks) {
@@ -220,15 +224,14 @@ LogicalResult collectMembers(RewriterBase &rewriter, EinsumOp max,
             max, "a value computed from the maximum is read as a table");
       int d = dimOfRank(e, rank, ranks);
       if (d == -2)
-        return rewriter.notifyMatchFailure(
-            max, "an einsum iterates rank " + rankName + " twice");
+        return rewriter.notifyMatchFailure(max, "an einsum iterates rank " +
+                                                    rankName + " twice");
       if (d == -1) {
         if (isMax)
           continue; // outside the pass: reads the final maximum
         return rewriter.notifyMatchFailure(
             max, "a value computed from the maximum along " + rankName +
-                     " is read by an einsum that does not iterate " +
-                     rankName);
+                     " is read by an einsum that does not iterate " + rankName);
       }
       // Reads of group values must be bare dimensions, so that every member
       // sees the maximum of its own result point.
@@ -305,8 +308,7 @@ LogicalResult checkCorrections(RewriterBase &rewriter, OnePassGroup &group,
     for (AffineExpr x : max.getResultMap().getResults()) {
       unsigned r = ranks.rankOf(max, cast<AffineDimExpr>(x).getPosition());
       int d = dimOfRank(sum, r, ranks);
-      if (d < 0 ||
-          !llvm::is_contained(sumResultDims, static_cast<unsigned>(d)))
+      if (d < 0 || !llvm::is_contained(sumResultDims, static_cast<unsigned>(d)))
         return rewriter.notifyMatchFailure(
             max, "a sum's result does not keep every dimension of the "
                  "maximum");
@@ -386,8 +388,8 @@ public:
   GroupTiler(RewriterBase &rewriter, const OnePassGroup &group, int64_t tile,
              Value tileValue, Value numTiles)
       : rewriter(rewriter), group(group), ctx(rewriter.getContext()),
-        maxResult(EinsumOp(group.max).getResult()),
-        tile(tile), tileValue(tileValue), numTiles(numTiles) {
+        maxResult(EinsumOp(group.max).getResult()), tile(tile),
+        tileValue(tileValue), numTiles(numTiles) {
     std::optional<int64_t> n = getConstantIntValue(numTiles);
     numTilesStatic = n ? *n : ShapedType::kDynamic;
   }
@@ -504,9 +506,9 @@ EinsumOp GroupTiler::tileMember(EinsumOp e) {
   sizes.insert(sizes.begin() + md, numTiles);
 
   rewriter.setInsertionPoint(e);
-  auto tiled = EinsumOp::create(rewriter, e.getLoc(), resultType, inputs,
-                                e.getTables(), sizes, symbols, maps,
-                                e.getKind(), filter);
+  auto tiled =
+      EinsumOp::create(rewriter, e.getLoc(), resultType, inputs, e.getTables(),
+                       sizes, symbols, maps, e.getKind(), filter);
   for (NamedAttribute a : e->getDiscardableAttrs())
     tiled->setAttr(a.getName(), a.getValue());
   // attn.indices: m is named m1, m0 from its name.
@@ -557,7 +559,8 @@ OnlineOp combineTiles(RewriterBase &rewriter, const OnePassGroup &group,
   SmallVector<Value> dimSizes;
   SmallVector<Attribute> dimNames;
   auto indexName = [&](EinsumOp e, unsigned d) -> Attribute {
-    auto names = e->getAttrOfType<ArrayAttr>(kIndicesAttr); // attn.indices
+    // attn.indices: the source name of the dimension.
+    auto names = e->getAttrOfType<ArrayAttr>(kIndicesAttr);
     if (names && d < names.size())
       return names[d];
     return StringAttr::get(ctx, "d" + std::to_string(d));
@@ -608,11 +611,12 @@ OnlineOp combineTiles(RewriterBase &rewriter, const OnePassGroup &group,
     maps.push_back(mapOf(sumDims[k], false));
 
   rewriter.setInsertionPointAfter(partialSums.back());
-  auto online = OnlineOp::create(
-      rewriter, max.getLoc(), max.getResult().getType(), sumTypes,
-      tileMax.getResult(), parts, dimSizes, /*symbols=*/ValueRange{}, maps,
-      group.rescale);
-  online->setAttr(kIndicesAttr, rewriter.getArrayAttr(dimNames)); // attn.indices
+  auto online =
+      OnlineOp::create(rewriter, max.getLoc(), max.getResult().getType(),
+                       sumTypes, tileMax.getResult(), parts, dimSizes,
+                       /*symbols=*/ValueRange{}, maps, group.rescale);
+  // attn.indices: the names of the combine step's dimensions.
+  online->setAttr(kIndicesAttr, rewriter.getArrayAttr(dimNames));
   return online;
 }
 
@@ -696,8 +700,7 @@ mlir::attn::rewriteToOnePass(RewriterBase &rewriter, const OnePassGroup &group,
   // The combined results replace the old ones; the old members go.
   rewriter.replaceUsesWithIf(
       max.getResult(), result.online.getMax(), [&](OpOperand &use) {
-        return !tiled.count(use.getOwner()) &&
-               use.getOwner() != result.tileMax;
+        return !tiled.count(use.getOwner()) && use.getOwner() != result.tileMax;
       });
   for (unsigned k = 0; k < group.sums.size(); ++k)
     rewriter.replaceAllUsesWith(EinsumOp(group.sums[k]).getResult(),
@@ -757,8 +760,8 @@ struct OnePass : public mlir::attn::impl::AttnOnePassBase<OnePass> {
       std::string sums;
       llvm::raw_string_ostream os(sums);
       for (unsigned k = 0; k < group->rescale.size(); ++k)
-        os << (k ? ", " : "") << "exp("
-           << llvm::format("%g", group->rescale[k]) << " * max)";
+        os << (k ? ", " : "") << "exp(" << llvm::format("%g", group->rescale[k])
+           << " * max)";
       size_t n = group->sums.size();
       result->online.emitRemark()
           << "one-pass: rank " << result->rankName << " in one pass (tiles of "

@@ -21,10 +21,10 @@ namespace mlir::attn {
 /// `h * exp(c * G)` with a constant `c < 0`.
 struct OnePassGroup {
   EinsumOp max;
-  unsigned maxDim = 0;               // the dimension `max` reduces
-  SmallVector<EinsumOp> elementwise; // in program order
-  SmallVector<EinsumOp> sums;        // in program order
-  SmallVector<double> rescale;       // per sum: its exponent `c`
+  unsigned maxDim = 0;                           // the dimension `max` reduces
+  SmallVector<EinsumOp> elementwise;             // in program order
+  SmallVector<EinsumOp> sums;                    // in program order
+  SmallVector<double> rescale;                   // per sum: its exponent `c`
   llvm::DenseMap<Operation *, unsigned> rankDim; // member -> its dim of `m`
 };
 
@@ -33,8 +33,8 @@ struct OnePassGroup {
 /// that has no rescaling correction, a reader the pass cannot serve, ...)
 /// goes to `rewriter.notifyMatchFailure`; nothing is changed. A group with
 /// no sums (a plain maximum) matches: nothing reads it during a pass.
-FailureOr<OnePassGroup> matchOnePassGroup(RewriterBase &rewriter,
-                                          EinsumOp max, RankAnalysis &ranks);
+FailureOr<OnePassGroup> matchOnePassGroup(RewriterBase &rewriter, EinsumOp max,
+                                          RankAnalysis &ranks);
 
 struct OnePassOptions {
   /// The extent T of the tiles: `m = m1 * T + m0`.
@@ -63,8 +63,7 @@ FailureOr<OnePassResult> rewriteToOnePass(RewriterBase &rewriter,
                                           const OnePassOptions &options = {});
 
 /// Both steps on the max reduction `max` of a kernel (a func.func).
-FailureOr<OnePassResult> rewriteToOnePass(RewriterBase &rewriter,
-                                          EinsumOp max,
+FailureOr<OnePassResult> rewriteToOnePass(RewriterBase &rewriter, EinsumOp max,
                                           const OnePassOptions &options = {});
 
 } // namespace mlir::attn

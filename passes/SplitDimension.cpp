@@ -4,11 +4,12 @@
 
 using namespace mlir;
 
-SmallVector<IntegerSet>
-mlir::attn::splitFilter(std::optional<ArrayAttr> sets,
-                        ArrayRef<AffineExpr> dimRepl,
-                        ArrayRef<AffineExpr> symRepl, unsigned numDims,
-                        unsigned numSymbols, AffineExpr lastTileBound) {
+SmallVector<IntegerSet> mlir::attn::splitFilter(std::optional<ArrayAttr> sets,
+                                                ArrayRef<AffineExpr> dimRepl,
+                                                ArrayRef<AffineExpr> symRepl,
+                                                unsigned numDims,
+                                                unsigned numSymbols,
+                                                AffineExpr lastTileBound) {
   auto bounded = [&](SmallVector<AffineExpr> constraints,
                      SmallVector<bool> isEq) {
     if (lastTileBound) {

@@ -79,9 +79,9 @@ namespace {
 SmallVector<Attribute> perWorkerNames(OnlineOp o, unsigned r,
                                       StringRef rankName) {
   MLIRContext *ctx = o.getContext();
-  auto names = o->getAttrOfType<ArrayAttr>(kIndicesAttr); // attn.indices
-  StringRef stem =
-      rankName.ends_with("1") ? rankName.drop_back() : rankName;
+  // attn.indices: the source names of the dimensions.
+  auto names = o->getAttrOfType<ArrayAttr>(kIndicesAttr);
+  StringRef stem = rankName.ends_with("1") ? rankName.drop_back() : rankName;
   SmallVector<Attribute> out;
   for (unsigned d = 0; d < o.getNumDims(); ++d) {
     if (d == r)
@@ -169,12 +169,12 @@ mlir::attn::splitReduction(RewriterBase &rewriter, OnlineOp o,
                              ? cast<StringAttr>(names[r]).str()
                              : "d" + std::to_string(r);
   SmallVector<Attribute> innerNames = perWorkerNames(o, r, rankName);
-  auto inner = OnlineOp::create(rewriter, loc, appendW(o.getMax().getType()),
-                                innerSumTypes, o.getRef(), o.getParts(),
-                                innerSizes, symbols, innerMaps, rescale,
-                                filter);
-  inner->setAttr(kIndicesAttr, rewriter.getArrayAttr(innerNames)); // indices
-  inner->setAttr(kSplitAttr, rewriter.getUnitAttr());               // split
+  auto inner = OnlineOp::create(
+      rewriter, loc, appendW(o.getMax().getType()), innerSumTypes, o.getRef(),
+      o.getParts(), innerSizes, symbols, innerMaps, rescale, filter);
+  // attn.indices and attn.split (the split ops are not split again).
+  inner->setAttr(kIndicesAttr, rewriter.getArrayAttr(innerNames));
+  inner->setAttr(kSplitAttr, rewriter.getUnitAttr());
 
   // Outer: the dims of `o` with r now the worker index w.
   auto toW = [&](AffineMap map, bool append) {
@@ -193,12 +193,13 @@ mlir::attn::splitReduction(RewriterBase &rewriter, OnlineOp o,
   outerSizes[r] = k;
   SmallVector<Attribute> outerNames(innerNames);
   outerNames.erase(outerNames.begin() + r + 1);
-  auto outer = OnlineOp::create(
-      rewriter, loc, o.getMax().getType(), o.getSums().getTypes(),
-      inner.getMax(), inner.getSums(), outerSizes, /*symbols=*/ValueRange{},
-      outerMaps, rescale);
-  outer->setAttr(kIndicesAttr, rewriter.getArrayAttr(outerNames)); // indices
-  outer->setAttr(kSplitAttr, rewriter.getUnitAttr());               // split
+  auto outer = OnlineOp::create(rewriter, loc, o.getMax().getType(),
+                                o.getSums().getTypes(), inner.getMax(),
+                                inner.getSums(), outerSizes,
+                                /*symbols=*/ValueRange{}, outerMaps, rescale);
+  // attn.indices and attn.split.
+  outer->setAttr(kIndicesAttr, rewriter.getArrayAttr(outerNames));
+  outer->setAttr(kSplitAttr, rewriter.getUnitAttr());
   rewriter.replaceOp(o, outer->getResults());
   return SplitReductionResult{inner, outer, rankName, workers->description};
 }
