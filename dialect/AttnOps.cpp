@@ -360,6 +360,34 @@ LogicalResult FillOp::verify() {
 // OnlineOp
 //===----------------------------------------------------------------------===//
 
+void OnlineOp::build(OpBuilder &b, OperationState &state, Type maxType,
+                     TypeRange sumTypes, Value ref, ValueRange parts,
+                     ValueRange sizes, ValueRange symbols,
+                     ArrayRef<AffineMap> maps, ArrayRef<double> rescale,
+                     ArrayRef<IntegerSet> filter) {
+  state.addOperands(ref);
+  state.addOperands(parts);
+  state.addOperands(sizes);
+  state.addOperands(symbols);
+  state.addAttribute(getOperandSegmentSizesAttrName(state.name),
+                     b.getDenseI32ArrayAttr(
+                         {1, static_cast<int32_t>(parts.size()),
+                          static_cast<int32_t>(sizes.size()),
+                          static_cast<int32_t>(symbols.size())}));
+  state.addAttribute(getIndexingMapsAttrName(state.name),
+                     b.getAffineMapArrayAttr(maps));
+  state.addAttribute(getRescaleAttrName(state.name),
+                     b.getF64ArrayAttr(rescale));
+  if (!filter.empty()) {
+    SmallVector<Attribute> sets;
+    for (IntegerSet set : filter)
+      sets.push_back(IntegerSetAttr::get(set));
+    state.addAttribute(getFilterAttrName(state.name), b.getArrayAttr(sets));
+  }
+  state.addTypes(maxType);
+  state.addTypes(sumTypes);
+}
+
 AffineMap OnlineOp::getRefMap() {
   return cast<AffineMapAttr>(getIndexingMaps()[0]).getValue();
 }

@@ -159,6 +159,14 @@ def Attn_OnlineOp : Attn_Op<"online", [AttrSizedOperandSegments, Pure,
     attr-dict `->` type($max) `,` type($sums)
   }];
   let hasVerifier = 1;
+  let builders = [
+    // Maps: ref, parts, then max and sums. An empty filter means no filter.
+    OpBuilder<(ins "Type":$maxType, "TypeRange":$sumTypes, "Value":$ref,
+                   "ValueRange":$parts, "ValueRange":$sizes,
+                   "ValueRange":$symbols, "ArrayRef<AffineMap>":$maps,
+                   "ArrayRef<double>":$rescale,
+                   CArg<"ArrayRef<IntegerSet>", "{}">:$filter)>
+  ];
   let extraClassDeclaration = [{
     unsigned getNumDims() { return getSizes().size(); }
     unsigned getNumParts() { return getParts().size(); }

@@ -26,6 +26,7 @@ SizePoly SizePoly::atom(const std::string &name) {
 
 SizePoly SizePoly::operator+(const SizePoly &o) const {
   SizePoly sum = *this;
+  // (No structured binding: clang rejects capturing one in the lambda.)
   for (const auto &term : o.terms) {
     auto it = llvm::find_if(
         sum.terms, [&](const auto &t) { return t.first == term.first; });

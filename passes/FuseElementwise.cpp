@@ -136,7 +136,7 @@ EinsumOp rebuild(PatternRewriter &rewriter, EinsumOp consumer,
   EinsumOp fused = nb.finish(value, type.getElementType(), resultDims,
                              consumer.getKind(), guard);
   // Keep the consumer's static shape (finish derives it from the sizes).
-  fused.getResult().setType(type);
+  rewriter.modifyOpInPlace(fused, [&] { fused.getResult().setType(type); });
   return fused;
 }
 

@@ -23,13 +23,20 @@
 // members read TM) and combines the tiles with one `attn.online` over `m1`,
 // whose results replace G and the sums. The same `attn.online` combines the
 // K partial states of a split reduction (attn-split-reduction).
+//
+// The transform is `matchOnePassGroup` + `rewriteToOnePass`
+// (passes/OnePass.h); the pass applies them to every maximum and turns the
+// reasons of refusals into remarks.
+#include "passes/OnePass.h"
+#include "passes/EinsumBuilder.h"
+#include "passes/MatchFailureRemarks.h"
 #include "passes/Passes.h"
-#include "passes/RankAnalysis.h"
+#include "passes/SplitDimension.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
-#include "mlir/IR/Builders.h"
-#include "mlir/IR/IRMapping.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/IR/PatternMatch.h"
 
 #include "llvm/Support/Format.h"
 
@@ -48,33 +55,27 @@ namespace {
 /// How a value depends on the value `g` of the group's maximum.
 struct Form {
   enum Kind { Free, Linear, Character, Bad } kind = Free;
-  double coeff = 0;                // Linear: v = f + coeff * g;
-                                   // Character: v = f * exp(coeff * g)
-  std::optional<double> constant;  // Free values that are known constants
-  Operation *blocker = nullptr;    // Bad: the op that has no correction
+  double coeff = 0;               // Linear: v = f + coeff * g;
+                                  // Character: v = f * exp(coeff * g)
+  std::optional<double> constant; // Free values that are known constants
+  Operation *blocker = nullptr;   // Bad: the op that has no correction
 
   static Form free() { return {}; }
   static Form linear(double a) {
     return a == 0 ? free() : Form{Linear, a, std::nullopt, nullptr};
   }
-  static Form character(double c) { return {Character, c, std::nullopt, nullptr}; }
+  static Form character(double c) {
+    return {Character, c, std::nullopt, nullptr};
+  }
   static Form bad(Operation *op) { return {Bad, 0, std::nullopt, op}; }
   bool isZero() const { return kind == Free && constant && *constant == 0; }
-};
-
-struct Group {
-  EinsumOp max;
-  unsigned maxDim = 0;                 // the reduced dimension of `max`
-  SmallVector<EinsumOp> elementwise;   // in program order
-  SmallVector<EinsumOp> sums;          // in program order
-  SmallVector<double> rescale;         // per sum
-  llvm::DenseMap<Operation *, unsigned> rankDim; // member -> its dim of m
 };
 
 /// Classifies values of the group's bodies.
 class Classifier {
 public:
-  Classifier(Group &group) : group(group) {
+  explicit Classifier(const OnePassGroup &group)
+      : maxResult(EinsumOp(group.max).getResult()) {
     for (EinsumOp e : group.elementwise)
       producers[e.getResult()] = e;
   }
@@ -89,7 +90,7 @@ public:
   }
 
 private:
-  Group &group;
+  Value maxResult;
   llvm::DenseMap<Value, EinsumOp> producers;
   llvm::DenseMap<Value, Form> memo;
 
@@ -100,7 +101,7 @@ private:
           arg.getArgNumber() >= owner.getInputs().size())
         return Form::free(); // an index value
       Value input = owner.getInputs()[arg.getArgNumber()];
-      if (input == group.max.getResult())
+      if (input == maxResult)
         return Form::linear(1);
       auto p = producers.find(input);
       if (p == producers.end())
@@ -184,42 +185,7 @@ private:
   }
 };
 
-std::string nameOf(Operation *op) {
-  return op->getName().getStringRef().str();
-}
-
-struct OnePass : public mlir::attn::impl::AttnOnePassBase<OnePass> {
-  using AttnOnePassBase::AttnOnePassBase;
-
-  void runOnOperation() override {
-    if (tileSize < 1) {
-      getOperation().emitError("attn-one-pass: tile-size must be positive");
-      return signalPassFailure();
-    }
-    SmallVector<EinsumOp> maxima;
-    getOperation().walk([&](EinsumOp e) {
-      if (e.getKind() == ReductionKind::max)
-        maxima.push_back(e);
-    });
-    for (EinsumOp max : maxima) {
-      RankAnalysis ranks(getOperation());
-      Group group;
-      std::string why;
-      if (failed(collect(max, ranks, group, why))) {
-        max.emitRemark() << "one-pass: not rewritten: " << why;
-        continue;
-      }
-      if (group.sums.empty())
-        continue; // a plain maximum: nothing reads it during a pass
-      rewrite(group, ranks);
-    }
-  }
-
-  /// Finds the group of `max` and checks that it can run in one pass.
-  LogicalResult collect(EinsumOp max, RankAnalysis &ranks, Group &group,
-                        std::string &why);
-  void rewrite(Group &group, RankAnalysis &ranks);
-};
+std::string nameOf(Operation *op) { return op->getName().getStringRef().str(); }
 
 /// The dimension of `e` that is of rank `rank`; -1 if none, -2 if several.
 int dimOfRank(EinsumOp e, unsigned rank, RankAnalysis &ranks) {
@@ -230,20 +196,16 @@ int dimOfRank(EinsumOp e, unsigned rank, RankAnalysis &ranks) {
   return found;
 }
 
-LogicalResult OnePass::collect(EinsumOp max, RankAnalysis &ranks, Group &group,
-                               std::string &why) {
-  SmallVector<unsigned> reduced = max.getReducedDims();
-  if (reduced.size() != 1) {
-    why = "the maximum reduces several dimensions";
-    return failure();
-  }
-  group.max = max;
-  group.maxDim = reduced[0];
+//===----------------------------------------------------------------------===//
+// Matching: the group and the algebra of its sums
+//===----------------------------------------------------------------------===//
+
+/// Walks the readers of the maximum and of the elementwise members into
+/// `group`; the reason on failure.
+LogicalResult collectMembers(RewriterBase &rewriter, EinsumOp max,
+                             RankAnalysis &ranks, OnePassGroup &group) {
   unsigned rank = ranks.rankOf(max, group.maxDim);
   std::string rankName = ranks.name(rank);
-  group.rankDim[max] = group.maxDim;
-
-  // Walk the readers of the maximum and of the elementwise members.
   SmallVector<Value> work{max.getResult()};
   llvm::DenseSet<Operation *> seen;
   while (!work.empty()) {
@@ -254,36 +216,32 @@ LogicalResult OnePass::collect(EinsumOp max, RankAnalysis &ranks, Group &group,
       if (!e) {
         if (isMax)
           continue; // reads the final maximum
-        why = "a value computed from the maximum along " + rankName +
-              " is used by " + nameOf(user);
-        return failure();
+        return rewriter.notifyMatchFailure(
+            max, "a value computed from the maximum along " + rankName +
+                     " is used by " + nameOf(user));
       }
-      if (llvm::is_contained(e.getTables(), v)) {
-        why = "a value computed from the maximum is read as a table";
-        return failure();
-      }
+      if (llvm::is_contained(e.getTables(), v))
+        return rewriter.notifyMatchFailure(
+            max, "a value computed from the maximum is read as a table");
       int d = dimOfRank(e, rank, ranks);
-      if (d == -2) {
-        why = "an einsum iterates rank " + rankName + " twice";
-        return failure();
-      }
+      if (d == -2)
+        return rewriter.notifyMatchFailure(max, "an einsum iterates rank " +
+                                                    rankName + " twice");
       if (d == -1) {
         if (isMax)
           continue; // outside the pass: reads the final maximum
-        why = "a value computed from the maximum along " + rankName +
-              " is read by an einsum that does not iterate " + rankName;
-        return failure();
+        return rewriter.notifyMatchFailure(
+            max, "a value computed from the maximum along " + rankName +
+                     " is read by an einsum that does not iterate " + rankName);
       }
       // Reads of group values must be bare dimensions, so that every member
       // sees the maximum of its own result point.
-      for (auto [i, in] : llvm::enumerate(e.getInputs()))
-        if (in == v && !llvm::all_of(e.getInputMap(i).getResults(),
-                                     [](AffineExpr x) {
-                                       return isa<AffineDimExpr>(x);
-                                     })) {
-          why = "a value of the pass is read through a computed index";
-          return failure();
-        }
+      for (unsigned i = 0; i < e.getInputs().size(); ++i)
+        if (e.getInputs()[i] == v &&
+            !llvm::all_of(e.getInputMap(i).getResults(),
+                          [](AffineExpr x) { return isa<AffineDimExpr>(x); }))
+          return rewriter.notifyMatchFailure(
+              max, "a value of the pass is read through a computed index");
       if (!seen.insert(e).second)
         continue;
       group.rankDim[e] = d;
@@ -295,68 +253,75 @@ LogicalResult OnePass::collect(EinsumOp max, RankAnalysis &ranks, Group &group,
                  red[0] == static_cast<unsigned>(d)) {
         group.sums.push_back(e);
       } else {
-        why = "a reduction with kind '" +
-              stringifyReductionKind(e.getKind()).str() +
-              "' reads the maximum along " + rankName;
-        return failure();
+        return rewriter.notifyMatchFailure(
+            max, "a reduction with kind '" +
+                     stringifyReductionKind(e.getKind()).str() +
+                     "' reads the maximum along " + rankName);
       }
     }
   }
-  auto before = [](EinsumOp a, EinsumOp b) {
-    return a->isBeforeInBlock(b);
-  };
+  auto before = [](EinsumOp a, EinsumOp b) { return a->isBeforeInBlock(b); };
   llvm::sort(group.elementwise, before);
   llvm::sort(group.sums, before);
+  return success();
+}
 
-  // The algebra: every sum must be h * exp(c * g) with c < 0.
+/// Checks that every sum is `h * exp(c * g)` with `c < 0` and keeps every
+/// dimension of the maximum, recording `c` in `group.rescale`.
+LogicalResult checkCorrections(RewriterBase &rewriter, OnePassGroup &group,
+                               RankAnalysis &ranks) {
+  EinsumOp max = group.max;
   Classifier classifier(group);
   for (EinsumOp sum : group.sums) {
     if (sum.hasGuard()) {
       for (Operation &op : sum.getGuard().front())
         for (Value o : op.getOperands())
-          if (classifier.classify(o).kind != Form::Free) {
-            why = "a guard depends on the maximum";
-            return failure();
-          }
+          if (classifier.classify(o).kind != Form::Free)
+            return rewriter.notifyMatchFailure(
+                max, "a guard depends on the maximum");
     }
     auto yield = cast<YieldOp>(sum.getBody().front().getTerminator());
     Form f = classifier.classify(yield.getValues()[0]);
     switch (f.kind) {
     case Form::Bad:
-      why = nameOf(f.blocker) + " of a value that depends on the maximum has "
-                                "no rescaling correction";
-      return failure();
+      return rewriter.notifyMatchFailure(
+          max, nameOf(f.blocker) + " of a value that depends on the maximum "
+                                   "has no rescaling correction");
     case Form::Free:
-      why = "a sum reads the pass but does not depend on the maximum";
-      return failure();
+      return rewriter.notifyMatchFailure(
+          max, "a sum reads the pass but does not depend on the maximum");
     case Form::Linear:
-      why = "a sum is affine in the maximum, not exponential: no "
-            "multiplicative correction";
-      return failure();
+      return rewriter.notifyMatchFailure(
+          max, "a sum is affine in the maximum, not exponential: no "
+               "multiplicative correction");
     case Form::Character:
-      if (f.coeff >= 0) {
-        why = "a sum grows with the maximum (exp(" + std::to_string(f.coeff) +
-              " * max)): no bounded correction";
-        return failure();
-      }
+      if (f.coeff >= 0)
+        return rewriter.notifyMatchFailure(
+            max, "a sum grows with the maximum (exp(" +
+                     std::to_string(f.coeff) +
+                     " * max)): no bounded correction");
       group.rescale.push_back(f.coeff);
     }
     // The correction uses the maximum at the sum's result point.
+    SmallVector<unsigned> sumResultDims;
+    for (AffineExpr y : sum.getResultMap().getResults())
+      sumResultDims.push_back(cast<AffineDimExpr>(y).getPosition());
     for (AffineExpr x : max.getResultMap().getResults()) {
       unsigned r = ranks.rankOf(max, cast<AffineDimExpr>(x).getPosition());
       int d = dimOfRank(sum, r, ranks);
-      if (d < 0 || !llvm::is_contained(
-                       llvm::map_range(sum.getResultMap().getResults(),
-                                       [](AffineExpr y) {
-                                         return cast<AffineDimExpr>(y)
-                                             .getPosition();
-                                       }),
-                       static_cast<unsigned>(d))) {
-        why = "a sum's result does not keep every dimension of the maximum";
-        return failure();
-      }
+      if (d < 0 || !llvm::is_contained(sumResultDims, static_cast<unsigned>(d)))
+        return rewriter.notifyMatchFailure(
+            max, "a sum's result does not keep every dimension of the "
+                 "maximum");
     }
   }
+  return success();
+}
+
+/// Checks that the group's results can be replaced where the combine step
+/// goes: no member reads a sum, nothing uses a result before the last sum.
+LogicalResult checkOrder(RewriterBase &rewriter, const OnePassGroup &group,
+                         const std::string &rankName) {
   // A member that reads a sum of the same pass needs that sum's final
   // value: the sums cannot all run in one traversal.
   llvm::DenseSet<Value> sumResults;
@@ -366,246 +331,239 @@ LogicalResult OnePass::collect(EinsumOp max, RankAnalysis &ranks, Group &group,
   members.append(group.sums);
   for (EinsumOp e : members)
     for (Value in : llvm::concat<Value>(e.getInputs(), e.getTables()))
-      if (sumResults.count(in)) {
-        why = "a sum over " + rankName +
-              " reads another sum over it (its final value is needed "
-              "first); divide after the sum instead";
-        return failure();
-      }
-
-  // The combined results replace the maximum and the sums: their users must
-  // come after the last sum, where the combine step goes.
-  if (!group.sums.empty()) {
-    Operation *last = group.sums.back();
-    llvm::DenseSet<Operation *> members;
-    members.insert(max);
-    for (EinsumOp e : group.elementwise)
-      members.insert(e);
-    for (EinsumOp e : group.sums)
-      members.insert(e);
-    for (Operation *m : members)
-      for (Operation *user : m->getResult(0).getUsers())
-        if (!members.count(user) && user->isBeforeInBlock(last)) {
-          why = "a result of the pass is used before its last sum";
-          return failure();
-        }
-  }
+      if (sumResults.count(in))
+        return rewriter.notifyMatchFailure(
+            group.max, "a sum over " + rankName +
+                           " reads another sum over it (its final value is "
+                           "needed first); divide after the sum instead");
+  if (group.sums.empty())
+    return success();
+  Operation *last = group.sums.back();
+  llvm::DenseSet<Operation *> all;
+  all.insert(group.max);
+  all.insert(members.begin(), members.end());
+  for (Operation *m : all)
+    for (Operation *user : m->getResult(0).getUsers())
+      if (!all.count(user) && user->isBeforeInBlock(last))
+        return rewriter.notifyMatchFailure(
+            group.max, "a result of the pass is used before its last sum");
   return success();
 }
 
-/// The constant value of an index, if known.
-std::optional<int64_t> constantOf(Value v) {
-  if (auto c = v.getDefiningOp<arith::ConstantIndexOp>())
-    return c.value();
-  return std::nullopt;
+} // namespace
+
+FailureOr<OnePassGroup> mlir::attn::matchOnePassGroup(RewriterBase &rewriter,
+                                                      EinsumOp max,
+                                                      RankAnalysis &ranks) {
+  if (max.getKind() != ReductionKind::max)
+    return rewriter.notifyMatchFailure(max, "not a max reduction");
+  SmallVector<unsigned> reduced = max.getReducedDims();
+  if (reduced.size() != 1)
+    return rewriter.notifyMatchFailure(
+        max, "the maximum reduces several dimensions");
+  OnePassGroup group;
+  group.max = max;
+  group.maxDim = reduced[0];
+  group.rankDim[max] = group.maxDim;
+  std::string rankName = ranks.name(ranks.rankOf(max, group.maxDim));
+  if (failed(collectMembers(rewriter, max, ranks, group)) ||
+      failed(checkCorrections(rewriter, group, ranks)) ||
+      failed(checkOrder(rewriter, group, rankName)))
+    return failure();
+  return group;
 }
 
-void OnePass::rewrite(Group &group, RankAnalysis &ranks) {
-  EinsumOp max = group.max;
-  MLIRContext *ctx = max.getContext();
-  OpBuilder b(max);
-  Location loc = max.getLoc();
-  int64_t tile = tileSize;
-  Value extent = max.getSizes()[group.maxDim];
-  Value tileV = b.create<arith::ConstantIndexOp>(loc, tile);
-  std::optional<int64_t> extentC = constantOf(extent);
-  Value numTiles;
-  if (extentC)
-    numTiles = b.create<arith::ConstantIndexOp>(loc, (*extentC + tile - 1) /
-                                                         tile);
-  else
-    numTiles = b.create<arith::CeilDivSIOp>(loc, extent, tileV);
-  int64_t numTilesStatic =
-      extentC ? (*extentC + tile - 1) / tile : ShapedType::kDynamic;
+//===----------------------------------------------------------------------===//
+// Rewriting: the members per tile, the combine step over the tiles
+//===----------------------------------------------------------------------===//
 
-  // New values of the members, by old result.
-  llvm::DenseMap<Value, Value> replaced;
-  llvm::DenseSet<Value> elementwiseResults;
-  for (EinsumOp e : group.elementwise)
-    elementwiseResults.insert(e.getResult());
+namespace {
 
-  auto appendDim = [&](RankedTensorType t) {
-    SmallVector<int64_t> shape(t.getShape());
-    shape.push_back(numTilesStatic);
-    return RankedTensorType::get(shape, t.getElementType());
+/// Turns the members of a group into their per-tile form, in program order
+/// (so that the operands of a member are tiled before it): dimension `m`
+/// becomes (m1, m0) with `m = m1 * T + m0`; the maximum and the sums keep
+/// m1 as a new last result dimension, elementwise members split `m` in
+/// place.
+class GroupTiler {
+public:
+  /// The names of the tile index and the element within a tile.
+  struct Names {
+    std::string tile, element;
   };
 
-  // The per-tile form of one member.
-  auto split = [&](EinsumOp e) -> EinsumOp {
-    unsigned md = group.rankDim.lookup(e);
-    unsigned n = e.getNumDims();
-    Value m = e.getSizes()[md];
-    std::optional<int64_t> mC = constantOf(m);
-    // Symbols: the old ones, plus the extent when it bounds the last tile.
-    SmallVector<Value> symbols(e.getSymbols());
-    bool needBound = !mC || *mC % tile != 0;
-    int symPos = -1;
-    if (needBound && !mC) {
-      auto it = llvm::find(symbols, m);
-      symPos = it - symbols.begin();
-      if (it == symbols.end())
-        symbols.push_back(m);
-    }
-    unsigned numSyms = symbols.size();
-    // Old dims -> new exprs.
-    SmallVector<AffineExpr> dimRepl, symRepl;
-    auto newDim = [&](unsigned d) {
-      return getAffineDimExpr(d < md ? d : d + 1, ctx);
-    };
-    AffineExpr m1 = getAffineDimExpr(md, ctx), m0 = getAffineDimExpr(md + 1, ctx);
-    for (unsigned d = 0; d < n; ++d)
-      dimRepl.push_back(d == md ? m1 * tile + m0 : newDim(d));
-    for (unsigned s = 0; s < e.getSymbols().size(); ++s)
-      symRepl.push_back(getAffineSymbolExpr(s, ctx));
-    auto subst = [&](AffineMap map) {
-      return map.replaceDimsAndSymbols(dimRepl, symRepl, n + 1, numSyms);
-    };
-    // Bare-dimension reads of group values: m becomes (m1, m0).
-    auto splitBare = [&](AffineMap map) {
-      SmallVector<AffineExpr> r;
-      for (AffineExpr x : map.getResults()) {
-        unsigned d = cast<AffineDimExpr>(x).getPosition();
-        if (d == md) {
-          r.push_back(m1);
-          r.push_back(m0);
-        } else {
-          r.push_back(newDim(d));
-        }
-      }
-      return AffineMap::get(n + 1, numSyms, r, ctx);
-    };
-    auto withM1 = [&](AffineMap map) {
-      SmallVector<AffineExpr> r(map.getResults());
-      r.push_back(m1);
-      return AffineMap::get(n + 1, numSyms, r, ctx);
-    };
+  GroupTiler(RewriterBase &rewriter, const OnePassGroup &group, int64_t tile,
+             Value tileValue, Value numTiles, Names names)
+      : rewriter(rewriter), group(group), ctx(rewriter.getContext()),
+        maxResult(EinsumOp(group.max).getResult()), tile(tile),
+        tileValue(tileValue), numTiles(numTiles), names(std::move(names)) {
+    std::optional<int64_t> n = getConstantIntValue(numTiles);
+    numTilesStatic = n ? *n : ShapedType::kDynamic;
+  }
 
-    SmallVector<Value> inputs;
-    SmallVector<AffineMap> maps;
-    for (auto [i, in] : llvm::enumerate(e.getInputs())) {
-      AffineMap map = e.getInputMap(i);
-      if (in == max.getResult()) {
-        inputs.push_back(replaced.lookup(in));
-        maps.push_back(withM1(subst(map)));
-      } else if (elementwiseResults.count(in)) {
-        inputs.push_back(replaced.lookup(in));
-        maps.push_back(splitBare(map));
+  EinsumOp tileMember(EinsumOp e);
+
+private:
+  /// The index of `m` in a moved region is `m1 * T + m0`.
+  void moveRegion(Region &from, Region &to, unsigned firstDim, unsigned md,
+                  Location loc);
+
+  RewriterBase &rewriter;
+  const OnePassGroup &group;
+  MLIRContext *ctx;
+  Value maxResult;
+  int64_t tile;
+  Value tileValue, numTiles;
+  int64_t numTilesStatic;
+  Names names;
+  llvm::DenseMap<Value, Value> replaced; // old member result -> tiled one
+};
+
+EinsumOp GroupTiler::tileMember(EinsumOp e) {
+  unsigned md = group.rankDim.lookup(e);
+  unsigned n = e.getNumDims();
+  Value m = e.getSizes()[md];
+  std::optional<int64_t> mC = getConstantIntValue(m);
+  // Symbols: the old ones, plus the extent when it bounds the last tile.
+  SmallVector<Value> symbols(e.getSymbols());
+  bool needBound = !mC || *mC % tile != 0;
+  int symPos = -1;
+  if (needBound && !mC) {
+    auto it = llvm::find(symbols, m);
+    symPos = it - symbols.begin();
+    if (it == symbols.end())
+      symbols.push_back(m);
+  }
+  unsigned numSyms = symbols.size();
+  // Old dims -> new exprs.
+  SmallVector<AffineExpr> dimRepl, symRepl;
+  auto newDim = [&](unsigned d) {
+    return getAffineDimExpr(d < md ? d : d + 1, ctx);
+  };
+  AffineExpr m1 = getAffineDimExpr(md, ctx), m0 = getAffineDimExpr(md + 1, ctx);
+  for (unsigned d = 0; d < n; ++d)
+    dimRepl.push_back(d == md ? m1 * tile + m0 : newDim(d));
+  for (unsigned s = 0; s < e.getSymbols().size(); ++s)
+    symRepl.push_back(getAffineSymbolExpr(s, ctx));
+  auto subst = [&](AffineMap map) {
+    return map.replaceDimsAndSymbols(dimRepl, symRepl, n + 1, numSyms);
+  };
+  // Bare-dimension reads of group values: m becomes (m1, m0).
+  auto splitBare = [&](AffineMap map) {
+    SmallVector<AffineExpr> r;
+    for (AffineExpr x : map.getResults()) {
+      unsigned d = cast<AffineDimExpr>(x).getPosition();
+      if (d == md) {
+        r.push_back(m1);
+        r.push_back(m0);
       } else {
-        inputs.push_back(in);
-        maps.push_back(subst(map));
+        r.push_back(newDim(d));
       }
     }
-    Type resultType;
-    auto oldType = cast<RankedTensorType>(e.getResult().getType());
-    if (e.getKind() == ReductionKind::none) {
-      maps.push_back(splitBare(e.getResultMap()));
-      unsigned pos = 0;
-      for (AffineExpr x : e.getResultMap().getResults()) {
-        if (cast<AffineDimExpr>(x).getPosition() == md)
-          break;
-        ++pos;
-      }
-      SmallVector<int64_t> shape(oldType.getShape());
-      shape[pos] = tile;
-      shape.insert(shape.begin() + pos, numTilesStatic);
-      resultType = RankedTensorType::get(shape, oldType.getElementType());
-    } else {
-      maps.push_back(withM1(subst(e.getResultMap())));
-      resultType = appendDim(oldType);
-    }
-    // Filter: every old set, each with the bound of the last tile.
-    SmallVector<IntegerSet> filter;
-    AffineExpr bound;
-    if (needBound)
-      bound = (mC ? getAffineConstantExpr(*mC, ctx)
-                  : getAffineSymbolExpr(symPos, ctx)) -
-              1 - (m1 * tile + m0);
-    auto addBound = [&](SmallVector<AffineExpr> cs, SmallVector<bool> eq) {
-      if (needBound) {
-        cs.push_back(bound);
-        eq.push_back(false);
-      }
-      if (!cs.empty())
-        filter.push_back(IntegerSet::get(n + 1, numSyms, cs, eq));
-    };
-    if (std::optional<ArrayAttr> sets = e.getFilter()) {
-      for (Attribute a : *sets) {
-        IntegerSet set = cast<IntegerSetAttr>(a).getValue();
-        SmallVector<AffineExpr> cs;
-        SmallVector<bool> eq;
-        for (unsigned c = 0; c < set.getNumConstraints(); ++c) {
-          cs.push_back(set.getConstraint(c).replaceDimsAndSymbols(dimRepl,
-                                                                  symRepl));
-          eq.push_back(set.isEq(c));
-        }
-        addBound(cs, eq);
-      }
-    } else {
-      addBound({}, {});
-    }
-    SmallVector<Value> sizes(e.getSizes());
-    sizes[md] = tileV;
-    sizes.insert(sizes.begin() + md, numTiles);
-
-    OpBuilder eb(e);
-    auto ne = eb.create<EinsumOp>(e.getLoc(), resultType, inputs,
-                                  e.getTables(), sizes, symbols, maps,
-                                  e.getKind(), filter);
-    for (NamedAttribute a : e->getDiscardableAttrs())
-      ne->setAttr(a.getName(), a.getValue());
-    if (auto names = e->getAttrOfType<ArrayAttr>(kIndicesAttr)) {
-      SmallVector<Attribute> nn(names.begin(), names.end());
-      std::string base = md < nn.size() && isa<StringAttr>(nn[md])
-                             ? cast<StringAttr>(nn[md]).str()
-                             : "d" + std::to_string(md);
-      nn[md] = StringAttr::get(ctx, base + "0");
-      nn.insert(nn.begin() + md, StringAttr::get(ctx, base + "1"));
-      ne->setAttr(kIndicesAttr, ArrayAttr::get(ctx, nn));
-    }
-    // Regions: the old index of m is m1 * T + m0.
-    auto moveRegion = [&](Region &from, Region &to, unsigned firstDim) {
-      if (from.empty())
-        return;
-      to.takeBody(from);
-      Block &block = to.front();
-      BlockArgument oldM = block.getArgument(firstDim + md);
-      BlockArgument argM0 =
-          block.insertArgument(firstDim + md + 1, IndexType::get(ctx),
-                               e.getLoc());
-      if (oldM.use_empty())
-        return;
-      OpBuilder rb(&block, block.begin());
-      Value t = rb.create<arith::ConstantIndexOp>(e.getLoc(), tile);
-      Value mul = rb.create<arith::MulIOp>(e.getLoc(), oldM, t);
-      Value idx = rb.create<arith::AddIOp>(e.getLoc(), mul, argM0);
-      oldM.replaceAllUsesExcept(idx, mul.getDefiningOp());
-    };
-    moveRegion(e.getBody(), ne.getBody(), e.getInputs().size());
-    moveRegion(e.getGuard(), ne.getGuard(), 0);
-    // Block argument types follow the (unchanged) inputs.
-    replaced[e.getResult()] = ne.getResult();
-    return ne;
+    return AffineMap::get(n + 1, numSyms, r, ctx);
+  };
+  auto withM1 = [&](AffineMap map) {
+    SmallVector<AffineExpr> r(map.getResults());
+    r.push_back(m1);
+    return AffineMap::get(n + 1, numSyms, r, ctx);
   };
 
-  EinsumOp tileMax = split(max);
-  // Members in program order so that operands are rewritten first.
-  SmallVector<EinsumOp> order(group.elementwise);
-  order.append(group.sums);
-  llvm::sort(order, [](EinsumOp a, EinsumOp c) { return a->isBeforeInBlock(c); });
-  llvm::DenseMap<Operation *, EinsumOp> partial;
-  for (EinsumOp e : order)
-    partial[e] = split(e);
+  SmallVector<Value> inputs;
+  SmallVector<AffineMap> maps;
+  for (unsigned i = 0; i < e.getInputs().size(); ++i) {
+    Value in = e.getInputs()[i];
+    AffineMap map = e.getInputMap(i);
+    if (in == maxResult) {
+      inputs.push_back(replaced.lookup(in));
+      maps.push_back(withM1(subst(map)));
+    } else if (replaced.count(in)) { // an elementwise member
+      inputs.push_back(replaced.lookup(in));
+      maps.push_back(splitBare(map));
+    } else {
+      inputs.push_back(in);
+      maps.push_back(subst(map));
+    }
+  }
+  auto oldType = cast<RankedTensorType>(e.getResult().getType());
+  SmallVector<int64_t> shape(oldType.getShape());
+  if (e.getKind() == ReductionKind::none) {
+    maps.push_back(splitBare(e.getResultMap()));
+    unsigned pos = 0;
+    for (AffineExpr x : e.getResultMap().getResults()) {
+      if (cast<AffineDimExpr>(x).getPosition() == md)
+        break;
+      ++pos;
+    }
+    shape[pos] = tile;
+    shape.insert(shape.begin() + pos, numTilesStatic);
+  } else {
+    maps.push_back(withM1(subst(e.getResultMap())));
+    shape.push_back(numTilesStatic);
+  }
+  Type resultType = RankedTensorType::get(shape, oldType.getElementType());
+  // Every old filter set, each with the bound of the last tile.
+  AffineExpr bound;
+  if (needBound)
+    bound = (mC ? getAffineConstantExpr(*mC, ctx)
+                : getAffineSymbolExpr(symPos, ctx)) -
+            1 - (m1 * tile + m0);
+  SmallVector<IntegerSet> filter =
+      splitFilter(e.getFilter(), dimRepl, symRepl, n + 1, numSyms, bound);
+  SmallVector<Value> sizes(e.getSizes());
+  sizes[md] = tileValue;
+  sizes.insert(sizes.begin() + md, numTiles);
 
-  // The combine step over m1: dims are the max's result dims, then the
-  // sums' other result dims (by rank), then m1.
+  rewriter.setInsertionPoint(e);
+  auto tiled =
+      EinsumOp::create(rewriter, e.getLoc(), resultType, inputs, e.getTables(),
+                       sizes, symbols, maps, e.getKind(), filter);
+  for (NamedAttribute a : e->getDiscardableAttrs())
+    tiled->setAttr(a.getName(), a.getValue());
+  // attn.indices: m becomes the tile index and the element (m1, m0).
+  if (e->hasAttr(kIndicesAttr)) {
+    SmallVector<std::string> dimNames = indexNames(e);
+    dimNames[md] = names.element;
+    dimNames.insert(dimNames.begin() + md, names.tile);
+    setIndexNames(tiled, dimNames);
+  }
+  // Block argument types follow the (unchanged) inputs.
+  moveRegion(e.getBody(), tiled.getBody(), e.getInputs().size(), md,
+             e.getLoc());
+  moveRegion(e.getGuard(), tiled.getGuard(), 0, md, e.getLoc());
+  replaced[e.getResult()] = tiled.getResult();
+  return tiled;
+}
+
+void GroupTiler::moveRegion(Region &from, Region &to, unsigned firstDim,
+                            unsigned md, Location loc) {
+  if (from.empty())
+    return;
+  rewriter.inlineRegionBefore(from, to, to.end());
+  Block &block = to.front();
+  BlockArgument oldM = block.getArgument(firstDim + md);
+  BlockArgument argM0 =
+      block.insertArgument(firstDim + md + 1, IndexType::get(ctx), loc);
+  if (oldM.use_empty())
+    return;
+  rewriter.setInsertionPointToStart(&block);
+  Value t = arith::ConstantIndexOp::create(rewriter, loc, tile);
+  auto mul = arith::MulIOp::create(rewriter, loc, oldM, t);
+  Value idx = arith::AddIOp::create(rewriter, loc, mul, argM0);
+  rewriter.replaceAllUsesExcept(oldM, idx, mul);
+}
+
+/// The combine step over m1, after the last partial sum: its dimensions are
+/// the maximum's result dimensions, then the sums' other result dimensions
+/// (by rank), then m1.
+OnlineOp combineTiles(RewriterBase &rewriter, const OnePassGroup &group,
+                      RankAnalysis &ranks, EinsumOp tileMax,
+                      ArrayRef<EinsumOp> partialSums, Value numTiles,
+                      StringRef tileName) {
+  MLIRContext *ctx = rewriter.getContext();
   SmallVector<unsigned> dimRanks;
   SmallVector<Value> dimSizes;
   SmallVector<Attribute> dimNames;
   auto indexName = [&](EinsumOp e, unsigned d) -> Attribute {
-    auto names = e->getAttrOfType<ArrayAttr>(kIndicesAttr);
-    if (names && d < names.size())
-      return names[d];
-    return StringAttr::get(ctx, "d" + std::to_string(d));
+    return StringAttr::get(ctx, e.getIndexName(d));
   };
   auto dimFor = [&](EinsumOp e, unsigned d) {
     unsigned r = ranks.rankOf(e, d);
@@ -623,6 +581,7 @@ void OnePass::rewrite(Group &group, RankAnalysis &ranks) {
       ds.push_back(dimFor(e, cast<AffineDimExpr>(x).getPosition()));
     return ds;
   };
+  EinsumOp max = group.max;
   SmallVector<unsigned> maxDims = resultDims(max);
   SmallVector<SmallVector<unsigned>> sumDims;
   for (EinsumOp s : group.sums)
@@ -630,11 +589,7 @@ void OnePass::rewrite(Group &group, RankAnalysis &ranks) {
   unsigned numDims = dimRanks.size() + 1;
   unsigned m1 = numDims - 1;
   dimSizes.push_back(numTiles);
-  auto names = max->getAttrOfType<ArrayAttr>(kIndicesAttr);
-  std::string base = names && group.maxDim < names.size()
-                         ? cast<StringAttr>(names[group.maxDim]).str()
-                         : "d" + std::to_string(group.maxDim);
-  dimNames.push_back(StringAttr::get(ctx, base + "1"));
+  dimNames.push_back(StringAttr::get(ctx, tileName));
   auto mapOf = [&](ArrayRef<unsigned> ds, bool tiled) {
     SmallVector<AffineExpr> r;
     for (unsigned d : ds)
@@ -646,56 +601,155 @@ void OnePass::rewrite(Group &group, RankAnalysis &ranks) {
   SmallVector<AffineMap> maps{mapOf(maxDims, true)};
   SmallVector<Value> parts;
   SmallVector<Type> sumTypes;
-  for (auto [k, s] : llvm::enumerate(group.sums)) {
+  for (unsigned k = 0; k < group.sums.size(); ++k) {
     maps.push_back(mapOf(sumDims[k], true));
-    parts.push_back(partial[s].getResult());
-    sumTypes.push_back(s.getResult().getType());
+    parts.push_back(EinsumOp(partialSums[k]).getResult());
+    sumTypes.push_back(EinsumOp(group.sums[k]).getResult().getType());
   }
   maps.push_back(mapOf(maxDims, false));
-  for (auto [k, s] : llvm::enumerate(group.sums))
+  for (unsigned k = 0; k < group.sums.size(); ++k)
     maps.push_back(mapOf(sumDims[k], false));
 
-  OpBuilder ob(group.sums.back());
-  ob.setInsertionPointAfter(partial[group.sums.back()]);
-  SmallVector<Attribute> rescale;
-  for (double c : group.rescale)
-    rescale.push_back(ob.getF64FloatAttr(c));
-  OperationState state(max.getLoc(), OnlineOp::getOperationName());
-  state.addOperands(tileMax.getResult());
-  state.addOperands(parts);
-  state.addOperands(dimSizes);
-  state.addAttribute(OnlineOp::getOperandSegmentSizesAttrName(state.name),
-                     ob.getDenseI32ArrayAttr(
-                         {1, static_cast<int32_t>(parts.size()),
-                          static_cast<int32_t>(dimSizes.size()), 0}));
-  state.addAttribute(OnlineOp::getIndexingMapsAttrName(state.name),
-                     ob.getAffineMapArrayAttr(maps));
-  state.addAttribute(OnlineOp::getRescaleAttrName(state.name),
-                     ob.getArrayAttr(rescale));
-  state.addAttribute(kIndicesAttr, ob.getArrayAttr(dimNames));
-  state.addTypes(max.getResult().getType());
-  state.addTypes(sumTypes);
-  auto online = cast<OnlineOp>(ob.create(state));
+  rewriter.setInsertionPointAfter(partialSums.back());
+  auto online =
+      OnlineOp::create(rewriter, max.getLoc(), max.getResult().getType(),
+                       sumTypes, tileMax.getResult(), parts, dimSizes,
+                       /*symbols=*/ValueRange{}, maps, group.rescale);
+  // attn.indices: the names of the combine step's dimensions.
+  online->setAttr(kIndicesAttr, rewriter.getArrayAttr(dimNames));
+  return online;
+}
+
+} // namespace
+
+FailureOr<OnePassResult>
+mlir::attn::rewriteToOnePass(RewriterBase &rewriter, const OnePassGroup &group,
+                             RankAnalysis &ranks,
+                             const OnePassOptions &options) {
+  EinsumOp max = group.max;
+  if (options.tileSize < 1)
+    return rewriter.notifyMatchFailure(max, "the tile size must be positive");
+  if (group.sums.empty())
+    return rewriter.notifyMatchFailure(
+        max, "no sum reads the maximum: a plain maximum needs no pass");
+  auto kernel = max->getParentOfType<func::FuncOp>();
+  if (!kernel)
+    return rewriter.notifyMatchFailure(max, "not in a kernel function");
+  OpBuilder::InsertionGuard guard(rewriter);
+  Location loc = max.getLoc();
+  int64_t tile = options.tileSize;
+  rewriter.setInsertionPoint(max);
+  Value extent = max.getSizes()[group.maxDim];
+  Value tileValue = arith::ConstantIndexOp::create(rewriter, loc, tile);
+  std::optional<int64_t> extentC = getConstantIntValue(extent);
+  Value numTiles =
+      extentC ? arith::ConstantIndexOp::create(rewriter, loc,
+                                               (*extentC + tile - 1) / tile)
+                    .getResult()
+              : arith::CeilDivSIOp::create(rewriter, loc, extent, tileValue)
+                    .getResult();
+
+  // Names for people (nothing depends on them): the tiles of m are m1, m0,
+  // as an earlier group tiling m by the same size named them, else names no
+  // dimension of the kernel has yet.
+  std::string rankName = max.getIndexName(group.maxDim);
+  GroupTiler::Names names{freshIndexName(kernel, rankName + "1"),
+                          freshIndexName(kernel, rankName + "0")};
+  for (const RankAnalysis::Tiling &t : ranks.tilings())
+    if (t.base == ranks.rankOf(max, group.maxDim) && t.size == tile)
+      names = {ranks.name(t.tile), ranks.name(t.element)};
+
+  OnePassResult result;
+  result.rankName = rankName;
+  GroupTiler tiler(rewriter, group, tile, tileValue, numTiles, names);
+  result.tileMax = tiler.tileMember(max);
+  // Members in program order so that operands are rewritten first.
+  SmallVector<EinsumOp> order(group.elementwise);
+  order.append(group.sums);
+  llvm::sort(order,
+             [](EinsumOp a, EinsumOp c) { return a->isBeforeInBlock(c); });
+  llvm::DenseMap<Operation *, EinsumOp> tiled;
+  for (EinsumOp e : order) {
+    tiled[e] = tiler.tileMember(e);
+    result.members.push_back(tiled[e]);
+  }
+  SmallVector<EinsumOp> partialSums;
+  for (EinsumOp s : group.sums)
+    partialSums.push_back(tiled[s]);
+  result.online = combineTiles(rewriter, group, ranks, result.tileMax,
+                               partialSums, numTiles, names.tile);
 
   // The combined results replace the old ones; the old members go.
-  max.getResult().replaceUsesWithIf(online.getMax(), [&](OpOperand &use) {
-    return !partial.count(use.getOwner()) && use.getOwner() != tileMax;
-  });
-  for (auto [k, s] : llvm::enumerate(group.sums))
-    s.getResult().replaceAllUsesWith(online.getSums()[k]);
+  rewriter.replaceUsesWithIf(
+      max.getResult(), result.online.getMax(), [&](OpOperand &use) {
+        return !tiled.count(use.getOwner()) && use.getOwner() != result.tileMax;
+      });
+  for (unsigned k = 0; k < group.sums.size(); ++k)
+    rewriter.replaceAllUsesWith(EinsumOp(group.sums[k]).getResult(),
+                                result.online.getSums()[k]);
   for (EinsumOp e : llvm::reverse(order))
-    e->erase();
-  max->erase();
-
-  std::string sums;
-  llvm::raw_string_ostream os(sums);
-  for (auto [k, c] : llvm::enumerate(group.rescale))
-    os << (k ? ", " : "") << "exp(" << llvm::format("%g", c) << " * max)";
-  online.emitRemark() << "one-pass: rank " << base
-                      << " in one pass (tiles of " << tile << "): a running "
-                      << "maximum and " << group.sums.size()
-                      << " rescaled sum" << (group.sums.size() == 1 ? "" : "s")
-                      << " (" << sums << ")";
+    rewriter.eraseOp(e);
+  rewriter.eraseOp(max);
+  return result;
 }
+
+FailureOr<OnePassResult>
+mlir::attn::rewriteToOnePass(RewriterBase &rewriter, EinsumOp max,
+                             const OnePassOptions &options) {
+  auto kernel = max->getParentOfType<func::FuncOp>();
+  if (!kernel)
+    return rewriter.notifyMatchFailure(max, "not in a kernel function");
+  RankAnalysis ranks(kernel);
+  FailureOr<OnePassGroup> group = matchOnePassGroup(rewriter, max, ranks);
+  if (failed(group))
+    return failure();
+  return rewriteToOnePass(rewriter, *group, ranks, options);
+}
+
+//===----------------------------------------------------------------------===//
+// The pass
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+struct OnePass : public mlir::attn::impl::AttnOnePassBase<OnePass> {
+  using AttnOnePassBase::AttnOnePassBase;
+
+  void runOnOperation() override {
+    if (tileSize < 1) {
+      getOperation().emitError("attn-one-pass: tile-size must be positive");
+      return signalPassFailure();
+    }
+    SmallVector<EinsumOp> maxima;
+    getOperation().walk([&](EinsumOp e) {
+      if (e.getKind() == ReductionKind::max)
+        maxima.push_back(e);
+    });
+    MatchFailureRemarks remarks("one-pass: not rewritten: ");
+    IRRewriter rewriter(&getContext(), &remarks);
+    for (EinsumOp max : maxima) {
+      remarks.setSubject(max);
+      RankAnalysis ranks(getOperation());
+      FailureOr<OnePassGroup> group = matchOnePassGroup(rewriter, max, ranks);
+      if (failed(group) || group->sums.empty())
+        continue; // a plain maximum: nothing reads it during a pass
+      int64_t tile = tileSize;
+      FailureOr<OnePassResult> result =
+          rewriteToOnePass(rewriter, *group, ranks, {tile});
+      if (failed(result))
+        continue;
+      std::string sums;
+      llvm::raw_string_ostream os(sums);
+      for (unsigned k = 0; k < group->rescale.size(); ++k)
+        os << (k ? ", " : "") << "exp(" << llvm::format("%g", group->rescale[k])
+           << " * max)";
+      size_t n = group->sums.size();
+      result->online.emitRemark()
+          << "one-pass: rank " << result->rankName << " in one pass (tiles of "
+          << tile << "): a running maximum and " << n << " rescaled sum"
+          << (n == 1 ? "" : "s") << " (" << sums << ")";
+    }
+  }
+};
 
 } // namespace

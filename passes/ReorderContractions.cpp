@@ -485,6 +485,13 @@ void materialize(PatternRewriter &rewriter, EinsumOp s, Side &side) {
   side.factors.clear();
 }
 
+/// Gives `value`, the result of an op just built, `type` (C's static shape;
+/// EinsumBuilder derives a dynamic one from the sizes), telling `rewriter`.
+void keepResultType(RewriterBase &rewriter, Value value, Type type) {
+  rewriter.modifyOpInPlace(value.getDefiningOp(),
+                           [&] { value.setType(type); });
+}
+
 /// C's result: the sum of `parts` (tensors with the U dimensions they are
 /// indexed by) times C's factors that are constant along its sums.
 Value finalStep(PatternRewriter &rewriter, const Consumer &c,
@@ -653,7 +660,7 @@ struct ReorderPattern : public OpRewritePattern<EinsumOp> {
                     .getResult();
     if (!last)
       out = finalStep(rewriter, c, {{out, outDims}});
-    out.setType(c.op.getResult().getType());
+    keepResultType(rewriter, out, c.op.getResult().getType());
     rewriter.replaceOp(c.op, out);
   }
 
@@ -816,7 +823,7 @@ struct ReorderPattern : public OpRewritePattern<EinsumOp> {
     Value out = finalStep(
         rewriter, c,
         {{inter, interOut}, {intra, SmallVector<unsigned>(c.resultDims)}});
-    out.setType(c.op.getResult().getType());
+    keepResultType(rewriter, out, c.op.getResult().getType());
     rewriter.replaceOp(c.op, out);
   }
 

@@ -8,15 +8,18 @@
 // (an inner attn.online that keeps w, with a filter for the last worker's
 // short range) and one more attn.online over w combines the K partial
 // states with the same corrections. K is the `workers` option, or, with
-// workers=0, a cost model evaluated at run time on the actual sizes:
-// enough workers that (rows x workers) reaches `parallelism` parallel tasks,
-// never more than the number of tiles: K = clamp(ceil(parallelism / rows),
-// 1, NT), where rows is the number of independent result rows (B * H * P).
-// Decode (one query per head) splits; long prefill (many rows) keeps K = 1.
+// workers=0, a cost model evaluated at run time on the actual sizes
+// (splitForParallelism). The transform is `splitReduction`
+// (passes/SplitReduction.h); the pass applies it to every attn.online not
+// split yet.
+#include "passes/SplitReduction.h"
+#include "passes/EinsumBuilder.h"
+#include "passes/MatchFailureRemarks.h"
 #include "passes/Passes.h"
+#include "passes/SplitDimension.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/IR/Builders.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNSPLITREDUCTION
@@ -26,72 +29,91 @@ namespace mlir::attn {
 using namespace mlir;
 using namespace mlir::attn;
 
-namespace {
+//===----------------------------------------------------------------------===//
+// Choosing K
+//===----------------------------------------------------------------------===//
 
-std::optional<int64_t> constantOf(Value v) {
-  if (auto c = v.getDefiningOp<arith::ConstantIndexOp>())
-    return c.value();
-  return std::nullopt;
+ControlSplitReductionFn mlir::attn::splitAcrossWorkers(int64_t workers) {
+  return [workers](OpBuilder &b,
+                   OnlineOp online) -> FailureOr<SplitReductionWorkers> {
+    if (workers < 2)
+      return failure();
+    return SplitReductionWorkers{
+        arith::ConstantIndexOp::create(b, online.getLoc(), workers),
+        std::to_string(workers) + " workers"};
+  };
 }
 
-struct SplitReduction
-    : public mlir::attn::impl::AttnSplitReductionBase<SplitReduction> {
-  using AttnSplitReductionBase::AttnSplitReductionBase;
-
-  void runOnOperation() override {
-    if (workers < 0 || parallelism < 1) {
-      getOperation().emitError("attn-split-reduction: workers must be >= 0 "
-                               "and parallelism >= 1");
-      return signalPassFailure();
-    }
-    SmallVector<OnlineOp> onlines;
-    getOperation().walk([&](OnlineOp o) {
-      if (!o->hasAttr(kSplitAttr))
-        onlines.push_back(o);
-    });
-    for (OnlineOp o : onlines)
-      split(o);
-  }
-
-  void split(OnlineOp o);
-};
-
-void SplitReduction::split(OnlineOp o) {
-  SmallVector<unsigned> reduced = o.getReducedDims();
-  if (reduced.size() != 1) {
-    o.emitRemark("split-reduction: not split: it reduces several dimensions");
-    return;
-  }
-  if (workers == 1)
-    return;
-  MLIRContext *ctx = o.getContext();
-  Location loc = o.getLoc();
-  unsigned r = reduced[0];
-  unsigned n = o.getNumDims();
-  OpBuilder b(o);
-  Value numTiles = o.getSizes()[r];
-
-  // K: the option, or the cost model on the run-time sizes.
-  Value k;
-  std::string how;
-  if (workers > 0) {
-    k = arith::ConstantIndexOp::create(b, loc, workers);
-    how = std::to_string(workers) + " workers";
-  } else {
+ControlSplitReductionFn mlir::attn::splitForParallelism(int64_t parallelism) {
+  return [parallelism](OpBuilder &b,
+                       OnlineOp online) -> FailureOr<SplitReductionWorkers> {
+    SmallVector<unsigned> reduced = online.getReducedDims();
+    if (parallelism < 1 || reduced.size() != 1)
+      return failure();
+    Location loc = online.getLoc();
+    Value numTiles = online.getSizes()[reduced[0]];
     Value rows = arith::ConstantIndexOp::create(b, loc, 1);
-    for (AffineExpr e : o.getMaxMap().getResults())
+    for (AffineExpr e : online.getMaxMap().getResults())
       rows = arith::MulIOp::create(
-          b, loc, rows, o.getSizes()[cast<AffineDimExpr>(e).getPosition()]);
+          b, loc, rows,
+          online.getSizes()[cast<AffineDimExpr>(e).getPosition()]);
     Value one = arith::ConstantIndexOp::create(b, loc, 1);
     Value want = arith::CeilDivSIOp::create(
         b, loc, arith::ConstantIndexOp::create(b, loc, parallelism),
         arith::MaxSIOp::create(b, loc, rows, one));
-    k = arith::MaxSIOp::create(
+    Value k = arith::MaxSIOp::create(
         b, loc, one, arith::MinSIOp::create(b, loc, want, numTiles));
-    how = "ceil(" + std::to_string(parallelism) +
-          " / rows) workers (at most one per tile), chosen at run time";
+    return SplitReductionWorkers{
+        k, "ceil(" + std::to_string(parallelism) +
+               " / rows) workers (at most one per tile), chosen at run time"};
+  };
+}
+
+//===----------------------------------------------------------------------===//
+// The transform
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// The names of the inner op's dimensions (attn.indices): the worker index
+/// (`<stem>w`, a name no dimension of the kernel has yet) before the split
+/// one, whose name it keeps. Names are for people: nothing depends on them.
+SmallVector<Attribute> perWorkerNames(OnlineOp o, unsigned r,
+                                      StringRef rankName) {
+  MLIRContext *ctx = o.getContext();
+  StringRef stem = rankName.ends_with("1") ? rankName.drop_back() : rankName;
+  Operation *scope = o->getParentOfType<func::FuncOp>();
+  std::string worker =
+      freshIndexName(scope ? scope : o.getOperation(), (stem + "w").str());
+  SmallVector<Attribute> out;
+  for (unsigned d = 0; d < o.getNumDims(); ++d) {
+    if (d == r)
+      out.push_back(StringAttr::get(ctx, worker));
+    out.push_back(StringAttr::get(ctx, o.getIndexName(d)));
   }
-  Value chunk = arith::CeilDivSIOp::create(b, loc, numTiles, k);
+  return out;
+}
+
+} // namespace
+
+FailureOr<SplitReductionResult>
+mlir::attn::splitReduction(RewriterBase &rewriter, OnlineOp o,
+                           const ControlSplitReductionFn &control) {
+  SmallVector<unsigned> reduced = o.getReducedDims();
+  if (reduced.size() != 1)
+    return rewriter.notifyMatchFailure(o, "it reduces several dimensions");
+  OpBuilder::InsertionGuard guard(rewriter);
+  rewriter.setInsertionPoint(o);
+  FailureOr<SplitReductionWorkers> workers = control(rewriter, o);
+  if (failed(workers))
+    return rewriter.notifyMatchFailure(o, "the control function declined");
+  MLIRContext *ctx = o.getContext();
+  Location loc = o.getLoc();
+  unsigned r = reduced[0];
+  unsigned n = o.getNumDims();
+  Value numTiles = o.getSizes()[r];
+  Value k = workers->count;
+  Value chunk = arith::CeilDivSIOp::create(rewriter, loc, numTiles, k);
 
   // Inner: dims d < r as before, then w (at r), j (at r + 1), the rest
   // shifted by one. Symbols: the old ones, C, NT.
@@ -112,9 +134,7 @@ void SplitReduction::split(OnlineOp o) {
     return map.replaceDimsAndSymbols(dimRepl, symRepl, n + 1, numSyms + 2);
   };
   auto withW = [&](AffineMap map) {
-    SmallVector<AffineExpr> rs;
-    for (AffineExpr e : subst(map).getResults())
-      rs.push_back(e);
+    SmallVector<AffineExpr> rs(subst(map).getResults());
     rs.push_back(w);
     return AffineMap::get(n + 1, numSyms + 2, rs, ctx);
   };
@@ -124,90 +144,34 @@ void SplitReduction::split(OnlineOp o) {
   innerMaps.push_back(withW(o.getMaxMap()));
   for (unsigned i = 0; i < o.getNumParts(); ++i)
     innerMaps.push_back(withW(o.getSumMap(i)));
-  SmallVector<IntegerSet> filter;
-  AffineExpr bound = nt - 1 - (w * c + j);
-  if (std::optional<ArrayAttr> sets = o.getFilter()) {
-    for (Attribute a : *sets) {
-      IntegerSet set = cast<IntegerSetAttr>(a).getValue();
-      SmallVector<AffineExpr> cs;
-      SmallVector<bool> eq;
-      for (unsigned i = 0; i < set.getNumConstraints(); ++i) {
-        cs.push_back(
-            set.getConstraint(i).replaceDimsAndSymbols(dimRepl, symRepl));
-        eq.push_back(set.isEq(i));
-      }
-      cs.push_back(bound);
-      eq.push_back(false);
-      filter.push_back(IntegerSet::get(n + 1, numSyms + 2, cs, eq));
-    }
-  } else {
-    filter.push_back(IntegerSet::get(n + 1, numSyms + 2, {bound}, {false}));
-  }
+  SmallVector<IntegerSet> filter =
+      splitFilter(o.getFilter(), dimRepl, symRepl, n + 1, numSyms + 2,
+                  nt - 1 - (w * c + j));
   SmallVector<Value> innerSizes(o.getSizes());
   innerSizes[r] = chunk;
   innerSizes.insert(innerSizes.begin() + r, k);
-  std::optional<int64_t> kC = constantOf(k);
-  auto appendW = [&](Type t) {
+  std::optional<int64_t> kC = getConstantIntValue(k);
+  auto appendW = [&](Type t) -> Type {
     auto rt = cast<RankedTensorType>(t);
     SmallVector<int64_t> shape(rt.getShape());
     shape.push_back(kC ? *kC : ShapedType::kDynamic);
     return RankedTensorType::get(shape, rt.getElementType());
   };
-  SmallVector<Type> innerTypes;
-  for (Value v : o.getResults())
-    innerTypes.push_back(appendW(v.getType()));
+  SmallVector<Type> innerSumTypes;
+  for (Value v : o.getSums())
+    innerSumTypes.push_back(appendW(v.getType()));
+  SmallVector<double> rescale;
+  for (Attribute a : o.getRescale())
+    rescale.push_back(cast<FloatAttr>(a).getValueAsDouble());
 
-  auto names = o->getAttrOfType<ArrayAttr>(kIndicesAttr);
-  std::string base = names && r < names.size()
-                         ? cast<StringAttr>(names[r]).str()
-                         : "d" + std::to_string(r);
-  auto buildOnline = [&](Value ref, ValueRange parts, ValueRange sizes,
-                         ValueRange syms, ArrayRef<AffineMap> maps,
-                         ArrayRef<IntegerSet> sets, TypeRange types,
-                         ArrayRef<Attribute> dimNames) {
-    OperationState state(loc, OnlineOp::getOperationName());
-    state.addOperands(ref);
-    state.addOperands(parts);
-    state.addOperands(sizes);
-    state.addOperands(syms);
-    state.addAttribute(OnlineOp::getOperandSegmentSizesAttrName(state.name),
-                       b.getDenseI32ArrayAttr(
-                           {1, static_cast<int32_t>(parts.size()),
-                            static_cast<int32_t>(sizes.size()),
-                            static_cast<int32_t>(syms.size())}));
-    state.addAttribute(OnlineOp::getIndexingMapsAttrName(state.name),
-                       b.getAffineMapArrayAttr(maps));
-    state.addAttribute(OnlineOp::getRescaleAttrName(state.name),
-                       o.getRescale());
-    if (!sets.empty()) {
-      SmallVector<Attribute> fs;
-      for (IntegerSet s : sets)
-        fs.push_back(IntegerSetAttr::get(s));
-      state.addAttribute(OnlineOp::getFilterAttrName(state.name),
-                         b.getArrayAttr(fs));
-    }
-    state.addAttribute(kIndicesAttr, b.getArrayAttr(dimNames));
-    state.addAttribute(kSplitAttr, b.getUnitAttr());
-    state.addTypes(types);
-    return cast<OnlineOp>(b.create(state));
-  };
-  SmallVector<Attribute> innerNames;
-  for (unsigned d = 0; d < n; ++d) {
-    Attribute name = names && d < names.size()
-                         ? names[d]
-                         : StringAttr::get(ctx, "d" + std::to_string(d));
-    if (d == r) {
-      StringRef stem = StringRef(base).ends_with("1")
-                           ? StringRef(base).drop_back()
-                           : StringRef(base);
-      innerNames.push_back(StringAttr::get(ctx, stem + "w"));
-      innerNames.push_back(name);
-    } else {
-      innerNames.push_back(name);
-    }
-  }
-  OnlineOp inner = buildOnline(o.getRef(), o.getParts(), innerSizes, symbols,
-                               innerMaps, filter, innerTypes, innerNames);
+  std::string rankName = o.getIndexName(r);
+  SmallVector<Attribute> innerNames = perWorkerNames(o, r, rankName);
+  auto inner = OnlineOp::create(
+      rewriter, loc, appendW(o.getMax().getType()), innerSumTypes, o.getRef(),
+      o.getParts(), innerSizes, symbols, innerMaps, rescale, filter);
+  // attn.indices and attn.split (the split ops are not split again).
+  inner->setAttr(kIndicesAttr, rewriter.getArrayAttr(innerNames));
+  inner->setAttr(kSplitAttr, rewriter.getUnitAttr());
 
   // Outer: the dims of `o` with r now the worker index w.
   auto toW = [&](AffineMap map, bool append) {
@@ -226,13 +190,56 @@ void SplitReduction::split(OnlineOp o) {
   outerSizes[r] = k;
   SmallVector<Attribute> outerNames(innerNames);
   outerNames.erase(outerNames.begin() + r + 1);
-  OnlineOp outer = buildOnline(inner.getMax(), inner.getSums(), outerSizes,
-                               {}, outerMaps, {}, o.getResultTypes(),
-                               outerNames);
-  o->replaceAllUsesWith(outer->getResults());
-  outer.emitRemark() << "split-reduction: rank " << base << " across " << how
-                     << ", combined by a second attn.online";
-  o->erase();
+  auto outer = OnlineOp::create(rewriter, loc, o.getMax().getType(),
+                                o.getSums().getTypes(), inner.getMax(),
+                                inner.getSums(), outerSizes,
+                                /*symbols=*/ValueRange{}, outerMaps, rescale);
+  // attn.indices and attn.split.
+  outer->setAttr(kIndicesAttr, rewriter.getArrayAttr(outerNames));
+  outer->setAttr(kSplitAttr, rewriter.getUnitAttr());
+  rewriter.replaceOp(o, outer->getResults());
+  return SplitReductionResult{inner, outer, rankName, workers->description};
 }
+
+//===----------------------------------------------------------------------===//
+// The pass
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+struct SplitReduction
+    : public mlir::attn::impl::AttnSplitReductionBase<SplitReduction> {
+  using AttnSplitReductionBase::AttnSplitReductionBase;
+
+  void runOnOperation() override {
+    if (workers < 0 || parallelism < 1) {
+      getOperation().emitError("attn-split-reduction: workers must be >= 0 "
+                               "and parallelism >= 1");
+      return signalPassFailure();
+    }
+    SmallVector<OnlineOp> onlines;
+    getOperation().walk([&](OnlineOp o) {
+      if (!o->hasAttr(kSplitAttr)) // attn.split: made by this pass
+        onlines.push_back(o);
+    });
+    // workers=1: the option says never split; there is nothing to report.
+    if (workers == 1)
+      return;
+    ControlSplitReductionFn control = workers > 0
+                                          ? splitAcrossWorkers(workers)
+                                          : splitForParallelism(parallelism);
+    MatchFailureRemarks remarks("split-reduction: not split: ");
+    IRRewriter rewriter(&getContext(), &remarks);
+    for (OnlineOp o : onlines) {
+      remarks.setSubject(o);
+      FailureOr<SplitReductionResult> split =
+          splitReduction(rewriter, o, control);
+      if (succeeded(split))
+        split->combine.emitRemark()
+            << "split-reduction: rank " << split->rankName << " across "
+            << split->description << ", combined by a second attn.online";
+    }
+  }
+};
 
 } // namespace
