@@ -36,6 +36,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
+#include <csignal>
 #include <map>
 #include <set>
 #include <cstdlib>
@@ -821,6 +822,9 @@ int checkKernel(ModuleOp module) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM initLLVM(argc, argv);
+  // A file past the size limit (ulimit -f) is a write error to report with
+  // the file's name, not a crash.
+  std::signal(SIGXFSZ, SIG_IGN);
   // Subcommands: `attnc run ...`, `attnc inputs ...`; otherwise compile.
   std::string mode = "compile";
   std::vector<char *> args(argv, argv + argc);
