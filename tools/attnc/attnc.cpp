@@ -565,7 +565,17 @@ int runKernel(ModuleOp module) {
         return userError("scalar input " + name + " expects a number, got '" +
                          it->second + "'");
       auto dt = dtypeOf(type);
-      if (dt && !rt::isFloat(*dt)) {
+      // An integer written out is taken exactly (a double rounds 2^63-1).
+      long long exact = 0;
+      bool isExact = !StringRef(it->second).getAsInteger(10, exact);
+      if (dt && !rt::isFloat(*dt) && isExact) {
+        if (std::optional<std::string> range =
+                integerRange(*dt, static_cast<double>(exact));
+            range && (*dt != rt::DType::i64))
+          return userError("scalar input " + name + " is declared " +
+                           rt::dtypeName(*dt) + " but " + it->second +
+                           " does not fit (" + *range + ")");
+      } else if (dt && !rt::isFloat(*dt)) {
         if (!std::isfinite(v) || v != std::trunc(v))
           return userError("scalar input " + name + " is declared " +
                            rt::dtypeName(*dt) + " but '" + it->second +
@@ -581,7 +591,8 @@ int runKernel(ModuleOp module) {
         typed.scalars.push_back(rt::isFloat(*dt)
                                     ? rt::floatScalar(static_cast<attn_dtype>(*dt), v)
                                     : rt::intScalar(static_cast<attn_dtype>(*dt),
-                                                    static_cast<int64_t>(v)));
+                                                    isExact ? exact
+                                                            : static_cast<int64_t>(v)));
     }
     args.push_back(std::move(arg));
   }
