@@ -288,7 +288,9 @@ double KernelCache::defaultLockTimeout() {
     llvm::errs() << "attnc: warning: ignoring ATTN_CACHE_LOCK_TIMEOUT='" << v
                  << "' (expected seconds, a number >= 0)\n";
   }
-  return 5.0;
+  // Long enough for a large kernel compiled on a loaded machine, so that
+  // concurrent compilers of one key still compile it once.
+  return 30.0;
 }
 
 std::string KernelCache::defaultDirectory() {

@@ -63,7 +63,7 @@ public:
   const std::string &directory() const { return root; }
 
   /// How long a compile waits for another process's lock on its key before
-  /// compiling without the cache: $ATTN_CACHE_LOCK_TIMEOUT seconds, else 5.
+  /// compiling without the cache: $ATTN_CACHE_LOCK_TIMEOUT seconds, else 30.
   static double defaultLockTimeout();
   void setLockTimeout(double seconds) { lockTimeoutSeconds = seconds; }
   /// Where the entry of `key` lives once published.

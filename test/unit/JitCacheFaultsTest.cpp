@@ -223,12 +223,12 @@ TEST(KernelCacheFaults, LockTimeoutFollowsTheEnvironment) {
   EXPECT_DOUBLE_EQ(KernelCache::defaultLockTimeout(), 0.25);
   ::setenv("ATTN_CACHE_LOCK_TIMEOUT", "soon", 1);
   ::testing::internal::CaptureStderr();
-  EXPECT_DOUBLE_EQ(KernelCache::defaultLockTimeout(), 5.0);
+  EXPECT_DOUBLE_EQ(KernelCache::defaultLockTimeout(), 30.0);
   EXPECT_NE(::testing::internal::GetCapturedStderr().find(
                 "ignoring ATTN_CACHE_LOCK_TIMEOUT"),
             std::string::npos);
   ::unsetenv("ATTN_CACHE_LOCK_TIMEOUT");
-  EXPECT_DOUBLE_EQ(KernelCache::defaultLockTimeout(), 5.0);
+  EXPECT_DOUBLE_EQ(KernelCache::defaultLockTimeout(), 30.0);
 }
 
 } // namespace
