@@ -21,6 +21,11 @@ namespace {
 /// Largest magnitude of a constant or coefficient in an affine expression;
 /// keeps MLIR's affine folding far from int64 overflow.
 constexpr double kMaxAffineMagnitude = 1099511627776.0; // 2^40
+/// The largest extent of a dimension or range (the targets index in 32 bits).
+constexpr int64_t kMaxExtent = 2147483647;
+/// The most dimensions a tensor may have (the runtime's and the code
+/// generators' limit; Halide's own is 255, far past what attention needs).
+constexpr size_t kMaxRank = 16;
 
 bool isUpperName(llvm::StringRef name) {
   return !name.empty() && name[0] >= 'A' && name[0] <= 'Z';
@@ -118,8 +123,11 @@ public:
         context(diags.getContext()) {}
 
   LogicalResult check();
+  /// The --bind symbols the kernel uses (after check()).
+  const llvm::StringSet<> &usedBinds() const { return boundSizes; }
 
 private:
+  llvm::StringSet<> boundSizes;
   KernelAST &kernel;
   const FrontendOptions &options;
   DiagnosticEmitter &diags;
@@ -233,8 +241,10 @@ private:
       }
       return getAffineConstantExpr(p.value.intValue, context);
     }
-    if (auto it = options.binds.find(name.str()); it != options.binds.end())
+    if (auto it = options.binds.find(name.str()); it != options.binds.end()) {
+      boundSizes.insert(name);
       return getAffineConstantExpr(it->second, context);
+    }
     if (auto it = info.symbolByName.find(name); it != info.symbolByName.end())
       return getAffineSymbolExpr(it->second, context);
     if (auto it = info.scalarByName.find(name); it != info.scalarByName.end()) {
@@ -252,12 +262,24 @@ private:
   LogicalResult resolveDims(llvm::ArrayRef<DimAST> dims,
                             std::vector<AffineExpr> &out,
                             std::vector<std::string> &texts) {
+    if (dims.size() > kMaxRank) {
+      error(dims[kMaxRank].pos)
+          << "a tensor has at most " << kMaxRank
+          << " dimensions (the targets' limit), found " << dims.size();
+      return failure();
+    }
     for (const DimAST &d : dims) {
       if (d.isLiteral) {
         if (d.value <= 0) {
           error(d.pos) << "dimension " << d.text
                        << " must be positive (a size symbol or an integer "
                           "of at least 1)";
+          return failure();
+        }
+        if (d.value > kMaxExtent) {
+          error(d.pos) << "dimension " << d.text
+                       << " is too large: the targets take extents up to "
+                          "2^31-1";
           return failure();
         }
         out.push_back(getAffineConstantExpr(d.value, context));
@@ -591,6 +613,14 @@ private:
           << "the range of '" << loop.index
           << "' is empty: " << quoted(*loop.upper) << " is " << c.getValue()
           << ", expected a positive size";
+      return failure();
+    }
+    if (auto c = dyn_cast<AffineConstantExpr>(range);
+        c && c.getValue() > kMaxExtent) {
+      error(loop.upper->getPos())
+          << "the range of '" << loop.index << "' is too large: "
+          << quoted(*loop.upper) << " is " << c.getValue()
+          << ", and the targets take extents up to 2^31-1";
       return failure();
     }
     forRanges[loop.index] = {range, exprToString(*loop.upper), loop.pos};
@@ -1095,6 +1125,12 @@ private:
     }
 
     // Left-hand side: distinct bare indices.
+    if (s.lhs.size() > kMaxRank) {
+      error(s.lhs[kMaxRank]->getPos())
+          << "a tensor has at most " << kMaxRank
+          << " dimensions (the targets' limit), found " << s.lhs.size();
+      return failure();
+    }
     for (size_t i = 0; i < s.lhs.size(); ++i) {
       auto *n = llvm::dyn_cast<NameExprAST>(s.lhs[i].get());
       if (!n || isUpperName(n->name) || info.paramByName.count(n->name) ||
@@ -1345,6 +1381,7 @@ mlir::attn::checkFile(FileAST &file, const FrontendOptions &options,
     }
 
   std::vector<KernelInfo> kernels(file.kernels.size());
+  llvm::StringSet<> usedBinds;
   llvm::StringMap<SourcePos> kernelNames;
   bool ok = true;
   for (size_t i = 0; i < file.kernels.size(); ++i) {
@@ -1356,10 +1393,26 @@ mlir::attn::checkFile(FileAST &file, const FrontendOptions &options,
       ok = false;
       continue;
     }
-    if (failed(KernelChecker(k, options, diags, kernels[i]).check()))
+    KernelChecker checker(k, options, diags, kernels[i]);
+    if (failed(checker.check()))
       ok = false;
+    for (const auto &b : checker.usedBinds())
+      usedBinds.insert(b.getKey());
   }
   if (!ok)
     return std::nullopt;
+  // Every --bind must fix a size symbol some kernel uses (as --param).
+  for (const auto &[name, value] : options.binds)
+    if (value > kMaxExtent) {
+      diags.error(SourcePos{1, 1})
+          << "--bind " << name << "=" << value
+          << " is too large: the targets take sizes up to 2^31-1";
+      return std::nullopt;
+    } else if (!usedBinds.count(name)) {
+      diags.error(SourcePos{1, 1})
+          << "unknown size symbol '" << name
+          << "' given with --bind: no kernel of the file uses it";
+      return std::nullopt;
+    }
   return kernels;
 }

@@ -127,6 +127,11 @@ attn_status attn::rt::checkScalars(const KernelManifest &m,
       std::memcpy(p, &v.value.i, 8);
       break;
     case DType::boolean:
+      if (v.value.i != 0 && v.value.i != 1)
+        return failWith(error, ATTN_ERROR_INVALID_ARGUMENT,
+                        "scalar " + a.name + " is " +
+                            std::to_string(v.value.i) +
+                            ", which is not a bool (0 or 1)");
       p[0] = v.value.i != 0;
       break;
     }

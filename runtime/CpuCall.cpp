@@ -43,9 +43,13 @@ attn_status CpuCall::prepare(const KernelManifest &m,
                                                numScalars, error))
     return status;
 
-  static const ExtentLimits limits{std::numeric_limits<int32_t>::max(),
+  // Halide indexes in 32 bits, and a kernel rounds an extent up to its
+  // tiles (64 keys, vectors, rows, split-reduction workers) in those bits:
+  // an extent within 2^16 of 2^31 overflows there (a segfault).
+  static const ExtentLimits limits{kMaxCpuExtent,
                                    std::numeric_limits<int32_t>::max(),
-                                   "2^31-1", "the CPU target"};
+                                   "2^31-2^16 per dimension, 2^31-1 elements",
+                                   "the CPU target"};
   SizeSymbols symbols;
   auto fail = [&](attn_status status, std::string message) {
     error = std::move(message);
@@ -98,7 +102,7 @@ attn_status CpuCall::prepare(const KernelManifest &m,
                     what + " has stride " + std::to_string(stride) +
                         " in dimension " + std::to_string(k) +
                         ", beyond the CPU target's 32-bit strides");
-      if (a.isOutput && stride == 0 && extent > 1)
+      if (a.isOutput && stride == 0 && extent > 1 && count > 0)
         return fail(ATTN_ERROR_UNSUPPORTED,
                     "output " + a.name + " has stride 0 in dimension " +
                         std::to_string(k) +
@@ -134,6 +138,21 @@ attn_status CpuCall::prepare(const KernelManifest &m,
     argv.push_back(&b);
     ++t;
   }
+
+  // Nothing to write when every output is empty: the kernel is not called
+  // (an empty output may still have inputs with extents it never reads).
+  nothingToCompute = true;
+  t = 0;
+  for (const ManifestArgument &a : m.arguments)
+    if (!a.isScalar) {
+      const attn_tensor &x = tensors[t++];
+      if (!a.isOutput)
+        continue;
+      bool empty = false;
+      for (int k = 0; k < x.rank; ++k)
+        empty |= x.shape[k] == 0;
+      nothingToCompute &= empty;
+    }
 
   errorCode = 0;
   HalideBuffer &e = buffers[numTensors];

@@ -69,6 +69,13 @@ public:
   std::vector<void *> argv;
   /// Set by the kernel: 0, or 1 + an index into the manifest's errors.
   int32_t errorCode = 0;
+  /// After prepare: every output has zero elements, so the call has nothing
+  /// to write and the kernel need not run (callers skip it).
+  bool nothingToCompute = false;
+
+  /// The largest extent of a dimension on the CPU target: 2^31-2^16, so
+  /// that an extent rounded up to the kernel's tiles still fits 32 bits.
+  static constexpr int64_t kMaxCpuExtent = 2147483647 - 65535;
 
 private:
   std::vector<std::vector<HalideDimension>> dims;

@@ -118,6 +118,8 @@ attn_status attn::rt::runCpu(attn_kernel &kernel, const attn_tensor *tensors,
   if (attn_status status = call.prepare(m, tensors, kernel.numTensors, scalars,
                                         kernel.numScalars, error))
     return fail(status, std::move(error));
+  if (call.nothingToCompute)
+    return ATTN_OK;
   halideMessages.clear();
   int rc = kernel.cpu->entry(call.argv.data());
   if (rc != 0) {

@@ -104,6 +104,10 @@ extern "C" attn_status attn_load(const char *path, attn_kernel **kernel) {
   if (!path || !*path)
     return fail(ATTN_ERROR_INVALID_ARGUMENT, "attn_load: path is empty");
   std::string given = path;
+  // dlopen searches the system's library paths for a name without a slash:
+  // a kernel named so is the one in the working directory.
+  if (given.find('/') == std::string::npos)
+    given = "./" + given;
   std::string manifestPath =
       endsWith(given, ".json") ? given : manifestPathFor(given);
 

@@ -115,6 +115,7 @@ LogicalResult writeFile(func::FuncOp kernel, StringRef path,
     os << contents;
     os.close();
     ec = os.error();
+    os.clear_error(); // else the destructor aborts (a full disk)
   }
   if (ec)
     return kernel.emitError("cannot write ") << path << ": " << ec.message();
@@ -191,8 +192,19 @@ mlir::attn::compileKernelAheadOfTime(func::FuncOp kernel, StringRef outputPath,
         args.push_back(*s.u8);
     }
     countHalideCompilation();
-    H::Pipeline(outputs).compile_to_object(objectPath, args, function,
-                                           aotTarget);
+    // Compiled in memory and written here: Halide's own file output aborts
+    // on a full disk and fails internally on a read-only folder.
+    H::Buffer<uint8_t> object =
+        H::Pipeline(outputs)
+            .compile_to_module(args, function, aotTarget)
+            .compile_to_buffer();
+    if (failed(writeFile(kernel, objectPath,
+                         StringRef(reinterpret_cast<const char *>(
+                                       object.data()),
+                                   object.size_in_bytes())))) {
+      cleanup(objectPath);
+      return failure();
+    }
   } catch (const H::Error &e) {
     cleanup(objectPath);
     kernel.emitError("Halide could not compile the kernel: ") << e.what();

@@ -269,13 +269,18 @@ public:
     std::error_code ec;
     llvm::raw_fd_ostream os(file, ec);
     if (ec)
-      return JitStatus::error("cannot write " + file + ": " + ec.message());
+      return JitStatus::writeFailure("cannot write " + file + ": " +
+                                     ec.message());
     // Locations kept, so that code generation errors name source lines.
     module->print(os, OpPrintingFlags().enableDebugInfo());
     os << "\n";
     os.close();
-    if (os.has_error())
-      return JitStatus::error("cannot write " + file);
+    // Cleared, else the stream's destructor aborts the process.
+    ec = os.error();
+    os.clear_error();
+    if (ec)
+      return JitStatus::writeFailure("cannot write " + file + ": " +
+                                     ec.message());
     if (options.target == "cpu") {
       DiagnosticCollector diags(context.get());
       CpuAotOptions aot;
@@ -290,10 +295,16 @@ public:
       if (failed(runDefaultPipeline(*lowered, "cpu")) || !loweredKernel ||
           failed(compileKernelAheadOfTime(loweredKernel,
                                           pathIn(dir, kLibraryFile),
-                                          CpuArtifactKind::SharedObject, aot)))
-        return JitStatus::error(diags.take(
+                                          CpuArtifactKind::SharedObject, aot))) {
+        std::string message = diags.take(
             "the CPU code generator failed on kernel " +
-            kernel.getSymName().str()));
+            kernel.getSymName().str());
+        // The code generator names the file it could not write: a file of
+        // `dir` is the directory's trouble (a full disk), not the kernel's.
+        if (llvm::StringRef(message).contains("cannot write " + dir))
+          return JitStatus::writeFailure(message);
+        return JitStatus::error(message);
+      }
     }
     return JitStatus::ok();
   }

@@ -17,6 +17,10 @@ public:
     /// A cached artefact could not be read back (the cache then removes the
     /// entry and compiles again; callers of the JIT API never see this code).
     CorruptArtefact,
+    /// An artefact file could not be written (a full disk, a read-only
+    /// folder): the cache then builds without it; callers of the JIT API
+    /// see it as Error.
+    WriteFailure,
   };
 
   static JitStatus ok() { return JitStatus(Code::Ok, {}); }
@@ -25,6 +29,10 @@ public:
   }
   static JitStatus corrupt(std::string message) {
     return JitStatus(Code::CorruptArtefact, std::move(message));
+  }
+
+  static JitStatus writeFailure(std::string message) {
+    return JitStatus(Code::WriteFailure, std::move(message));
   }
 
   bool isOk() const { return code_ == Code::Ok; }

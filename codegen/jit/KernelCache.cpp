@@ -6,6 +6,7 @@
 #include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SHA256.h"
@@ -17,6 +18,7 @@
 #include <cstdlib>
 #include <fcntl.h>
 #include <random>
+#include <set>
 #include <sys/file.h>
 #include <unistd.h>
 #include <vector>
@@ -45,33 +47,63 @@ std::string uniqueSuffix() {
          llvm::utohexstr(rng(), /*LowerCase=*/true);
 }
 
-/// Holds an exclusive flock on a lock file for its lifetime.
+/// Holds an exclusive flock on a lock file for its lifetime, waiting at
+/// most `timeout` seconds for another holder (a stuck process must not hang
+/// every compile of its key). After a second of waiting it says on stderr
+/// what it waits for. held() is false when the lock was not taken: no lock
+/// file, no flock, or the wait timed out (timedOut()).
 class FileLock {
 public:
-  explicit FileLock(const std::string &file) {
+  FileLock(const std::string &file, double timeout) {
     fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0)
       return;
-    int rc;
-    do
-      rc = ::flock(fd, LOCK_EX);
-    while (rc != 0 && errno == EINTR);
-    if (rc != 0) {
-      ::close(fd);
-      fd = -1;
+    using Clock = std::chrono::steady_clock;
+    const Clock::time_point start = Clock::now();
+    bool announced = false;
+    while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      if (errno != EWOULDBLOCK && errno != EINTR) {
+        release();
+        return;
+      }
+      double waited =
+          std::chrono::duration<double>(Clock::now() - start).count();
+      if (waited >= timeout) {
+        llvm::errs() << "attnc: warning: gave up waiting after "
+                     << llvm::format("%.1f", waited) << " s for the kernel cache lock " << file
+                     << " (another process holds it): compiling without "
+                        "the cache\n";
+        timedOut_ = true;
+        release();
+        return;
+      }
+      if (!announced && waited >= 1.0) {
+        llvm::errs() << "attnc: waiting up to "
+                     << llvm::format("%.1f", timeout) << " s for the kernel cache lock " << file
+                     << " (another process is compiling this kernel)\n";
+        announced = true;
+      }
+      ::usleep(20000);
     }
+    held_ = true;
   }
   ~FileLock() {
-    if (fd >= 0) {
+    if (held_)
       ::flock(fd, LOCK_UN);
-      ::close(fd);
-    }
+    release();
   }
   FileLock(const FileLock &) = delete;
   FileLock &operator=(const FileLock &) = delete;
+  bool timedOut() const { return timedOut_; }
 
 private:
+  void release() {
+    if (fd >= 0)
+      ::close(fd);
+    fd = -1;
+  }
   int fd = -1;
+  bool held_ = false, timedOut_ = false;
 };
 
 /// A published entry, as its manifest describes it.
@@ -95,6 +127,7 @@ EntryState inspect(const std::string &entry, llvm::StringRef key) {
   if (!fs::exists(entry))
     return state;
   state.kind = EntryState::Corrupt;
+  std::set<std::string> listed;
   llvm::SmallString<256> manifestPath(entry);
   path::append(manifestPath, kManifestName);
   auto manifest = llvm::MemoryBuffer::getFile(manifestPath, /*IsText=*/false,
@@ -148,9 +181,25 @@ EntryState inspect(const std::string &entry, llvm::StringRef key) {
       state.reason = "file " + words[1].str() + " fails its checksum";
       return state;
     }
+    listed.insert(words[1].str());
   }
   if (state.nonce.empty()) {
     state.reason = "manifest has no nonce";
+    return state;
+  }
+  // A file the manifest does not list was never checked: the entry is not
+  // one this cache published (or its manifest lost a line).
+  std::error_code ec;
+  for (fs::directory_iterator it(entry, ec), end; it != end && !ec;
+       it.increment(ec)) {
+    std::string name = path::filename(it->path()).str();
+    if (name != kManifestName && !listed.count(name)) {
+      state.reason = "file " + name + " is not in the manifest";
+      return state;
+    }
+  }
+  if (ec) {
+    state.reason = "cannot list the entry: " + ec.message();
     return state;
   }
   state.kind = EntryState::Valid;
@@ -189,7 +238,10 @@ bool writeManifest(const std::string &dir, llvm::StringRef key) {
     return false;
   os << text;
   os.close();
-  return !os.has_error();
+  // Cleared, else the stream's destructor aborts the process (a full disk).
+  bool failed = os.has_error();
+  os.clear_error();
+  return !failed;
 }
 
 /// Moves `entry` out of the way atomically, then deletes it.
@@ -224,7 +276,22 @@ std::string mlir::attn::sha256Hex(llvm::StringRef data) {
   return llvm::toHex(digest, /*LowerCase=*/true);
 }
 
-KernelCache::KernelCache(std::string directory) : root(std::move(directory)) {}
+KernelCache::KernelCache(std::string directory)
+    : root(std::move(directory)), lockTimeoutSeconds(defaultLockTimeout()) {}
+
+double KernelCache::defaultLockTimeout() {
+  if (const char *v = std::getenv("ATTN_CACHE_LOCK_TIMEOUT")) {
+    char *end = nullptr;
+    double seconds = std::strtod(v, &end);
+    if (end != v && *end == '\0' && seconds >= 0 && seconds < 1e9)
+      return seconds;
+    llvm::errs() << "attnc: warning: ignoring ATTN_CACHE_LOCK_TIMEOUT='" << v
+                 << "' (expected seconds, a number >= 0)\n";
+  }
+  // Long enough for a large kernel compiled on a loaded machine, so that
+  // concurrent compilers of one key still compile it once.
+  return 30.0;
+}
 
 std::string KernelCache::defaultDirectory() {
   auto env = [](const char *name) -> std::string {
@@ -268,6 +335,8 @@ JitStatus KernelCache::buildUncached(ArtefactBuilder &builder) {
   if (status)
     status = builder.load(std::string(dir));
   fs::remove_directories(dir, /*IgnoreErrors=*/true);
+  if (status.code() == JitStatus::Code::WriteFailure)
+    return JitStatus::error(status.message());
   if (status.code() == JitStatus::Code::CorruptArtefact)
     return JitStatus::error("internal error: a freshly built kernel does not "
                             "load: " +
@@ -303,7 +372,11 @@ JitStatus KernelCache::getOrCreate(llvm::StringRef key,
     bool published = false;
     std::string staging;
     {
-      FileLock lock(entry + ".lock");
+      FileLock lock(entry + ".lock", lockTimeoutSeconds);
+      if (lock.timedOut()) {
+        ++writeFailureCount;
+        return buildUncached(builder);
+      }
       // Another process may have published (or replaced) it meanwhile.
       state = inspect(entry, key);
       bool fresh =
@@ -322,7 +395,15 @@ JitStatus KernelCache::getOrCreate(llvm::StringRef key,
         JitStatus status = builder.produce(staging);
         if (!status) {
           fs::remove_directories(staging, /*IgnoreErrors=*/true);
-          return status;
+          if (status.code() != JitStatus::Code::WriteFailure)
+            return status;
+          // Cache trouble (e.g. a full disk) never fails a compile.
+          ++writeFailureCount;
+          llvm::errs() << "attnc: warning: cannot write the kernel cache "
+                          "entry ("
+                       << status.message()
+                       << "): compiling without the cache\n";
+          return buildUncached(builder);
         }
         published = writeManifest(staging, key) && !fs::rename(staging, entry);
         if (!published)

@@ -20,6 +20,8 @@ class ArtefactBuilder {
 public:
   virtual ~ArtefactBuilder();
   /// Writes the artefacts into `dir` (exists, empty) as plain files.
+  /// Returns JitStatus::writeFailure when a file cannot be written there
+  /// (the cache then builds elsewhere, without the cache).
   virtual JitStatus produce(const std::string &dir) = 0;
   /// Loads the kernel from `dir`, whose files match the manifest. Returns
   /// JitStatus::corrupt when the files cannot be read back (the entry is
@@ -59,14 +61,20 @@ public:
   static std::string defaultDirectory();
 
   const std::string &directory() const { return root; }
+
+  /// How long a compile waits for another process's lock on its key before
+  /// compiling without the cache: $ATTN_CACHE_LOCK_TIMEOUT seconds, else 30.
+  static double defaultLockTimeout();
+  void setLockTimeout(double seconds) { lockTimeoutSeconds = seconds; }
   /// Where the entry of `key` lives once published.
   std::string entryPath(llvm::StringRef key) const;
 
   /// Loads the entry of `key` through `builder`; when it is missing or
   /// corrupt, produces it (under a per-key flock, so that concurrent
   /// processes normally compile it once), publishes it and loads it. Cache
-  /// problems (unwritable directory, a failed rename) never fail the call:
-  /// the kernel is then built without the cache.
+  /// problems (unwritable directory, a full disk, a failed rename, a lock
+  /// held past the lock timeout) never fail the call: the kernel is then
+  /// built without the cache (with a warning on stderr).
   JitStatus getOrCreate(llvm::StringRef key, ArtefactBuilder &builder,
                         CacheOutcome &outcome);
 
@@ -78,6 +86,7 @@ public:
 
 private:
   std::string root;
+  double lockTimeoutSeconds;
 };
 
 /// The lowercase hex SHA-256 of `data`.

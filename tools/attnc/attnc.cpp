@@ -36,6 +36,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
+#include <csignal>
 #include <map>
 #include <set>
 #include <cstdlib>
@@ -137,6 +138,27 @@ bool parseNumber(const std::string &text, double &value) {
   char *end = nullptr;
   value = std::strtod(text.c_str(), &end);
   return end && *end == '\0' && !std::isnan(value);
+}
+
+/// The range of integer dtype `dtype` as text when `v` lies outside it.
+std::optional<std::string> integerRange(rt::DType dtype, double v) {
+  switch (dtype) {
+  case rt::DType::i32:
+    if (v < -2147483648.0 || v > 2147483647.0)
+      return std::string("-2147483648 to 2147483647");
+    return std::nullopt;
+  case rt::DType::i64:
+    // Doubles past 2^63 do not convert; 2^63 itself is one of them.
+    if (v < -9223372036854775808.0 || v >= 9223372036854775808.0)
+      return std::string("-2^63 to 2^63-1");
+    return std::nullopt;
+  case rt::DType::boolean:
+    if (v != 0 && v != 1)
+      return std::string("0 or 1");
+    return std::nullopt;
+  default:
+    return std::nullopt;
+  }
 }
 
 std::optional<rt::DType> dtypeOf(Type t) {
@@ -543,17 +565,34 @@ int runKernel(ModuleOp module) {
         return userError("scalar input " + name + " expects a number, got '" +
                          it->second + "'");
       auto dt = dtypeOf(type);
-      if (dt && !rt::isFloat(*dt) && v != std::trunc(v))
-        return userError("scalar input " + name + " is declared " +
-                         rt::dtypeName(*dt) + " but '" + it->second +
-                         "' is not an integer");
+      // An integer written out is taken exactly (a double rounds 2^63-1).
+      long long exact = 0;
+      bool isExact = !StringRef(it->second).getAsInteger(10, exact);
+      if (dt && !rt::isFloat(*dt) && isExact) {
+        if (std::optional<std::string> range =
+                integerRange(*dt, static_cast<double>(exact));
+            range && (*dt != rt::DType::i64))
+          return userError("scalar input " + name + " is declared " +
+                           rt::dtypeName(*dt) + " but " + it->second +
+                           " does not fit (" + *range + ")");
+      } else if (dt && !rt::isFloat(*dt)) {
+        if (!std::isfinite(v) || v != std::trunc(v))
+          return userError("scalar input " + name + " is declared " +
+                           rt::dtypeName(*dt) + " but '" + it->second +
+                           "' is not an integer");
+        if (std::optional<std::string> range = integerRange(*dt, v))
+          return userError("scalar input " + name + " is declared " +
+                           rt::dtypeName(*dt) + " but " + it->second +
+                           " does not fit (" + *range + ")");
+      }
       v = dt ? rt::roundToDType(v, *dt) : v;
       arg = mlir::attn::RefArg::ofScalar(v);
       if (dt)
         typed.scalars.push_back(rt::isFloat(*dt)
                                     ? rt::floatScalar(static_cast<attn_dtype>(*dt), v)
                                     : rt::intScalar(static_cast<attn_dtype>(*dt),
-                                                    static_cast<int64_t>(v)));
+                                                    isExact ? exact
+                                                            : static_cast<int64_t>(v)));
     }
     args.push_back(std::move(arg));
   }
@@ -655,6 +694,17 @@ bool parseSizes(const std::string &text, std::map<std::string, int64_t> &out,
   return true;
 }
 
+/// The most memory random inputs may take, all tensors together (each
+/// element in its dtype and as the reference's double).
+constexpr uint64_t kMaxInputBytes = uint64_t(16) << 30;
+
+std::string shapeText(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
 /// Draws random inputs for `kernel` with the sizes of --sizes: floats
 /// uniform in [-1, 1) (rounded to the declared dtype), integers uniform in
 /// [0, 4), scalars 1. `arrays` receives each tensor as it would be written
@@ -670,6 +720,7 @@ int drawInputs(func::FuncOp kernel, std::vector<mlir::attn::RefArg> &args,
     return userError(error);
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> uniform(-1.0, 1.0);
+  uint64_t totalBytes = 0;
   for (unsigned i = 0; i < kernel.getNumArguments(); ++i) {
     std::string name = argName(kernel, i);
     auto type = dyn_cast<RankedTensorType>(kernel.getArgument(i).getType());
@@ -695,7 +746,24 @@ int drawInputs(func::FuncOp kernel, std::vector<mlir::attn::RefArg> &args,
                          "): add " + sym + "=N to --sizes");
       array.shape.push_back(it->second);
     }
-    size_t n = array.numElements();
+    // Counted with overflow checks before anything is allocated: the array
+    // and the reference's doubles.
+    uint64_t n = 1, bytes = 0;
+    for (int64_t extent : array.shape)
+      if (__builtin_mul_overflow(n, static_cast<uint64_t>(extent), &n))
+        n = UINT64_MAX;
+    uint64_t perElement = rt::dtypeSize(array.dtype) + sizeof(double);
+    if (__builtin_mul_overflow(n, perElement, &bytes) ||
+        __builtin_add_overflow(totalBytes, bytes, &totalBytes) ||
+        totalBytes > kMaxInputBytes)
+      return userError(
+          "input " + name + " (" + describe(type, dims) + ", shape " +
+          shapeText(array.shape) + ") needs " +
+          (n == UINT64_MAX || bytes / perElement != n
+               ? std::string("more than 2^64 bytes")
+               : std::to_string(bytes) + " bytes") +
+          ", past the " + std::to_string(kMaxInputBytes >> 30) +
+          " GiB that random inputs may take in all: choose smaller --sizes");
     array.data.resize(n * rt::dtypeSize(array.dtype));
     mlir::attn::RefTensor t;
     t.shape = array.shape;
@@ -821,6 +889,9 @@ int checkKernel(ModuleOp module) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM initLLVM(argc, argv);
+  // A file past the size limit (ulimit -f) is a write error to report with
+  // the file's name, not a crash.
+  std::signal(SIGXFSZ, SIG_IGN);
   // Subcommands: `attnc run ...`, `attnc inputs ...`; otherwise compile.
   std::string mode = "compile";
   std::vector<char *> args(argv, argv + argc);
