@@ -133,8 +133,16 @@ RankAnalysis::RankAnalysis(func::FuncOp kernel) {
     for (unsigned d = 0; d < op.getNumDims(); ++d)
       rankOfSlot(slot(op.getOperation(), d), op.getIndexName(d));
   for (const TiledRead &read : tiledReads) {
-    Tiling t{rankOfSlot(read.tensorDim, "r" + std::to_string(names.size())),
-             rankOfSlot(read.tile, ""), rankOfSlot(read.element, ""),
+    unsigned tile = rankOfSlot(read.tile, "");
+    unsigned element = rankOfSlot(read.element, "");
+    // A tiled rank that no op iterates bare any more (the max read its input
+    // through m1 * T + m0) is named after its tiles: m1 -> m.
+    StringRef tileName = names[tile];
+    StringRef stem = tileName.substr(0, tileName.find('_'));
+    std::string fallback = stem.size() > 1 && stem.ends_with("1")
+                               ? stem.drop_back().str()
+                               : "r" + std::to_string(names.size());
+    Tiling t{rankOfSlot(read.tensorDim, fallback), tile, element,
              read.constantSize};
     if (!llvm::any_of(tilingList, [&](const Tiling &o) {
           return o.tile == t.tile && o.element == t.element;

@@ -17,7 +17,7 @@ Value boolConstant(DeviceFunction &f, bool v) {
 /// Whether the filter (a union of conjunctions over an op's dimensions
 /// `dims`, canonical) holds on the whole box (`full`) and on none of it
 /// (`empty`); false where it cannot tell.
-TileClass classifyFilter(DeviceFunction &f, const FusedAttention &fa,
+TileClass classifyOpFilter(DeviceFunction &f, const FusedAttention &fa,
                          ArrayRef<Value> symbols,
                          std::optional<ArrayAttr> filter,
                          ArrayRef<AffineExpr> dims, ValueRange opSymbols,
@@ -48,14 +48,14 @@ TileClass cuda::classifyTile(DeviceFunction &f, const FusedAttention &fa,
   EinsumOp refOp = fa.refOp;
   for (auto &[op, dims] : fa.dimsOf) {
     auto einsum = cast<EinsumOp>(op);
-    TileClass c = classifyFilter(f, fa, symbols, einsum.getFilter(), dims,
+    TileClass c = classifyOpFilter(f, fa, symbols, einsum.getFilter(), dims,
                                  einsum.getSymbols(), box);
     full = f.andI(full, c.full);
     if (fa.xChain.contains(op) || op == refOp.getOperation())
       empty = f.orI(empty, c.empty);
   }
   OnlineOp online = fa.online;
-  TileClass c = classifyFilter(f, fa, symbols, online.getFilter(),
+  TileClass c = classifyOpFilter(f, fa, symbols, online.getFilter(),
                                fa.onlineDims(), online.getSymbols(), box);
   return {f.andI(full, c.full), f.orI(empty, c.empty)};
 }
