@@ -4,8 +4,9 @@
 // GM[p] = max(m) S, SN = exp(S - GM), the sums SD = sum(m) SN and
 // SNV[p, f] = sum(m) SN * V. The keys m are tiled, m = m1 * 16 + m0.
 
+// The tiling is in the maps (m1 * 16 + m0), not recorded on the kernel.
 // CHECK-LABEL: func.func @softmax
-// CHECK-SAME: attn.tiled = {m1 = ["m", "m0", 16]}
+// CHECK-SAME: attributes {attn.kernel} {
 // CHECK: %[[P:.*]] = tensor.dim %arg0, %c0
 // CHECK: %[[M:.*]] = tensor.dim %arg0, %c1
 // CHECK: %[[F:.*]] = tensor.dim %arg1, %c1
