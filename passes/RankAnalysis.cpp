@@ -1,8 +1,9 @@
 // Union-find over dimension slots. An iteration dimension and a tensor
 // dimension are one rank when a map names the dimension bare at that tensor
 // position; a read `t * T + e` (the extent of `e` being T) makes `t` the tile
-// index and `e` the element of the tensor dimension's rank, and two such
-// reads of one rank with one tile size have the same tile and element ranks.
+// index and `e` the element of the tensor dimension's rank. Two such reads
+// with one tile size have the same tile and element ranks when they read one
+// rank, and read one rank when their tile and element ranks are the same.
 #include "passes/RankAnalysis.h"
 
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
@@ -87,18 +88,24 @@ void RankAnalysis::linkTiledAccesses(IterationSpaceOpInterface op) {
 }
 
 /// Tiled reads of one rank with one tile size share their tile and element
-/// ranks. Returns whether a class changed (then bare links may have made
-/// further reads equal: run again).
+/// ranks, and the converse. Returns whether a class changed (then further
+/// reads may have become equal: run again).
 bool RankAnalysis::closeTilings() {
   bool changed = false;
   for (unsigned i = 0; i < tiledReads.size(); ++i)
     for (unsigned j = i + 1; j < tiledReads.size(); ++j) {
       TiledRead &a = tiledReads[i], &b = tiledReads[j];
-      if (find(a.tensorDim) != find(b.tensorDim) ||
-          a.constantSize != b.constantSize || a.symbolicSize != b.symbolicSize)
+      if (a.constantSize != b.constantSize || a.symbolicSize != b.symbolicSize)
         continue;
-      changed |= unite(a.tile, b.tile);
-      changed |= unite(a.element, b.element);
+      // One rank read in tiles of one size: one tile and one element rank.
+      if (find(a.tensorDim) == find(b.tensorDim)) {
+        changed |= unite(a.tile, b.tile);
+        changed |= unite(a.element, b.element);
+      }
+      // Conversely, t * T + e over the same tile and element ranks is one
+      // coordinate: the tensor dimensions read so are one rank.
+      if (find(a.tile) == find(b.tile) && find(a.element) == find(b.element))
+        changed |= unite(a.tensorDim, b.tensorDim);
     }
   return changed;
 }
