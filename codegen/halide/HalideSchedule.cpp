@@ -99,23 +99,6 @@ OutputTile scheduleOutput(HalideStage &s, int width, int rowTile) {
   return tile;
 }
 
-/// The tiling whose tile index (m1), rank (m) or element (m0) is `name`.
-const HalidePipeline::Tiling *tilingOf(const HalidePipeline &p,
-                                      const std::string &name,
-                                      std::string HalidePipeline::Tiling::*role) {
-  for (const HalidePipeline::Tiling &t : p.tilings)
-    if (!name.empty() && t.*role == name)
-      return &t;
-  return nullptr;
-}
-bool isTileIndex(const HalidePipeline &p, const std::string &n) {
-  return tilingOf(p, n, &HalidePipeline::Tiling::index);
-}
-bool isTiled(const HalidePipeline &p, const std::string &n) {
-  return tilingOf(p, n, &HalidePipeline::Tiling::rank) ||
-         tilingOf(p, n, &HalidePipeline::Tiling::element);
-}
-
 /// For each stage, the attn.online stage whose tiles it is computed for, or
 /// -1: the online's inputs (the per-tile partials) and, transitively, the
 /// producers read only by such stages that carry a tiled index (m1, m0, or
@@ -135,8 +118,8 @@ std::vector<int> perTileOwners(const HalidePipeline &p) {
   for (unsigned i = numStages; i-- > 0;) {
     const HalideStage &s = p.stages[i];
     if (owner[i] >= 0 || !eligible(s) ||
-        llvm::none_of(s.varNames, [&](const std::string &n) {
-          return isTileIndex(p, n) || isTiled(p, n);
+        llvm::none_of(s.varRoles, [](const HalideVarRole &r) {
+          return r.tileIndex || r.tiledSize > 0;
         }))
       continue;
     int o = owner[s.uses.front().consumer];
@@ -184,19 +167,19 @@ int schedulePerTile(HalideStage &s, const HalideStage &online,
   H::LoopLevel tile(online.func, online.rvars.back());
   const auto guard = H::TailStrategy::GuardWithIf;
   unsigned rank = s.vars.size();
-  std::string rowName =
-      online.blockVar >= 0 ? online.varNames[online.blockVar] : "";
+  int rowRank =
+      online.blockVar >= 0 ? online.varRoles[online.blockVar].rank : -1;
+  auto sameRank = [](const HalideVarRole &a, const HalideVarRole &b) {
+    return a.rank >= 0 && a.rank == b.rank;
+  };
   std::vector<int> fixed(rank, 0); // extent per tile, 0 if not fixed
   for (unsigned v = 0; v < rank; ++v) {
-    const std::string &n = s.varNames[v];
-    using T = HalidePipeline::Tiling;
-    const T *t = nullptr;
-    if (tilingOf(p, n, &T::index))
+    const HalideVarRole &r = s.varRoles[v];
+    if (r.tileIndex)
       fixed[v] = 1;
-    else if ((t = tilingOf(p, n, &T::rank)) ||
-             (t = tilingOf(p, n, &T::element)))
-      fixed[v] = static_cast<int>(t->size);
-    else if (!rowName.empty() && n == rowName)
+    else if (r.tiledSize > 0)
+      fixed[v] = static_cast<int>(r.tiledSize);
+    else if (rowRank >= 0 && r.rank == rowRank)
       fixed[v] = p.rowTile;
   }
   auto inWhere = [&](int v) { return s.whereVars >> v & 1; };
@@ -213,7 +196,7 @@ int schedulePerTile(HalideStage &s, const HalideStage &online,
   // dimension (the online state's innermost), never one with extent 1.
   for (unsigned v = 0; v < rank && v1 < 0; ++v)
     if (static_cast<int>(v) != v0 && !inWhere(v) &&
-        (fixed[v] > 1 || s.varNames[v] == online.varNames[0]))
+        (fixed[v] > 1 || sameRank(s.varRoles[v], online.varRoles[0])))
       v1 = v;
 
   // Vectors per register block along v0: 4 without a second var.
