@@ -119,18 +119,29 @@ DimensionRoles::DimensionRoles(func::FuncOp kernel) {
     });
     return ranks;
   };
-  // Tiled ranks: tensor dimensions read through a tile index (m1 * T + m0).
+  // A coordinate that involves a tile index (m1 * T + m0) reads a tiled
+  // rank; its other dimensions are tile elements (of constant size T).
   std::map<int, int64_t> tiledRanks;
   for (EinsumOp e : einsums)
     for (auto [i, in] : llvm::enumerate(e.getInputs()))
       for (auto [k, coord] : llvm::enumerate(e.getInputMap(i).getResults())) {
-        std::set<int> ranks = ranksIn(e, coord);
-        if (isa<AffineDimExpr>(coord) ||
-            llvm::none_of(ranks, [&](int r) { return isTileIndex(r); }))
+        SmallVector<unsigned> elements;
+        bool readsTile = false;
+        coord.walk([&](AffineExpr x) {
+          if (auto d = dyn_cast<AffineDimExpr>(x)) {
+            if (isTileIndex(rankOf(e, d.getPosition())))
+              readsTile = true;
+            else
+              elements.push_back(d.getPosition());
+          }
+        });
+        if (isa<AffineDimExpr>(coord) || !readsTile)
           continue;
-        for (int r : ranks)
-          if (int64_t t = tiledSize(r))
-            tiledRanks[tensorRank(in, k)] = t;
+        for (unsigned d : elements)
+          if (std::optional<int64_t> t = getConstantIntValue(e.getSizes()[d])) {
+            tiled[rankOf(e, d)] = *t;
+            tiledRanks[tensorRank(in, k)] = *t;
+          }
       }
   tiled.insert(tiledRanks.begin(), tiledRanks.end());
   // Key side: arguments read along a tiled rank, the other coordinates (a
