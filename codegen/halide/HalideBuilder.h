@@ -168,8 +168,7 @@ private:
 
   // HalideRegions.cpp: regions, reads through maps, presence domains.
   FailureOr<RegionValue> translateRegion(Block &block, ArrayRef<H::Expr> args,
-                                         unsigned firstDimArg,
-                                         const Point &pt);
+                                         unsigned firstDimArg, const Point &pt);
   H::Func clampedImage(const TensorView &t, uint64_t dims);
   void addUse(const TensorView &tensor, unsigned consumer,
               std::vector<int> links);

@@ -59,8 +59,7 @@ struct mlir::attn::halide::EinsumLowering {
   int presentIndex = -1;
 
   std::vector<H::Expr> tuple(H::Expr v, H::Expr present) const {
-    std::vector<H::Expr> elems{v.type().is_bool() ? H::cast(H::UInt(8), v)
-                                                  : v};
+    std::vector<H::Expr> elems{v.type().is_bool() ? H::cast(H::UInt(8), v) : v};
     if (presentIndex >= 0)
       elems.push_back(H::cast(H::UInt(8), present));
     return elems;
@@ -107,8 +106,7 @@ LogicalResult PipelineBuilder::visitEinsum(EinsumOp op) {
   s.elementPresence =
       s.guard.elementPresence || op.hasFilter() || op.hasGuard();
   s.checked = s.guard.checked;
-  s.provablyNoError =
-      s.guard.checked ? HI::const_false() : HI::const_true();
+  s.provablyNoError = s.guard.checked ? HI::const_false() : HI::const_true();
   if (failed(lowerInputs(s)))
     return failure();
 
@@ -128,8 +126,8 @@ LogicalResult PipelineBuilder::visitEinsum(EinsumOp op) {
   lowerPresenceDomain(s);
 
   const RegionValue &guard = s.guard;
-  s.contributes = andE(andE(guard.present, guard.value),
-                       andE(s.mapPresent, body->present));
+  s.contributes =
+      andE(andE(guard.present, guard.value), andE(s.mapPresent, body->present));
   // The error check is a computation of its own (buildErrorCheck), over the
   // iteration space, so that this stage can be scheduled like any other
   // (per tile, inlined): the error code of a point, where it passes the
@@ -360,11 +358,11 @@ LogicalResult PipelineBuilder::lowerInputs(EinsumLowering &s) {
     p.mapReads.push_back(read);
     auto [value, present] = source.load(coords);
     if (t.presentIndex < 0)
-      mapPresentExpr = mapPresentExpr ? andE(*mapPresentExpr, present)
-                                      : mapPresentExpr;
+      mapPresentExpr =
+          mapPresentExpr ? andE(*mapPresentExpr, present) : mapPresentExpr;
     else if (t.presenceExpr && mapPresentExpr)
-      mapPresentExpr = andE(*mapPresentExpr,
-                            substituteDims(*t.presenceExpr, coords));
+      mapPresentExpr =
+          andE(*mapPresentExpr, substituteDims(*t.presenceExpr, coords));
     else
       mapPresentExpr = std::nullopt;
     bodyArgs.push_back(value);
@@ -454,7 +452,7 @@ void PipelineBuilder::reductionBounds(EinsumLowering &s, H::Expr &where,
   } else if (resultDomain) {
     where = contribution->contains(pt.dims);
   }
-  }
+}
 
 /// The Func of a reduction: the identity, then the update over the RDom.
 void PipelineBuilder::defineReduction(EinsumLowering &s) {
@@ -539,8 +537,8 @@ void PipelineBuilder::defineReduction(EinsumLowering &s) {
     // the diagonal for causal): `likely` makes Halide split the
     // reduction loop into the range of keys where it holds for every
     // row of the block, without the blend, and the ranges around it.
-    H::Expr next = kind == ReductionKind::sum ? accumulate(acc, value)
-                                              : strict(combined);
+    H::Expr next =
+        kind == ReductionKind::sum ? accumulate(acc, value) : strict(combined);
     if (!isTrue(masked))
       next = H::likely_if_innermost(next);
     upd.push_back(H::select(andE(rvarsUsed, masked), next, acc));
@@ -582,8 +580,7 @@ void PipelineBuilder::recordEinsumView(EinsumLowering &s) {
       });
       if (!usesReduced)
         view.presenceExpr = PresenceExpr{
-            kind == ReductionKind::none ? point
-                                        : andE(volumePositive, point),
+            kind == ReductionKind::none ? point : andE(volumePositive, point),
             result};
       if (kind != ReductionKind::none) {
         PointPresence pp{PresenceExpr{point, all}, pt.sizes, {}, {}};
@@ -610,7 +607,6 @@ void PipelineBuilder::recordEinsumView(EinsumLowering &s) {
   for (unsigned j = 0; j < rank; ++j)
     view.extents.push_back(
         pt.sizes[cast<AffineDimExpr>(resultMap.getResult(j)).getPosition()]);
-  view.description =
-      "the intermediate defined at " + locationText(op.getLoc());
+  view.description = "the intermediate defined at " + locationText(op.getLoc());
   tensors[op.getResult()] = view;
 }

@@ -63,7 +63,6 @@ std::optional<H::Type> mlir::attn::halideStorageType(Type type) {
   return halideValueType(type, H::Int(64));
 }
 
-
 //===----------------------------------------------------------------------===//
 // Expression helpers and tensor views
 //===----------------------------------------------------------------------===//
@@ -343,8 +342,8 @@ std::optional<std::string> PipelineBuilder::sizeKey(Value v) {
         return "%" + std::to_string(arg.getArgNumber());
   // Any other size (the tile count ceildiv(M, T)) is equal to itself.
   if (v.getDefiningOp() && v.getParentBlock() == &kernel.getBody().front())
-    return "=" + std::to_string(reinterpret_cast<uintptr_t>(
-                     v.getAsOpaquePointer()));
+    return "=" +
+           std::to_string(reinterpret_cast<uintptr_t>(v.getAsOpaquePointer()));
   return std::nullopt;
 }
 
@@ -376,9 +375,9 @@ HalideVarRole PipelineBuilder::varRole(Operation *op, unsigned d) {
 }
 
 FailureOr<TensorView> PipelineBuilder::makeFilled(const TensorView &in,
-                                                   Type elementType,
-                                                   double fill, Operation *op,
-                                                   const std::string &name) {
+                                                  Type elementType, double fill,
+                                                  Operation *op,
+                                                  const std::string &name) {
   std::optional<H::Type> vt = halideValueType(elementType, H::Int(64));
   std::optional<H::Type> st = halideStorageType(elementType);
   std::optional<rt::DType> dt = toRuntimeDType(elementType);
@@ -437,7 +436,8 @@ LogicalResult PipelineBuilder::visitFill(FillOp op) {
     return op.emitOpError("fills a tensor the Halide code generator does "
                           "not know");
   const TensorView &in = it->second;
-  std::string name = (in.isImage ? in.image.name() : in.func.name()) + "_filled";
+  std::string name =
+      (in.isImage ? in.image.name() : in.func.name()) + "_filled";
   for (OpOperand &use : op.getResult().getUses())
     if (isa<func::ReturnOp>(use.getOwner()))
       name = resultName(use.getOperandNumber());
@@ -464,9 +464,8 @@ LogicalResult PipelineBuilder::visitReturn(func::ReturnOp op) {
     bool ownStage = value.getDefiningOp<FillOp>() && view.stage >= 0 &&
                     p.stages[view.stage].output < 0;
     if (!ownStage) {
-      FailureOr<TensorView> filled =
-          makeFilled(view, type.getElementType(), 0.0, op,
-                     names.unique(resultName(i)));
+      FailureOr<TensorView> filled = makeFilled(
+          view, type.getElementType(), 0.0, op, names.unique(resultName(i)));
       if (failed(filled))
         return failure();
       view = *filled;
@@ -487,17 +486,19 @@ LogicalResult PipelineBuilder::visitReturn(func::ReturnOp op) {
   return success();
 }
 
-LogicalResult mlir::attn::buildHalidePipeline(
-    func::FuncOp kernel, HalidePipeline &pipeline,
-    const HalideCodegenOptions &options, const H::Target &target) {
+LogicalResult
+mlir::attn::buildHalidePipeline(func::FuncOp kernel, HalidePipeline &pipeline,
+                                const HalideCodegenOptions &options,
+                                const H::Target &target) {
   int width = options.vectorWidth > 0
                   ? options.vectorWidth
                   : target.natural_vector_size(H::Float(32));
   pipeline.vectorWidth = std::max(1, width);
   pipeline.strictFloat = options.strictFloat;
   bool online = !kernel.getBody().getOps<OnlineOp>().empty();
-  pipeline.rowTile = options.rowTile > 0 ? options.rowTile
-                                         : pipeline.vectorWidth * (online ? 2 : 1);
+  pipeline.rowTile = options.rowTile > 0
+                         ? options.rowTile
+                         : pipeline.vectorWidth * (online ? 2 : 1);
   DimensionRoles roles(kernel);
   // A block of rows divides a tile: the rows of a block that see a tile
   // start at the block (per-tile regions are whole blocks).

@@ -93,4 +93,3 @@ void PipelineBuilder::buildErrorCheck() {
   }
   p.errorCode = code;
 }
-

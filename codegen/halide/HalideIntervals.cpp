@@ -13,8 +13,7 @@ using namespace mlir::attn::halide;
 namespace H = Halide;
 namespace HI = Halide::Internal;
 
-FailureOr<H::Expr> halide::translateAffine(AffineExpr e,
-                                           ArrayRef<H::Expr> dims,
+FailureOr<H::Expr> halide::translateAffine(AffineExpr e, ArrayRef<H::Expr> dims,
                                            ArrayRef<H::Expr> syms,
                                            Operation *op) {
   switch (e.getKind()) {
@@ -138,8 +137,7 @@ halide::buildTileClasses(OnlineOp op, const PointPresence &ref, int q,
   if (q >= 0)
     region.push_back(H::Range(0, blockRows));
   // ref's reduced dimensions (the elements of the tile) are the RDom's.
-  SmallVector<unsigned> refReduced(ref.reduced.begin(),
-                                   ref.reduced.end());
+  SmallVector<unsigned> refReduced(ref.reduced.begin(), ref.reduced.end());
   for (unsigned r : llvm::reverse(refReduced))
     region.push_back(H::Range(0, ref.sizes[r]));
   if (region.empty())
@@ -153,7 +151,8 @@ halide::buildTileClasses(OnlineOp op, const PointPresence &ref, int q,
   AffineMap refMap = op.getRefMap();
   std::map<std::string, H::Expr> at;
   for (unsigned j = 0; j < refMap.getNumResults(); ++j) {
-    FailureOr<H::Expr> c = translateAffine(refMap.getResult(j), coords, syms, op);
+    FailureOr<H::Expr> c =
+        translateAffine(refMap.getResult(j), coords, syms, op);
     if (failed(c))
       return std::nullopt;
     at[pp.dims[ref.resultDims[j]]] = *c;
@@ -186,4 +185,3 @@ halide::buildTileClasses(OnlineOp op, const PointPresence &ref, int q,
   classes.func = cls;
   return classes;
 }
-

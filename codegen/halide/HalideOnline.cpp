@@ -65,7 +65,7 @@ struct mlir::attn::halide::OnlineLowering {
 /// nothing when its presence is a stored flag or the map is not affine.
 std::optional<AffineDomain>
 PipelineBuilder::domainThrough(const TensorView &t, AffineMap map,
-                                          ArrayRef<H::Expr> syms) {
+                               ArrayRef<H::Expr> syms) {
   if (t.presentIndex >= 0)
     return std::nullopt;
   if (!t.domain)
@@ -75,12 +75,9 @@ PipelineBuilder::domainThrough(const TensorView &t, AffineMap map,
 
 /// `d` with the dimensions `reduced` eliminated, on the coordinates of
 /// `map` (whose dimensions are among `kept`, the others).
-std::optional<AffineDomain>
-PipelineBuilder::resultDomainOf(std::optional<AffineDomain> d,
-                                           ArrayRef<unsigned> reduced,
-                                           ArrayRef<unsigned> kept,
-                                           AffineMap map,
-                                           ArrayRef<H::Expr> sizes) {
+std::optional<AffineDomain> PipelineBuilder::resultDomainOf(
+    std::optional<AffineDomain> d, ArrayRef<unsigned> reduced,
+    ArrayRef<unsigned> kept, AffineMap map, ArrayRef<H::Expr> sizes) {
   for (unsigned r : llvm::reverse(reduced))
     if (d)
       d = d->eliminate(r, sizes[r]);
@@ -194,15 +191,13 @@ void PipelineBuilder::chooseBlockedDim(OnlineLowering &s) {
   if (s.refDomain && blockRows > 1)
     for (AffineExpr e : op.getMaxMap().getResults()) {
       unsigned d = cast<AffineDimExpr>(e).getPosition();
-      for (const AffineDomain::Conjunction &conj :
-           s.refDomain->getDisjuncts())
+      for (const AffineDomain::Conjunction &conj : s.refDomain->getDisjuncts())
         for (const AffineConstraint &c : conj)
           if (c.coeffs[d] != 0 && llvm::any_of(reduced, [&](unsigned r) {
                 return c.coeffs[r] != 0;
               }))
             q = d;
     }
-
 }
 
 /// The state's variables (tensor order: the blocked dimension as block and
@@ -227,9 +222,8 @@ void PipelineBuilder::defineOnlineVars(OnlineLowering &s) {
       qi = H::Var(vn);
       tvars.insert(tvars.end(), {qo, qi});
       troles.insert(troles.end(), {HalideVarRole(), varRole(op, d)});
-      textents.insert(textents.end(),
-                      {(sizes[d] + blockRows - 1) / blockRows,
-                       H::Expr(blockRows)});
+      textents.insert(textents.end(), {(sizes[d] + blockRows - 1) / blockRows,
+                                       H::Expr(blockRows)});
       dims[d] = H::min(qo * blockRows + qi, sizes[d] - 1);
       continue;
     }
@@ -246,7 +240,6 @@ void PipelineBuilder::defineOnlineVars(OnlineLowering &s) {
     s.rvars.push_back(s.rdom[i]);
     dims[reduced[reduced.size() - 1 - i]] = s.rdom[i];
   }
-
 }
 
 /// The tiles a point (or a block of rows) sees bound the tile loop (also
@@ -285,9 +278,9 @@ void PipelineBuilder::boundTileLoop(OnlineLowering &s) {
   } else if (s.inputs[0]->pointPresence) {
     // Run-time classification: the tiles no point of the block can see are
     // skipped; the others keep the per-element presence.
-    std::optional<TileClasses> cls = buildTileClasses(
-        op, *s.inputs[0]->pointPresence, q, blockRows, reduced, sizes, syms,
-        names.unique(s.name + "_tile_class"));
+    std::optional<TileClasses> cls =
+        buildTileClasses(op, *s.inputs[0]->pointPresence, q, blockRows, reduced,
+                         sizes, syms, names.unique(s.name + "_tile_class"));
     if (cls) {
       p.tileClasses.push_back(cls->func);
       std::vector<H::Expr> at;
@@ -356,8 +349,8 @@ LogicalResult PipelineBuilder::defineOnlineUpdate(OnlineLowering &s) {
   std::vector<H::Expr> update(maxIndex + 1);
   update[maxIndex] = next;
   if (!affinePresence)
-    update[flagIndex(0)] = H::select(rp, H::Expr(uint8_t(1)),
-                                     self[flagIndex(0)]);
+    update[flagIndex(0)] =
+        H::select(rp, H::Expr(uint8_t(1)), self[flagIndex(0)]);
   H::Expr one = HI::make_one(t), zero = HI::make_zero(t);
   for (unsigned i = 0; i < numParts; ++i) {
     FailureOr<std::pair<H::Expr, H::Expr>> part = load(i + 1);
@@ -372,8 +365,8 @@ LogicalResult PipelineBuilder::defineOnlineUpdate(OnlineLowering &s) {
     H::Expr contributes = andE(rp, vp);
     update[i] = self[i] * alpha + H::select(contributes, v * beta, zero);
     if (!affinePresence)
-      update[flagIndex(i + 1)] = H::select(
-          contributes, H::Expr(uint8_t(1)), self[flagIndex(i + 1)]);
+      update[flagIndex(i + 1)] =
+          H::select(contributes, H::Expr(uint8_t(1)), self[flagIndex(i + 1)]);
   }
   f(args) = H::Tuple(strict(update));
   HalideStage stage;
@@ -458,7 +451,8 @@ void PipelineBuilder::defineOnlineResults(OnlineLowering &s) {
     if (affinePresence)
       g(gargs) = s.state(stateArgs)[index];
     else
-      g(gargs) = H::Tuple(s.state(stateArgs)[index], s.state(stateArgs)[s.flagIndex(k)]);
+      g(gargs) = H::Tuple(s.state(stateArgs)[index],
+                          s.state(stateArgs)[s.flagIndex(k)]);
     HalideStage rs;
     rs.name = rname;
     rs.func = g;
@@ -487,8 +481,7 @@ void PipelineBuilder::defineOnlineResults(OnlineLowering &s) {
     for (AffineExpr e : map.getResults())
       view.extents.push_back(sizes[cast<AffineDimExpr>(e).getPosition()]);
     view.description = "the result " + std::to_string(k) +
-                       " of the attn.online at " +
-                       locationText(op.getLoc());
+                       " of the attn.online at " + locationText(op.getLoc());
     tensors[op->getResult(k)] = view;
   }
 }

@@ -122,9 +122,9 @@ struct HalidePipeline {
   std::vector<HalideStage> stages; // in definition order (producers first)
   std::vector<HalideMapRead> mapReads;
   std::vector<HalideOutput> outputs;
-  /// Lanes of vectorized loops and rows per parallel task (HalideCodegenOptions;
-  /// 0 there picks the target's f32 vector width, and twice that as the row
-  /// tile of a kernel with an attn.online).
+  /// Lanes of vectorized loops and rows per parallel task
+  /// (HalideCodegenOptions; 0 there picks the target's f32 vector width, and
+  /// twice that as the row tile of a kernel with an attn.online).
   int vectorWidth = 1, rowTile = 1;
   /// HalideCodegenOptions::strictFloat: every definition is wrapped in
   /// strict_float, except the multiply-add of a sum's accumulation (an FMA).
@@ -172,7 +172,6 @@ std::optional<Halide::Type> halideStorageType(Type type);
 
 /// Counts one Halide compilation (halideCompilations()).
 void countHalideCompilation();
-
 
 } // namespace mlir::attn
 

@@ -17,8 +17,7 @@ H::Func PipelineBuilder::clampedImage(const TensorView &t, uint64_t dims) {
   H::Func &f = clampedImages[{t.argument, dims}];
   if (f.defined())
     return f;
-  f = H::Func(
-      names.unique(t.image.name() + "_clamped" + std::to_string(dims)));
+  f = H::Func(names.unique(t.image.name() + "_clamped" + std::to_string(dims)));
   unsigned rank = t.rank();
   std::vector<H::Var> vars;
   std::vector<H::Expr> args;
@@ -44,9 +43,10 @@ void PipelineBuilder::addUse(const TensorView &tensor, unsigned consumer,
 /// Translates a guard or body block at `pt`; `args` are the block
 /// arguments' values (inputs, then dimensions). Reads are lazy: a read
 /// after an absent or out-of-range one is not checked.
-FailureOr<RegionValue>
-PipelineBuilder::translateRegion(Block &block, ArrayRef<H::Expr> args,
-                                 unsigned firstDimArg, const Point &pt) {
+FailureOr<RegionValue> PipelineBuilder::translateRegion(Block &block,
+                                                        ArrayRef<H::Expr> args,
+                                                        unsigned firstDimArg,
+                                                        const Point &pt) {
   RegionValue rv;
   llvm::DenseMap<Value, H::Expr> local;
   for (auto [i, a] : llvm::enumerate(block.getArguments()))
@@ -76,10 +76,9 @@ PipelineBuilder::translateRegion(Block &block, ArrayRef<H::Expr> args,
           if (provablyInRange(pt.op, d, read.getTensor(), k)) {
             // Per-tile stages compute whole tiles and blocks of rows:
             // past the extent, the read repeats the edge (never used).
-            coords.push_back(
-                t.isImage && isPadded(pt.op, d)
-                    ? H::min(pt.dims[d], t.extents[k] - 1)
-                    : pt.dims[d]);
+            coords.push_back(t.isImage && isPadded(pt.op, d)
+                                 ? H::min(pt.dims[d], t.extents[k] - 1)
+                                 : pt.dims[d]);
             continue;
           }
         }
@@ -94,10 +93,9 @@ PipelineBuilder::translateRegion(Block &block, ArrayRef<H::Expr> args,
         H::Expr oob = i64 < 0 || i64 >= ext64;
         // Clamped twice: in 64 bits (no wrap-around), then in 32 bits so
         // that Halide's bounds inference sees [0, extent).
-        coords.push_back(
-            H::clamp(H::cast(H::Int(32),
-                             H::clamp(i64, H::Expr(int64_t(0)), ext64 - 1)),
-                     0, ext - 1));
+        coords.push_back(H::clamp(
+            H::cast(H::Int(32), H::clamp(i64, H::Expr(int64_t(0)), ext64 - 1)),
+            0, ext - 1));
         code = firstError(
             code, errorIf(oob, newReadError(t, k, pt.op, "by attn.read")));
         oobAny = orE(oobAny, oob);
@@ -124,8 +122,8 @@ PipelineBuilder::translateRegion(Block &block, ArrayRef<H::Expr> args,
       const int64_t *c = HI::as_const_int(divisor);
       if (!c || *c == 0) {
         H::Expr code = newDivisionError(&op, pt.op);
-        rv.error = firstError(rv.error,
-                              errorIf(andE(rv.reached, divisor == 0), code));
+        rv.error =
+            firstError(rv.error, errorIf(andE(rv.reached, divisor == 0), code));
         rv.checked = true;
       }
     }
@@ -143,8 +141,8 @@ PipelineBuilder::translateRegion(Block &block, ArrayRef<H::Expr> args,
 /// extent of dimension `k` of `tensor`: e has no negative part and each
 /// disjunct holds a constraint S - 1 - e >= 0 with S a symbol or constant
 /// whose key is the extent's (the bound of the last tile, m1 * T + m0 < M).
-bool PipelineBuilder::filterBounds(EinsumOp op, AffineExpr e, Value tensor, unsigned k,
-                  ArrayRef<H::Expr> syms) {
+bool PipelineBuilder::filterBounds(EinsumOp op, AffineExpr e, Value tensor,
+                                   unsigned k, ArrayRef<H::Expr> syms) {
   std::optional<ArrayAttr> sets = op.getFilter();
   std::optional<LinearForm> f = linearize(e, op.getNumDims(), syms);
   const int64_t *low = f ? HI::as_const_int(HI::simplify(f->rest)) : nullptr;
@@ -157,9 +155,8 @@ bool PipelineBuilder::filterBounds(EinsumOp op, AffineExpr e, Value tensor, unsi
     for (unsigned c = 0; c < set.getNumConstraints(); ++c) {
       if (set.isEq(c))
         continue;
-      AffineExpr bound = simplifyAffineExpr(set.getConstraint(c) + e + 1,
-                                            set.getNumDims(),
-                                            set.getNumSymbols());
+      AffineExpr bound = simplifyAffineExpr(
+          set.getConstraint(c) + e + 1, set.getNumDims(), set.getNumSymbols());
       std::optional<std::string> boundKey;
       if (auto s = dyn_cast<AffineSymbolExpr>(bound))
         boundKey = sizeKey(op.getSymbols()[s.getPosition()]);
@@ -183,8 +180,7 @@ PipelineBuilder::contributionDomain(EinsumOp op, const Point &pt,
   if (op.hasGuard() || !op.getTables().empty())
     return std::nullopt;
   std::optional<AffineDomain> d = AffineDomain::fromIntegerSets(
-      op.getFilter() ? *op.getFilter() : ArrayAttr(), op.getNumDims(),
-      pt.syms);
+      op.getFilter() ? *op.getFilter() : ArrayAttr(), op.getNumDims(), pt.syms);
   for (auto [i, input] : llvm::enumerate(op.getInputs())) {
     const TensorView &t = tensors.find(input)->second;
     if (!d || t.presentIndex >= 0)
@@ -198,4 +194,3 @@ PipelineBuilder::contributionDomain(EinsumOp op, const Point &pt,
   }
   return d;
 }
-

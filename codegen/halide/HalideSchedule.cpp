@@ -236,8 +236,7 @@ int schedulePerTile(HalideStage &s, const HalideStage &online,
       computed.specialize(extent0 % (vectors * width) == 0);
     // The block is computed whole along rows and keys (past the extent,
     // reads of arguments repeat the edge); its storage has a fixed size.
-    s.func.compute_at(computed, o0)
-        .bound_storage(s.vars[v0], vectors * width);
+    s.func.compute_at(computed, o0).bound_storage(s.vars[v0], vectors * width);
     if (fixed[v0] > 0)
       s.func.bound_extent(s.vars[v0], vectors * width);
     std::vector<H::Var> storage{s.vars[v0]};
@@ -291,7 +290,8 @@ int schedulePerTile(HalideStage &s, const HalideStage &online,
     if (registerTile && v1 >= 0)
       order.push_back(o1);
     for (unsigned v = 0; v < rank; ++v)
-      if (static_cast<int>(v) != v0 && !(registerTile && static_cast<int>(v) == v1))
+      if (static_cast<int>(v) != v0 &&
+          !(registerTile && static_cast<int>(v) == v1))
         order.push_back(s.vars[v]);
     st.reorder(order);
   }
@@ -318,6 +318,51 @@ void scheduleOnline(HalideStage &s, int width) {
     if (v != row)
       order.push_back(s.vars[v]);
   st.reorder(order);
+}
+
+/// Transposed copies for vectorized reductions: a reduction vectorized along
+/// `lane[i]` that reads a tensor whose contiguous coordinate is a reduction
+/// variable and another coordinate the lanes reads a copy stored with the
+/// lane coordinate contiguous, made where the reduction is computed.
+void scheduleTransposedCopies(HalidePipeline &p,
+                              const std::vector<Placement> &placement,
+                              const std::vector<int> &lane,
+                              const std::vector<int> &tileOf,
+                              const std::vector<OutputTile> &tiles, int width) {
+  for (HalideMapRead &read : p.mapReads) {
+    HalideStage &s = p.stages[read.consumer];
+    Placement where = placement[read.consumer];
+    if (s.rvars.empty() || s.vars.empty() || s.output >= 0 || s.online ||
+        where == Placement::Inline || read.reductionVar.empty() ||
+        read.reductionVar[0] < 0 || lane[read.consumer] < 0 ||
+        (read.producer >= 0 && placement[read.producer] == Placement::PerTile))
+      continue;
+    int laneCoord = -1;
+    for (unsigned v = 1; v < read.pureVar.size(); ++v)
+      if (read.pureVar[v] == lane[read.consumer])
+        laneCoord = v;
+    if (laneCoord < 0)
+      continue;
+    H::Func copy = read.isImage ? read.image.in(s.func)
+                   : read.source.defined()
+                       ? read.source.in(s.func)
+                       : p.stages[read.producer].func.in(s.func);
+    std::vector<H::Var> args = copy.args();
+    std::vector<H::Var> storage{args[laneCoord]};
+    std::vector<H::VarOrRVar> loops{args[laneCoord]};
+    for (unsigned v = 0; v < args.size(); ++v)
+      if (static_cast<int>(v) != laneCoord) {
+        storage.push_back(args[v]);
+        loops.push_back(args[v]);
+      }
+    copy.reorder_storage(storage).reorder(loops);
+    copy.vectorize(args[laneCoord], width, H::TailStrategy::GuardWithIf);
+    if (where == Placement::Tile || where == Placement::PerTile)
+      copy.compute_at(p.outputs[tileOf[read.consumer]].func,
+                      tiles[tileOf[read.consumer]].tileVar);
+    else
+      copy.compute_root().parallel(args.back());
+  }
 }
 
 } // namespace
@@ -425,40 +470,7 @@ void mlir::attn::scheduleHalidePipeline(HalidePipeline &p,
     }
   }
 
-  // Transposed copies for vectorized reductions.
-  for (HalideMapRead &read : p.mapReads) {
-    HalideStage &s = p.stages[read.consumer];
-    Placement where = placement[read.consumer];
-    if (s.rvars.empty() || s.vars.empty() || s.output >= 0 || s.online ||
-        where == Placement::Inline || read.reductionVar.empty() ||
-        read.reductionVar[0] < 0 || lane[read.consumer] < 0 ||
-        (read.producer >= 0 && placement[read.producer] == Placement::PerTile))
-      continue;
-    int laneCoord = -1;
-    for (unsigned v = 1; v < read.pureVar.size(); ++v)
-      if (read.pureVar[v] == lane[read.consumer])
-        laneCoord = v;
-    if (laneCoord < 0)
-      continue;
-    H::Func copy = read.isImage          ? read.image.in(s.func)
-                   : read.source.defined() ? read.source.in(s.func)
-                                           : p.stages[read.producer].func.in(s.func);
-    std::vector<H::Var> args = copy.args();
-    std::vector<H::Var> storage{args[laneCoord]};
-    std::vector<H::VarOrRVar> loops{args[laneCoord]};
-    for (unsigned v = 0; v < args.size(); ++v)
-      if (static_cast<int>(v) != laneCoord) {
-        storage.push_back(args[v]);
-        loops.push_back(args[v]);
-      }
-    copy.reorder_storage(storage).reorder(loops);
-    copy.vectorize(args[laneCoord], width, H::TailStrategy::GuardWithIf);
-    if (where == Placement::Tile || where == Placement::PerTile)
-      copy.compute_at(p.outputs[tileOf[read.consumer]].func,
-                      tiles[tileOf[read.consumer]].tileVar);
-    else
-      copy.compute_root().parallel(args.back());
-  }
+  scheduleTransposedCopies(p, placement, lane, tileOf, tiles, width);
 
   // Tile classes: before everything, parallel over their outermost var.
   for (H::Func &f : p.tileClasses) {

@@ -25,8 +25,9 @@ std::string FuncNames::unique(const std::string &base) {
     s = "f" + s;
   // Halide names its temporaries t123, b4, ...
   if (s.size() > 1 && std::islower(static_cast<unsigned char>(s[0])) &&
-      std::all_of(s.begin() + 1, s.end(),
-                  [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
+      std::all_of(s.begin() + 1, s.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c));
+      }))
     s += "_";
   std::string name = s;
   for (int k = 2; used.count(name); ++k)
