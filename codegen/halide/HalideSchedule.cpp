@@ -1,6 +1,7 @@
 // The schedule half of the CPU code generator (Halide's algorithm/schedule
-// split): how the Funcs that HalideEmitter.cpp defines are computed. Nothing
-// here changes what is computed; tile sizes and widths come from the options.
+// split): how the Funcs that the emitter (HalideEmitter.cpp and its parts)
+// defines are computed. Nothing here changes what is computed; tile sizes and
+// widths come from the options.
 //
 // Outputs: the innermost dimension vectorized, the next one split into tiles
 // of `rowTile` rows, the tile index fused with every outer dimension into one
@@ -157,7 +158,7 @@ std::vector<int> perTileOwners(const HalidePipeline &p) {
 /// dimension), or 4 vectors, with its reduction loops outside that block,
 /// which LLVM keeps in registers. The block is computed whole along rows and
 /// keys (reads of arguments past their extents repeat the edge,
-/// HalideEmitter.cpp), and a run-time extent is specialized for multiples of
+/// HalideEinsum.cpp), and a run-time extent is specialized for multiples of
 /// the block, so that it needs no guards. A var the where-clause reads (the
 /// rows, at a causal diagonal) stays outside the reduction loops: one bound
 /// per row.
