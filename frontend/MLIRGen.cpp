@@ -806,7 +806,11 @@ LogicalResult KernelEmitter::emitStatement(const StatementInfo &si) {
   for (unsigned i = 0; i < numLhs; ++i)
     resultDims.push_back(si.dims[i].range);
   RankedTensorType resultType = tensorType(resultDims, computeType);
-  auto einsum = EinsumOp::create(b, l, resultType, inputs, tables, sizes,
+  // Named by the statement's result ("S"): code generators name what they
+  // build after it (locationText and diagnostics show the file position).
+  Location named =
+      NameLoc::get(b.getStringAttr(info.tensors[si.tensor].name), l);
+  auto einsum = EinsumOp::create(b, named, resultType, inputs, tables, sizes,
                                  symbols, maps, reductionKind(si.kind), filter);
   // The source index names, for remarks ("rank m: 1 pass") and people.
   SmallVector<Attribute> indexNames;

@@ -37,7 +37,7 @@ bool namesDistinctDims(AffineMap map) {
 }
 
 std::string lineOf(Operation *op) {
-  if (auto l = dyn_cast<FileLineColLoc>(op->getLoc()))
+  if (auto l = op->getLoc()->findInstanceOf<FileLineColLoc>())
     return "line " + std::to_string(l.getLine());
   return "elsewhere";
 }

@@ -194,7 +194,7 @@ LogicalResult mlir::attn::runKernelOnCpu(func::FuncOp kernel,
       if (d.getSeverity() != DiagnosticSeverity::Error)
         return success();
       std::string loc;
-      if (auto file = dyn_cast<FileLineColLoc>(d.getLocation()))
+      if (auto file = d.getLocation()->findInstanceOf<FileLineColLoc>())
         loc = file.getFilename().str() + ":" + std::to_string(file.getLine()) +
               ":" + std::to_string(file.getColumn()) + ": ";
       diagnostics += (diagnostics.empty() ? "" : "\n") + loc + d.str();

@@ -41,6 +41,16 @@ struct HalideArgument {
   HalideScalarParam scalar;      // scalars
 };
 
+/// What a stage var is in the one-pass form (DimensionRoles, from the IR's
+/// structure): its rank (-1: none, as the block of an attn.online's rows),
+/// whether it is a tile index (m1), and the tile size T where it runs over a
+/// tiled rank (m) or a tile's elements (m0), else 0.
+struct HalideVarRole {
+  int rank = -1;
+  bool tileIndex = false;
+  int64_t tiledSize = 0;
+};
+
 /// One Func of the algorithm as the scheduler sees it.
 struct HalideStage {
   std::string name;
@@ -61,8 +71,8 @@ struct HalideStage {
   uint64_t whereVars = 0;
   /// The extent of each var (Int(32); may be undefined).
   std::vector<Halide::Expr> extents;
-  /// The source index name of each var (attn.indices; "" if none).
-  std::vector<std::string> varNames;
+  /// What each var is in the one-pass form.
+  std::vector<HalideVarRole> varRoles;
   /// An attn.online's state: `rvars` run over the tiles; `blockVar` is the
   /// var of the row within a block of the blocked dimension, or -1.
   bool online = false;
@@ -112,20 +122,13 @@ struct HalidePipeline {
   std::vector<HalideStage> stages; // in definition order (producers first)
   std::vector<HalideMapRead> mapReads;
   std::vector<HalideOutput> outputs;
-  /// Lanes of vectorized loops and rows per parallel task (HalideCodegenOptions;
-  /// 0 there picks the target's f32 vector width, and twice that as the row
-  /// tile of a kernel with an attn.online).
+  /// Lanes of vectorized loops and rows per parallel task
+  /// (HalideCodegenOptions; 0 there picks the target's f32 vector width, and
+  /// twice that as the row tile of a kernel with an attn.online).
   int vectorWidth = 1, rowTile = 1;
   /// HalideCodegenOptions::strictFloat: every definition is wrapped in
   /// strict_float, except the multiply-add of a sum's accumulation (an FMA).
   bool strictFloat = true;
-  /// attn.tiled: rank `rank` (m) split into tiles `index` (m1) of `size`
-  /// elements `element` (m0); the names are attn.indices names.
-  struct Tiling {
-    std::string index, rank, element;
-    int64_t size = 0;
-  };
-  std::vector<Tiling> tilings;
   /// A scalar Int(32) Func: 0, or 1 + the index into `runErrors` of an error
   /// at a contributing point (an out-of-range read, an integer division by
   /// zero). Undefined when no such error can happen.
@@ -169,7 +172,6 @@ std::optional<Halide::Type> halideStorageType(Type type);
 
 /// Counts one Halide compilation (halideCompilations()).
 void countHalideCompilation();
-
 
 } // namespace mlir::attn
 

@@ -81,47 +81,11 @@ H::Expr mlir::attn::halideConvert(const H::Expr &e, H::Type to) {
   return H::saturating_cast(to, e);
 }
 
-FailureOr<H::Expr>
-mlir::attn::translateScalarOp(Operation *op,
-                              llvm::function_ref<H::Expr(Value)> lookup,
-                              H::Type indexType) {
-  auto unsupported = [&]() -> FailureOr<H::Expr> {
-    op->emitOpError("is not supported by the Halide code generator");
-    return failure();
-  };
-  if (op->getNumResults() != 1)
-    return unsupported();
-  Type resultType = op->getResult(0).getType();
-  std::optional<H::Type> rt = halideValueType(resultType, indexType);
-  if (!rt)
-    return unsupported();
-  SmallVector<H::Expr> in;
-  for (Value v : op->getOperands()) {
-    H::Expr e = lookup(v);
-    if (!e.defined()) {
-      op->emitOpError("uses a value the Halide code generator cannot "
-                      "see here");
-      return failure();
-    }
-    // Index values computed at function level are Int(32); inside a region
-    // index arithmetic is Int(64).
-    if (v.getType().isIndex() && e.type() != indexType)
-      e = H::cast(indexType, e);
-    in.push_back(e);
-  }
-  H::Type t = *rt;
+namespace {
 
-  if (auto c = dyn_cast<arith::ConstantOp>(op)) {
-    if (auto f = dyn_cast<FloatAttr>(c.getValue()))
-      return HI::make_const(t, f.getValueAsDouble());
-    if (auto i = dyn_cast<IntegerAttr>(c.getValue())) {
-      if (t.is_bool())
-        return i.getValue().isZero() ? HI::const_false() : HI::const_true();
-      return HI::make_const(t, i.getValue().getSExtValue());
-    }
-    return unsupported();
-  }
-
+/// Float arithmetic, comparisons and select. The expression of `op` (undefined:
+/// unsupported), or nothing where `op` is not one of these.
+std::optional<H::Expr> floatOp(Operation *op, ArrayRef<H::Expr> in, H::Type t) {
   // Float arithmetic.
   if (isa<arith::AddFOp>(op))
     return in[0] + in[1];
@@ -185,11 +149,18 @@ mlir::attn::translateScalarOp(Operation *op,
     case P::UNO:
       return unordered;
     }
-    return unsupported();
+    return H::Expr();
   }
   if (isa<arith::SelectOp>(op))
     return H::select(in[0], in[1], in[2]);
 
+  return std::nullopt;
+}
+
+/// Conversions between float, integer and index types. The expression of `op`
+/// (undefined: unsupported), or nothing where `op` is not one of these.
+std::optional<H::Expr> conversionOp(Operation *op, ArrayRef<H::Expr> in,
+                                    H::Type t) {
   // Conversions.
   if (isa<arith::ExtFOp, arith::TruncFOp>(op))
     return H::cast(t, in[0]);
@@ -230,6 +201,14 @@ mlir::attn::translateScalarOp(Operation *op,
     return H::cast(t, v);
   }
 
+  return std::nullopt;
+}
+
+/// Integer arithmetic (signless: two's complement) and comparisons. The
+/// expression of `op` (undefined: unsupported), or nothing where `op` is not
+/// one of these.
+std::optional<H::Expr> integerOp(Operation *op, ArrayRef<H::Expr> in,
+                                 H::Type t) {
   // Integer arithmetic (signless: two's complement).
   auto boolAsInt = [&](H::Expr e) {
     return e.type().is_bool()
@@ -243,7 +222,7 @@ mlir::attn::translateScalarOp(Operation *op,
   if (isa<arith::XOrIOp>(op))
     return t.is_bool() ? (in[0] != in[1]) : (in[0] ^ in[1]);
   if (t.is_bool() && !isa<arith::CmpIOp>(op))
-    return unsupported();
+    return H::Expr();
   if (isa<arith::AddIOp>(op))
     return in[0] + in[1];
   if (isa<arith::SubIOp>(op))
@@ -301,14 +280,20 @@ mlir::attn::translateScalarOp(Operation *op,
     case P::uge:
       return unsignedOf(a) >= unsignedOf(b);
     }
-    return unsupported();
+    return H::Expr();
   }
 
+  return std::nullopt;
+}
+
+/// The math dialect. The expression of `op` (undefined: unsupported), or
+/// nothing where `op` is not one of these.
+std::optional<H::Expr> mathOp(Operation *op, ArrayRef<H::Expr> in, H::Type t) {
   // Math.
   if (!t.is_float() && isa<math::AbsIOp>(op))
     return H::select(in[0] < 0, -in[0], in[0]);
   if (!t.is_float())
-    return unsupported();
+    return H::Expr();
   H::Expr x = in.empty() ? H::Expr() : in[0];
   H::Expr one = HI::make_one(t);
   if (isa<math::ExpOp>(op))
@@ -376,5 +361,54 @@ mlir::attn::translateScalarOp(Operation *op,
     return x * in[1] + in[2];
   if (isa<math::ErfOp>(op) && t == H::Float(32))
     return H::erf(x);
+  return std::nullopt;
+}
+
+} // namespace
+
+FailureOr<H::Expr>
+mlir::attn::translateScalarOp(Operation *op,
+                              llvm::function_ref<H::Expr(Value)> lookup,
+                              H::Type indexType) {
+  auto unsupported = [&]() -> FailureOr<H::Expr> {
+    op->emitOpError("is not supported by the Halide code generator");
+    return failure();
+  };
+  if (op->getNumResults() != 1)
+    return unsupported();
+  Type resultType = op->getResult(0).getType();
+  std::optional<H::Type> rt = halideValueType(resultType, indexType);
+  if (!rt)
+    return unsupported();
+  SmallVector<H::Expr> in;
+  for (Value v : op->getOperands()) {
+    H::Expr e = lookup(v);
+    if (!e.defined()) {
+      op->emitOpError("uses a value the Halide code generator cannot "
+                      "see here");
+      return failure();
+    }
+    // Index values computed at function level are Int(32); inside a region
+    // index arithmetic is Int(64).
+    if (v.getType().isIndex() && e.type() != indexType)
+      e = H::cast(indexType, e);
+    in.push_back(e);
+  }
+  H::Type t = *rt;
+
+  if (auto c = dyn_cast<arith::ConstantOp>(op)) {
+    if (auto f = dyn_cast<FloatAttr>(c.getValue()))
+      return HI::make_const(t, f.getValueAsDouble());
+    if (auto i = dyn_cast<IntegerAttr>(c.getValue())) {
+      if (t.is_bool())
+        return i.getValue().isZero() ? HI::const_false() : HI::const_true();
+      return HI::make_const(t, i.getValue().getSExtValue());
+    }
+    return unsupported();
+  }
+
+  for (auto group : {floatOp, conversionOp, integerOp, mathOp})
+    if (std::optional<H::Expr> e = group(op, in, t))
+      return e->defined() ? FailureOr<H::Expr>(*e) : unsupported();
   return unsupported();
 }

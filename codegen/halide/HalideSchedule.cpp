@@ -1,6 +1,7 @@
 // The schedule half of the CPU code generator (Halide's algorithm/schedule
-// split): how the Funcs that HalideEmitter.cpp defines are computed. Nothing
-// here changes what is computed; tile sizes and widths come from the options.
+// split): how the Funcs that the emitter (HalideEmitter.cpp and its parts)
+// defines are computed. Nothing here changes what is computed; tile sizes and
+// widths come from the options.
 //
 // Outputs: the innermost dimension vectorized, the next one split into tiles
 // of `rowTile` rows, the tile index fused with every outer dimension into one
@@ -99,23 +100,6 @@ OutputTile scheduleOutput(HalideStage &s, int width, int rowTile) {
   return tile;
 }
 
-/// The tiling whose tile index (m1), rank (m) or element (m0) is `name`.
-const HalidePipeline::Tiling *tilingOf(const HalidePipeline &p,
-                                      const std::string &name,
-                                      std::string HalidePipeline::Tiling::*role) {
-  for (const HalidePipeline::Tiling &t : p.tilings)
-    if (!name.empty() && t.*role == name)
-      return &t;
-  return nullptr;
-}
-bool isTileIndex(const HalidePipeline &p, const std::string &n) {
-  return tilingOf(p, n, &HalidePipeline::Tiling::index);
-}
-bool isTiled(const HalidePipeline &p, const std::string &n) {
-  return tilingOf(p, n, &HalidePipeline::Tiling::rank) ||
-         tilingOf(p, n, &HalidePipeline::Tiling::element);
-}
-
 /// For each stage, the attn.online stage whose tiles it is computed for, or
 /// -1: the online's inputs (the per-tile partials) and, transitively, the
 /// producers read only by such stages that carry a tiled index (m1, m0, or
@@ -135,8 +119,8 @@ std::vector<int> perTileOwners(const HalidePipeline &p) {
   for (unsigned i = numStages; i-- > 0;) {
     const HalideStage &s = p.stages[i];
     if (owner[i] >= 0 || !eligible(s) ||
-        llvm::none_of(s.varNames, [&](const std::string &n) {
-          return isTileIndex(p, n) || isTiled(p, n);
+        llvm::none_of(s.varRoles, [](const HalideVarRole &r) {
+          return r.tileIndex || r.tiledSize > 0;
         }))
       continue;
     int o = owner[s.uses.front().consumer];
@@ -174,7 +158,7 @@ std::vector<int> perTileOwners(const HalidePipeline &p) {
 /// dimension), or 4 vectors, with its reduction loops outside that block,
 /// which LLVM keeps in registers. The block is computed whole along rows and
 /// keys (reads of arguments past their extents repeat the edge,
-/// HalideEmitter.cpp), and a run-time extent is specialized for multiples of
+/// HalideEinsum.cpp), and a run-time extent is specialized for multiples of
 /// the block, so that it needs no guards. A var the where-clause reads (the
 /// rows, at a causal diagonal) stays outside the reduction loops: one bound
 /// per row.
@@ -184,19 +168,19 @@ int schedulePerTile(HalideStage &s, const HalideStage &online,
   H::LoopLevel tile(online.func, online.rvars.back());
   const auto guard = H::TailStrategy::GuardWithIf;
   unsigned rank = s.vars.size();
-  std::string rowName =
-      online.blockVar >= 0 ? online.varNames[online.blockVar] : "";
+  int rowRank =
+      online.blockVar >= 0 ? online.varRoles[online.blockVar].rank : -1;
+  auto sameRank = [](const HalideVarRole &a, const HalideVarRole &b) {
+    return a.rank >= 0 && a.rank == b.rank;
+  };
   std::vector<int> fixed(rank, 0); // extent per tile, 0 if not fixed
   for (unsigned v = 0; v < rank; ++v) {
-    const std::string &n = s.varNames[v];
-    using T = HalidePipeline::Tiling;
-    const T *t = nullptr;
-    if (tilingOf(p, n, &T::index))
+    const HalideVarRole &r = s.varRoles[v];
+    if (r.tileIndex)
       fixed[v] = 1;
-    else if ((t = tilingOf(p, n, &T::rank)) ||
-             (t = tilingOf(p, n, &T::element)))
-      fixed[v] = static_cast<int>(t->size);
-    else if (!rowName.empty() && n == rowName)
+    else if (r.tiledSize > 0)
+      fixed[v] = static_cast<int>(r.tiledSize);
+    else if (rowRank >= 0 && r.rank == rowRank)
       fixed[v] = p.rowTile;
   }
   auto inWhere = [&](int v) { return s.whereVars >> v & 1; };
@@ -213,7 +197,7 @@ int schedulePerTile(HalideStage &s, const HalideStage &online,
   // dimension (the online state's innermost), never one with extent 1.
   for (unsigned v = 0; v < rank && v1 < 0; ++v)
     if (static_cast<int>(v) != v0 && !inWhere(v) &&
-        (fixed[v] > 1 || s.varNames[v] == online.varNames[0]))
+        (fixed[v] > 1 || sameRank(s.varRoles[v], online.varRoles[0])))
       v1 = v;
 
   // Vectors per register block along v0: 4 without a second var.
@@ -253,8 +237,7 @@ int schedulePerTile(HalideStage &s, const HalideStage &online,
       computed.specialize(extent0 % (vectors * width) == 0);
     // The block is computed whole along rows and keys (past the extent,
     // reads of arguments repeat the edge); its storage has a fixed size.
-    s.func.compute_at(computed, o0)
-        .bound_storage(s.vars[v0], vectors * width);
+    s.func.compute_at(computed, o0).bound_storage(s.vars[v0], vectors * width);
     if (fixed[v0] > 0)
       s.func.bound_extent(s.vars[v0], vectors * width);
     std::vector<H::Var> storage{s.vars[v0]};
@@ -308,7 +291,8 @@ int schedulePerTile(HalideStage &s, const HalideStage &online,
     if (registerTile && v1 >= 0)
       order.push_back(o1);
     for (unsigned v = 0; v < rank; ++v)
-      if (static_cast<int>(v) != v0 && !(registerTile && static_cast<int>(v) == v1))
+      if (static_cast<int>(v) != v0 &&
+          !(registerTile && static_cast<int>(v) == v1))
         order.push_back(s.vars[v]);
     st.reorder(order);
   }
@@ -335,6 +319,51 @@ void scheduleOnline(HalideStage &s, int width) {
     if (v != row)
       order.push_back(s.vars[v]);
   st.reorder(order);
+}
+
+/// Transposed copies for vectorized reductions: a reduction vectorized along
+/// `lane[i]` that reads a tensor whose contiguous coordinate is a reduction
+/// variable and another coordinate the lanes reads a copy stored with the
+/// lane coordinate contiguous, made where the reduction is computed.
+void scheduleTransposedCopies(HalidePipeline &p,
+                              const std::vector<Placement> &placement,
+                              const std::vector<int> &lane,
+                              const std::vector<int> &tileOf,
+                              const std::vector<OutputTile> &tiles, int width) {
+  for (HalideMapRead &read : p.mapReads) {
+    HalideStage &s = p.stages[read.consumer];
+    Placement where = placement[read.consumer];
+    if (s.rvars.empty() || s.vars.empty() || s.output >= 0 || s.online ||
+        where == Placement::Inline || read.reductionVar.empty() ||
+        read.reductionVar[0] < 0 || lane[read.consumer] < 0 ||
+        (read.producer >= 0 && placement[read.producer] == Placement::PerTile))
+      continue;
+    int laneCoord = -1;
+    for (unsigned v = 1; v < read.pureVar.size(); ++v)
+      if (read.pureVar[v] == lane[read.consumer])
+        laneCoord = v;
+    if (laneCoord < 0)
+      continue;
+    H::Func copy = read.isImage ? read.image.in(s.func)
+                   : read.source.defined()
+                       ? read.source.in(s.func)
+                       : p.stages[read.producer].func.in(s.func);
+    std::vector<H::Var> args = copy.args();
+    std::vector<H::Var> storage{args[laneCoord]};
+    std::vector<H::VarOrRVar> loops{args[laneCoord]};
+    for (unsigned v = 0; v < args.size(); ++v)
+      if (static_cast<int>(v) != laneCoord) {
+        storage.push_back(args[v]);
+        loops.push_back(args[v]);
+      }
+    copy.reorder_storage(storage).reorder(loops);
+    copy.vectorize(args[laneCoord], width, H::TailStrategy::GuardWithIf);
+    if (where == Placement::Tile || where == Placement::PerTile)
+      copy.compute_at(p.outputs[tileOf[read.consumer]].func,
+                      tiles[tileOf[read.consumer]].tileVar);
+    else
+      copy.compute_root().parallel(args.back());
+  }
 }
 
 } // namespace
@@ -442,40 +471,7 @@ void mlir::attn::scheduleHalidePipeline(HalidePipeline &p,
     }
   }
 
-  // Transposed copies for vectorized reductions.
-  for (HalideMapRead &read : p.mapReads) {
-    HalideStage &s = p.stages[read.consumer];
-    Placement where = placement[read.consumer];
-    if (s.rvars.empty() || s.vars.empty() || s.output >= 0 || s.online ||
-        where == Placement::Inline || read.reductionVar.empty() ||
-        read.reductionVar[0] < 0 || lane[read.consumer] < 0 ||
-        (read.producer >= 0 && placement[read.producer] == Placement::PerTile))
-      continue;
-    int laneCoord = -1;
-    for (unsigned v = 1; v < read.pureVar.size(); ++v)
-      if (read.pureVar[v] == lane[read.consumer])
-        laneCoord = v;
-    if (laneCoord < 0)
-      continue;
-    H::Func copy = read.isImage          ? read.image.in(s.func)
-                   : read.source.defined() ? read.source.in(s.func)
-                                           : p.stages[read.producer].func.in(s.func);
-    std::vector<H::Var> args = copy.args();
-    std::vector<H::Var> storage{args[laneCoord]};
-    std::vector<H::VarOrRVar> loops{args[laneCoord]};
-    for (unsigned v = 0; v < args.size(); ++v)
-      if (static_cast<int>(v) != laneCoord) {
-        storage.push_back(args[v]);
-        loops.push_back(args[v]);
-      }
-    copy.reorder_storage(storage).reorder(loops);
-    copy.vectorize(args[laneCoord], width, H::TailStrategy::GuardWithIf);
-    if (where == Placement::Tile || where == Placement::PerTile)
-      copy.compute_at(p.outputs[tileOf[read.consumer]].func,
-                      tiles[tileOf[read.consumer]].tileVar);
-    else
-      copy.compute_root().parallel(args.back());
-  }
+  scheduleTransposedCopies(p, placement, lane, tileOf, tiles, width);
 
   // Tile classes: before everything, parallel over their outermost var.
   for (H::Func &f : p.tileClasses) {

@@ -71,7 +71,7 @@ public:
       : handler(context, [this](Diagnostic &diag) {
           llvm::raw_string_ostream os(text);
           Location loc = diag.getLocation();
-          if (auto flc = dyn_cast<FileLineColLoc>(loc))
+          if (auto flc = loc->findInstanceOf<FileLineColLoc>())
             os << flc.getFilename().getValue() << ":" << flc.getLine() << ":"
                << flc.getColumn() << ": ";
           else if (!isa<UnknownLoc>(loc))

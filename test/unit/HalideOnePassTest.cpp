@@ -143,19 +143,25 @@ TEST(HalideOnePass, ScoresAreComputedPerTile) {
     SCOPED_TRACE(file);
     std::string stmt = loweredOnePass(file, 64);
     // The online state's update loops over the tiles (its RDom over m1);
-    // the scores (the first einsum, e0) are produced inside that loop, not
-    // before it: no queries x keys tensor is ever allocated.
-    std::smatch tiles;
+    // the scores (the first einsum, the statement S) are produced inside
+    // that loop, not before it: no queries x keys tensor is ever allocated.
+    // The state is named after the running maximum GM (GM_online).
+    // (Halide adds $N to a name it has seen before in the process.)
+    std::smatch tiles, scores;
     ASSERT_TRUE(std::regex_search(
-        stmt, tiles, std::regex(R"(for \(o\d+\$\d+\.s1\.o\d+_r\$x)")))
+        stmt, tiles,
+        std::regex(R"(for \(GM_online(\$\d+)?\.s1\.GM_online_r\$x)")))
         << stmt;
-    size_t loop = tiles.position(0);
-    size_t scores = stmt.find("produce e0$");
-    ASSERT_NE(scores, std::string::npos) << stmt;
-    EXPECT_GT(scores, loop) << stmt;
+    ASSERT_TRUE(
+        std::regex_search(stmt, scores, std::regex(R"(produce S(\$\d+)? \{)")))
+        << stmt;
+    EXPECT_GT(scores.position(0), tiles.position(0)) << stmt;
     // Presence is affine here: no per-element presence flag is stored
-    // (a second tuple element, e<N>$<k>.1) for any einsum.
-    EXPECT_FALSE(std::regex_search(stmt, std::regex(R"(e\d+\$\d+\.1\[)")))
+    // (a second tuple element, NAME.1 or NAME$k.1) for any einsum (the
+    // online state's second element is a sum).
+    EXPECT_FALSE(std::regex_search(
+        stmt,
+        std::regex(R"((^|[^\w$.])(?!GM_online\b)[A-Za-z]\w*(\$\d+)?\.1\[)")))
         << stmt;
   }
 }
@@ -210,7 +216,9 @@ TEST(HalideOnePass, BlockSparseMostlyEmptyLayout) {
         // The class is computed and read by the tile loop's where-clause.
         const std::string stmt = compiled->loweredStatement();
         EXPECT_TRUE(std::regex_search(
-            stmt, std::regex(R"(if \(o\d+_tile_class(\$\d+)?\[.*o\d+_r\$x\] != \(uint8\)0\))")))
+            stmt,
+            std::regex(
+                R"(if \(GM_online_tile_class(\$\d+)?\[.*GM_online_r\$x\] != \(uint8\)0\))")))
             << stmt.substr(0, 3000);
       }
       std::vector<RefTensor> got;
