@@ -79,14 +79,21 @@ SizeModel::SizeModel(func::FuncOp kernel, int64_t longSize, int64_t shortSize)
     visit(kernel.getResultAttrOfType<ArrayAttr>(i, kDimsAttr));
 }
 
+/// The function whose argument `arg` is (null for a block argument of any
+/// other block, e.g. in IR that only verifies).
+static func::FuncOp kernelOf(BlockArgument arg) {
+  if (!arg || !arg.getOwner()->isEntryBlock())
+    return {};
+  return dyn_cast_if_present<func::FuncOp>(arg.getOwner()->getParentOp());
+}
+
 SizePoly SizeModel::of(Value size) {
   if (std::optional<int64_t> c = getConstantIntValue(size))
     return SizePoly::constant(*c);
   if (auto dim = size.getDefiningOp<tensor::DimOp>()) {
     auto arg = dyn_cast<BlockArgument>(dim.getSource());
     std::optional<int64_t> k = dim.getConstantIndex();
-    auto kernel = arg ? dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp())
-                      : func::FuncOp();
+    func::FuncOp kernel = kernelOf(arg);
     auto dims = kernel ? kernel.getArgAttrOfType<ArrayAttr>(arg.getArgNumber(),
                                                             kDimsAttr)
                        : ArrayAttr();
@@ -96,8 +103,7 @@ SizePoly SizeModel::of(Value size) {
   }
   if (auto cast = size.getDefiningOp<arith::IndexCastOp>()) {
     auto arg = dyn_cast<BlockArgument>(cast.getIn());
-    auto kernel = arg ? dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp())
-                      : func::FuncOp();
+    func::FuncOp kernel = kernelOf(arg);
     if (kernel)
       if (auto name = kernel.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
                                                           kNameAttr))

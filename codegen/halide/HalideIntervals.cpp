@@ -1,8 +1,10 @@
-// Affine expressions as Halide expressions; interval arithmetic over the box
-// of iteration points (the read-range proof); the run-time tile classes of an
-// attn.online (its tile loop's where-clause where presence reads tensors).
+// Affine expressions as Halide expressions; the read-range proof (the shared
+// tile-interval analysis, passes/TileIntervals.h, in Halide expressions); the
+// run-time tile classes of an attn.online (its tile loop's where-clause where
+// presence reads tensors).
 #include "codegen/halide/HalideIntervals.h"
 #include "codegen/halide/HalideScalarOps.h"
+#include "passes/TileIntervals.h"
 
 #include <limits>
 #include <map>
@@ -56,65 +58,56 @@ FailureOr<H::Expr> halide::translateAffine(AffineExpr e, ArrayRef<H::Expr> dims,
   }
 }
 
-/// Floor and ceiling division by a fixed k are monotone in the dividend
-/// (Halide's x / 0 is 0, a constant), so the ends map to the ends.
+namespace {
+
+/// The tile-interval analysis (passes/TileIntervals.h) in Int(64) Halide
+/// expressions evaluated at run time. It divides by every constant and by a
+/// symbol: halideFloorDiv is floor division for either sign, and Halide's
+/// x / 0 is 0 (then x mod 0 is x), the semantics the analysis asks for.
+struct HalideIntervalDomain {
+  using Value = H::Expr;
+  using Bool = H::Expr;
+  static constexpr bool dividesBySymbol = true;
+  Value constant(int64_t v) { return H::Expr(v); }
+  Value add(const Value &x, const Value &y) { return x + y; }
+  Value mul(const Value &x, const Value &y) { return x * y; }
+  Value min(const Value &x, const Value &y) { return H::min(x, y); }
+  Value max(const Value &x, const Value &y) { return H::max(x, y); }
+  bool dividesBy(int64_t) { return true; }
+  std::optional<int64_t> constantValue(const Value &) { return std::nullopt; }
+  Value floorDiv(const Value &x, const Value &k) {
+    return halideFloorDiv(x, k);
+  }
+  Value ceilDiv(const Value &x, const Value &k) {
+    return -halideFloorDiv(-x, k);
+  }
+  Bool boolean(bool v) { return v ? HI::const_true() : HI::const_false(); }
+  Bool andB(const Bool &x, const Bool &y) { return x && y; }
+  Bool orB(const Bool &x, const Bool &y) { return x || y; }
+  Bool isZero(const Value &x) { return x == 0; }
+  Bool isPositive(const Value &x) { return x > 0; }
+  Bool isNegative(const Value &x) { return x < 0; }
+  Bool isNonNegative(const Value &x) { return x >= 0; }
+  Value select(const Bool &c, const Value &x, const Value &y) {
+    return H::select(c, x, y);
+  }
+};
+
+} // namespace
+
 std::optional<Interval64> halide::boxInterval(AffineExpr e,
                                               ArrayRef<H::Expr> sizes,
                                               ArrayRef<H::Expr> syms) {
   auto i64 = [](const H::Expr &x) { return H::cast(H::Int(64), x); };
-  switch (e.getKind()) {
-  case AffineExprKind::Constant: {
-    H::Expr c(int64_t(cast<AffineConstantExpr>(e).getValue()));
-    return Interval64{c, c};
-  }
-  case AffineExprKind::DimId:
-    return Interval64{H::Expr(int64_t(0)),
-                      i64(sizes[cast<AffineDimExpr>(e).getPosition()]) - 1};
-  case AffineExprKind::SymbolId: {
-    H::Expr s = i64(syms[cast<AffineSymbolExpr>(e).getPosition()]);
-    return Interval64{s, s};
-  }
-  default:
-    break;
-  }
-  auto bin = cast<AffineBinaryOpExpr>(e);
-  std::optional<Interval64> a = boxInterval(bin.getLHS(), sizes, syms);
-  std::optional<Interval64> b = boxInterval(bin.getRHS(), sizes, syms);
-  if (!a || !b)
-    return std::nullopt;
-  auto hull = [](const H::Expr &x, const H::Expr &y) {
-    return Interval64{H::min(x, y), H::max(x, y)};
-  };
-  switch (e.getKind()) {
-  case AffineExprKind::Add:
-    return Interval64{a->lo + b->lo, a->hi + b->hi};
-  case AffineExprKind::Mul: {
-    H::Expr p0 = a->lo * b->lo, p1 = a->lo * b->hi, p2 = a->hi * b->lo,
-            p3 = a->hi * b->hi;
-    return Interval64{H::min(H::min(p0, p1), H::min(p2, p3)),
-                      H::max(H::max(p0, p1), H::max(p2, p3))};
-  }
-  default:
-    break;
-  }
-  // Divisions and modulo: by a fixed value (a constant or a symbol) only.
-  if (!b->lo.same_as(b->hi))
-    return std::nullopt;
-  H::Expr k = b->lo;
-  switch (e.getKind()) {
-  case AffineExprKind::FloorDiv:
-    return hull(halideFloorDiv(a->lo, k), halideFloorDiv(a->hi, k));
-  case AffineExprKind::CeilDiv:
-    return hull(-halideFloorDiv(-a->lo, k), -halideFloorDiv(-a->hi, k));
-  case AffineExprKind::Mod:
-    // halideFloorMod: in [0, k - 1] for k > 0, [k + 1, 0] for k < 0, the
-    // dividend itself for k = 0.
-    return Interval64{
-        H::select(k > 0, H::Expr(int64_t(0)), H::select(k < 0, k + 1, a->lo)),
-        H::select(k > 0, k - 1, H::select(k < 0, H::Expr(int64_t(0)), a->hi))};
-  default:
-    return std::nullopt;
-  }
+  SmallVector<std::optional<Interval64>> box;
+  for (const H::Expr &size : sizes)
+    box.push_back(Interval64{H::Expr(int64_t(0)), i64(size) - 1});
+  SmallVector<H::Expr> symbols;
+  for (const H::Expr &s : syms)
+    symbols.push_back(i64(s));
+  HalideIntervalDomain domain;
+  return intervalOf(e, ArrayRef<std::optional<Interval64>>(box),
+                    ArrayRef<H::Expr>(symbols), domain);
 }
 
 std::optional<TileClasses>

@@ -5,6 +5,7 @@
 #define ATTN_CODEGEN_HALIDE_HALIDEINTERVALS_H
 
 #include "dialect/AttnOps.h"
+#include "passes/TileIntervals.h"
 
 #include "mlir/IR/AffineExpr.h"
 
@@ -24,9 +25,7 @@ FailureOr<Halide::Expr> translateAffine(AffineExpr e,
                                         Operation *op);
 
 /// A range [lo, hi] of Int(64) expressions, evaluated at run time.
-struct Interval64 {
-  Halide::Expr lo, hi;
-};
+using Interval64 = Interval<Halide::Expr>;
 
 /// The range of affine `e` over the box where every dimension d ranges over
 /// [0, sizes[d] - 1]; nothing where it cannot be bounded (a division or
