@@ -97,7 +97,7 @@ SizePoly SizeModel::of(Value size) {
     auto dims = kernel ? kernel.getArgAttrOfType<ArrayAttr>(arg.getArgNumber(),
                                                             kDimsAttr)
                        : ArrayAttr();
-    if (k && dims && *k < static_cast<int64_t>(dims.size()))
+    if (k && dims && *k >= 0 && *k < static_cast<int64_t>(dims.size()))
       if (auto name = dyn_cast<StringAttr>(dims[*k]))
         return SizePoly::atom(name.str());
   }
