@@ -605,7 +605,12 @@ TEST(JitCpu, CorruptSharedObjectsAreRecompiled) {
       return;
     EXPECT_EQ(jitStats().halideCompiles, 1u);
     EXPECT_EQ(readFile(json), goodJson) << "the entry was not rewritten";
-    EXPECT_EQ(readFile(library).size(), goodLibrary.size());
+    // A whole library again (not the damaged file). Not byte-equal to the
+    // first: Halide gives a Func name it has seen earlier in the process a
+    // suffix ("S$1"), so a recompile in one process differs in its names.
+    std::string rewritten = readFile(library);
+    EXPECT_EQ(rewritten.substr(0, 4), std::string("\x7f" "ELF"));
+    EXPECT_GT(rewritten.size(), goodLibrary.size() / 2);
     expectMatchesReference(*again, source, options, args, 1e-5);
     again.reset();
     // The rewritten entry is a hit again, without Halide.
