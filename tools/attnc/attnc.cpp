@@ -461,6 +461,17 @@ int emitModule(ModuleOp module) {
     return userError("--emit=" + emit + " is not available for --target=" +
                      target + " (available: mlir" +
                      (target == "cpu" ? ", halide, obj, so" : "") + ")");
+  // --kernel X: only that kernel (the others are erased before the
+  // pipeline runs, so their remarks do not show either).
+  if (!kernelName.empty()) {
+    func::FuncOp kernel = pickKernel(module, exitCode);
+    if (!kernel)
+      return exitCode;
+    for (func::FuncOp f :
+         llvm::make_early_inc_range(module.getOps<func::FuncOp>()))
+      if (f != kernel)
+        f.erase();
+  }
   if (failed(runPipeline(module)))
     return kInternalError;
   std::string error;
