@@ -88,10 +88,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       llvm::errs() << "fuzz: diagnostic: " << d << "\n";
     return mlir::success();
   });
+  // MLIR's lexer reads the buffer up to a terminating NUL: parse a copy
+  // that has one (libFuzzer's data does not).
+  const std::string source(reinterpret_cast<const char *>(data), size);
   mlir::OwningOpRef<mlir::ModuleOp> module =
       mlir::parseSourceString<mlir::ModuleOp>(
-          llvm::StringRef(reinterpret_cast<const char *>(data), size),
-          mlir::ParserConfig(&context), "fuzz.mlir");
+          source, mlir::ParserConfig(&context), "fuzz.mlir");
   if (!module)
     return 0; // does not parse or does not verify: the parser said why
   for (const Run &run : runs()) {
