@@ -3,10 +3,12 @@
 #include "passes/ContractionCost.h"
 
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "llvm/Support/MathExtras.h"
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <limits>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -24,6 +26,25 @@ SizePoly SizePoly::atom(const std::string &name) {
   return p;
 }
 
+/// Coefficients saturate at the ends of int64: the cost model compares
+/// estimates, and a coefficient from absurd constants in the IR only has to
+/// stay large (the fuzzer found the overflow).
+static int64_t addSaturating(int64_t a, int64_t b) {
+  int64_t r;
+  if (llvm::AddOverflow(a, b, r))
+    return a > 0 ? std::numeric_limits<int64_t>::max()
+                 : std::numeric_limits<int64_t>::min();
+  return r;
+}
+
+static int64_t mulSaturating(int64_t a, int64_t b) {
+  int64_t r;
+  if (llvm::MulOverflow(a, b, r))
+    return (a > 0) == (b > 0) ? std::numeric_limits<int64_t>::max()
+                              : std::numeric_limits<int64_t>::min();
+  return r;
+}
+
 SizePoly SizePoly::operator+(const SizePoly &o) const {
   SizePoly sum = *this;
   // (No structured binding: clang rejects capturing one in the lambda.)
@@ -32,7 +53,7 @@ SizePoly SizePoly::operator+(const SizePoly &o) const {
         sum.terms, [&](const auto &t) { return t.first == term.first; });
     if (it == sum.terms.end())
       sum.terms.push_back(term);
-    else if ((it->second += term.second) == 0)
+    else if ((it->second = addSaturating(it->second, term.second)) == 0)
       sum.terms.erase(it);
   }
   return sum;
@@ -46,7 +67,7 @@ SizePoly SizePoly::operator*(const SizePoly &o) const {
       std::vector<std::string> atoms = a;
       atoms.insert(atoms.end(), b.begin(), b.end());
       std::sort(atoms.begin(), atoms.end());
-      t.terms.push_back({atoms, ca * cb});
+      t.terms.push_back({atoms, mulSaturating(ca, cb)});
       product = product + t;
     }
   return product;
