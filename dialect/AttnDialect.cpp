@@ -30,15 +30,19 @@ void AttnDialect::initialize() {
 // The dialect's discardable attributes
 //===----------------------------------------------------------------------===//
 
+static bool isArrayOfStrings(Attribute attr) {
+  auto names = dyn_cast<ArrayAttr>(attr);
+  return names &&
+         llvm::all_of(names, [](Attribute a) { return isa<StringAttr>(a); });
+}
+
 /// An array of `count` strings, else an error naming `what`.
 static LogicalResult verifyNameArray(function_ref<InFlightDiagnostic()> error,
                                      Attribute attr, StringRef what,
                                      int64_t count) {
-  auto names = dyn_cast<ArrayAttr>(attr);
-  if (!names || !llvm::all_of(names, [](Attribute a) {
-        return isa<StringAttr>(a);
-      }))
+  if (!isArrayOfStrings(attr))
     return error() << "'" << what << "' must be an array of strings";
+  auto names = cast<ArrayAttr>(attr);
   if (static_cast<int64_t>(names.size()) != count)
     return error() << "'" << what << "' has " << names.size()
                    << " names for " << count << " dimensions";
@@ -60,10 +64,7 @@ LogicalResult AttnDialect::verifyOperationAttribute(Operation *op,
     if (!isa<IterationSpaceOpInterface>(op))
       return error() << "'" << name << "' belongs on attn.einsum or "
                      << "attn.online";
-    auto names = dyn_cast<ArrayAttr>(attr.getValue());
-    if (!names || !llvm::all_of(names, [](Attribute a) {
-          return isa<StringAttr>(a);
-        }))
+    if (!isArrayOfStrings(attr.getValue()))
       return error() << "'" << name << "' must be an array of strings";
     return success();
   }

@@ -655,8 +655,9 @@ mlir::attn::rewriteToOnePass(RewriterBase &rewriter, const OnePassGroup &group,
   std::string rankName = max.getIndexName(group.maxDim);
   GroupTiler::Names names{freshIndexName(kernel, rankName + "1"),
                           freshIndexName(kernel, rankName + "0")};
+  unsigned rank = ranks.rankOf(max, group.maxDim);
   for (const RankAnalysis::Tiling &t : ranks.tilings())
-    if (t.base == ranks.rankOf(max, group.maxDim) && t.size == tile)
+    if (t.base == rank && t.size == tile)
       names = {ranks.name(t.tile), ranks.name(t.element)};
 
   OnePassResult result;

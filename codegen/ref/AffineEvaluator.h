@@ -16,6 +16,17 @@
 
 namespace mlir::attn::ref {
 
+/// Steps `point` to the next point of the iteration space of `sizes`, the
+/// last dimension fastest (from the last point back to the origin).
+inline void advancePoint(MutableArrayRef<int64_t> point,
+                         ArrayRef<int64_t> sizes) {
+  for (unsigned d = point.size(); d-- > 0;) {
+    if (++point[d] < sizes[d])
+      return;
+    point[d] = 0;
+  }
+}
+
 /// One affine expression of the dimensions, compiled once per run of an op
 /// (its symbols are fixed then). What is left is usually linear in the
 /// dimensions and evaluates as a dot product; otherwise it runs as a small

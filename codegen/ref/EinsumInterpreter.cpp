@@ -288,13 +288,8 @@ LogicalResult EinsumRun::visitPoints() {
   std::vector<int64_t> offsets(numInputs);
   std::string message;
   for (int64_t visited = 0; visited < numPoints; ++visited) {
-    if (visited != 0) { // the next point, the last dimension fastest
-      for (unsigned d = numDims; d-- > 0;) {
-        if (++point[d] < sizes[d])
-          break;
-        point[d] = 0;
-      }
-    }
+    if (visited != 0)
+      advancePoint(point, sizes);
     const int64_t *pt = point.data();
 
     bool divByZero;

@@ -181,11 +181,7 @@ LogicalResult OnlineRun::visitPoints() {
   point.assign(numDims, 0);
   for (int64_t visited = 0; visited < numPoints; ++visited) {
     if (visited != 0)
-      for (unsigned d = numDims; d-- > 0;) {
-        if (++point[d] < sizes[d])
-          break;
-        point[d] = 0;
-      }
+      advancePoint(point, sizes);
     const int64_t *pt = point.data();
     bool divByZero;
     if (!filter.contains(pt, divByZero)) {
