@@ -47,6 +47,50 @@ for a in json.load(open(sys.argv[1]))["arguments"]:
     if a["role"] == "output": print(a["name"])' "$1"
 }
 
+# table_faults FILE KERNEL CASE_DIR: for each integer tensor input of the
+# case (a page table, a layout, lengths), cases <CASE_DIR>-far-<arg> and
+# <CASE_DIR>-neg-<arg> with every element of it set to 1000000 and to -7. Where the reference refuses that (an
+# out-of-range read through the table), the GPU run must fail naming the
+# tensor read (expect_error.txt); where it does not (a length, a mask), its
+# outputs are the reference again.
+table_faults() {
+  local file=$1 kernel=$2 dir=$3 arg far flags o msg value
+  for value in 1000000 -7; do
+  for arg in $(python3 -c 'import json, sys
+for a in json.load(open(sys.argv[1]))["arguments"]:
+    if a["role"] == "input" and a["kind"] == "tensor" and a["dtype"] in ("i32", "i64"):
+        print(a["name"])' "$dir/$kernel.attn.json"); do
+    far="$dir-far-$arg"
+    [ "$value" -lt 0 ] && far="$dir-neg-$arg"
+    rm -rf "$far" && cp -r "$dir" "$far" && rm -rf "$far/expected"
+    python3 - "$far/inputs/$arg.npy" "$value" <<'PY' || die "cannot rewrite $far/inputs/$arg.npy"
+import struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+v1 = b[6] == 1
+start = (10 if v1 else 12) + struct.unpack("<H" if v1 else "<I", b[8:10] if v1 else b[8:12])[0]
+code = "<i" if "<i4" in b[:start].decode("latin1") else "<q"
+n = struct.calcsize(code)
+for o in range(start, len(b), n):
+    b[o:o + n] = struct.pack(code, int(sys.argv[2]))
+open(sys.argv[1], "wb").write(b)
+PY
+    flags=()
+    for f in "$far"/inputs/*.npy; do flags+=(--in "$(basename "$f" .npy)=$f"); done
+    while IFS= read -r line; do [ -n "$line" ] && flags+=("$line"); done < "$far/scalars.txt"
+    mkdir -p "$far/expected"
+    o=()
+    for out in $(outputs_of "$far/$kernel.attn.json"); do o+=(--out "$out=$far/expected/$out.npy"); done
+    if ! msg=$("$ATTNC" run "$file" --kernel "$kernel" --target=ref --convert "${flags[@]}" "${o[@]}" 2>&1); then
+      rm -rf "$far/expected"
+      msg=$(echo "$msg" | grep -o 'out-of-range read of [A-Za-z0-9_]*' | head -1)
+      [ -n "$msg" ] || die "the reference refused $far for another reason than a table read"
+      echo "$msg" > "$far/expect_error.txt"
+    fi
+    count=$((count + 1))
+  done
+  done
+}
+
 rm -rf "$OUT"
 mkdir -p "$OUT"
 # The commit the artefacts were made from (.git may not travel with them).
@@ -100,6 +144,7 @@ runtime's own hand-written cases in test/Runtime/cuda/cases still run there)"
       "$ATTNC" run "$file" --kernel "$kernel" --target=ref --convert $flags \
         "${out_flags[@]}" || die "the reference run failed for $file ($set)"
       count=$((count + 1))
+      [ "$set" = small ] && table_faults "$file" "$kernel" "$case_dir"
     done
   done
 done

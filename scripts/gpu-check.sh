@@ -14,7 +14,10 @@
 #     faults cannot spoil the next);
 #  3. times the cases of ARTIFACTS_DIR that passed (--time $ATTN_GPU_RUNS,
 #     default 50; ATTN_GPU_RUNS=0 skips);
-#  4. runs a few small cases under compute-sanitizer (memcheck) if present;
+#     the small cases again with --misuse (bad calls refused), and the
+#     harness once with a missing driver (every case skipped);
+#  4. runs a few small cases, and the out-of-range table cases, under
+#     compute-sanitizer (memcheck) if present;
 #  5. runs the GPU benchmark, when there is one (the hook below).
 #
 # RESULTS_DIR (default $OUT when set, else gpu-results/) receives at most
@@ -87,6 +90,28 @@ if [ $nodevice -eq 1 ]; then
   exit 3
 fi
 
+# 2b. Bad calls on the real driver: the small cases again with --misuse (null,
+#     host and short device pointers, wrong shapes, dtypes, ranks, strides
+#     and counts, each refused with a message naming the argument, then the
+#     good run passes); and the harness pointed at a missing driver, which
+#     must skip every case (exit 3), never pass one.
+misuse_failed=0 misuse_cases=0
+for c in "${cases[@]}"; do
+  case "$c" in *-small) ;; *) continue ;; esac
+  misuse_cases=$((misuse_cases + 1))
+  out=$(timeout 300 "$HARNESS" --misuse "$c" 2>/dev/null)
+  if [ $? -ne 0 ]; then
+    misuse_failed=$((misuse_failed + 1))
+    say "misuse: $(basename "$c"): $(echo "$out" | python3 -c 'import json, sys; r = json.loads(sys.stdin.readline()); print(r["status"], r.get("misuse", {}).get("not_refused"), r["message"][:200])' 2>&1)"
+  fi
+done
+say "misuse: $misuse_cases small cases, $misuse_failed with a bad call not refused or a failed good run"
+[ $misuse_failed -ne 0 ] && failed=$((failed + misuse_failed))
+ATTN_CUDA_DRIVER=/nonexistent/libcuda.so.1 "$HARNESS" "${cases[0]}" > /dev/null 2>&1
+rc=$?
+say "missing driver: harness exit $rc (3 expected: skipped)"
+[ $rc -ne 3 ] && failed=$((failed + 1))
+
 # 3. Timing of the carried cases that passed (or ran).
 if [ "$RUNS" -gt 0 ] && [ -d "$ART" ]; then
   : > "$RES/timings.jsonl"
@@ -124,6 +149,11 @@ if command -v compute-sanitizer >/dev/null; then
   [ ${#fused[@]} -gt 0 ] && sanitize racecheck "${fused[0]}"
   for c in $(for c in "${cases[@]}"; do [ -f "$c/expect_error.txt" ] || echo "$(du -sk "$c" | cut -f1) $c"; done | sort -n | head -3 | cut -d' ' -f2) "${fused[@]}"; do
     sanitize memcheck "$c"
+  done
+  # The table faults (out-of-range page tables and the like) under memcheck:
+  # a refused read must not be an out-of-bounds access first.
+  for c in "${cases[@]}"; do
+    case "$c" in *-far-*|*-neg-*) sanitize memcheck "$c" ;; esac
   done
 else
   say "compute-sanitizer: not installed"

@@ -20,7 +20,10 @@
 // expected/ it is "ran" when every output element was written. With --time
 // N it then times N runs (CUDA events, after --warmup runs, L2 flushed
 // before each), reporting median and minimum. One JSON line per case on
-// stdout (and appended to --json FILE); a line per case on stderr.
+// stdout (and appended to --json FILE); a line per case on stderr. With
+// --misuse it first makes the bad calls of tools/MisuseChecks.h (null, host
+// and short pointers, wrong shapes, dtypes, ranks, strides, counts) and
+// fails the case unless each is refused with a message.
 //
 // Exit: 0 every case passed (or ran, without a reference), 1 a case failed
 // or could not run, 2 bad usage,
@@ -30,6 +33,7 @@
 #include "runtime/KernelManifest.h"
 #include "runtime/Npy.h"
 #include "runtime/Runtime.h"
+#include "runtime/tools/MisuseChecks.h"
 
 #include <algorithm>
 #include <cmath>
@@ -52,7 +56,7 @@ struct Options {
   std::vector<std::string> cases;
   std::string json;
   int timeRuns = 0, warmup = 10, device = 0;
-  bool flushL2 = true;
+  bool flushL2 = true, misuse = false;
   double tolerance = -1;
 };
 
@@ -315,6 +319,23 @@ void Case::run() {
     tensors.push_back(t);
   }
 
+  // --misuse: every bad call refused before the good one runs.
+  if (opt.misuse) {
+    size_t tried = 0;
+    std::vector<std::string> bad =
+        misuse::checkMisuse(k, d, stream, tensors, scalars, tried);
+    std::string list;
+    for (const std::string &b : bad)
+      list += (list.empty() ? "" : ", ") + jsonQuote(b);
+    report.add("misuse", "{\"tried\": " + std::to_string(tried) +
+                             ", \"not_refused\": [" + list + "]}");
+    if (!bad.empty()) {
+      status = "fail";
+      message = "misuse not refused: " + bad.front();
+      return;
+    }
+  }
+
   // One checked run.
   std::string expectError;
   bool mustFail = readText(dir + "/expect_error.txt", expectError);
@@ -453,7 +474,7 @@ int usage(const char *why) {
   std::fprintf(stderr,
                "attn-gpu-run: %s\n"
                "usage: attn-gpu-run [--json FILE] [--time N] [--warmup N] "
-               "[--no-flush] [--tolerance X] [--device N] CASE_DIR...\n",
+               "[--no-flush] [--tolerance X] [--device N] [--misuse] CASE_DIR...\n",
                why);
   return 2;
 }
@@ -483,6 +504,8 @@ int main(int argc, char **argv) {
       opt.tolerance = std::atof(value("--tolerance"));
     else if (a == "--device")
       opt.device = std::atoi(value("--device"));
+    else if (a == "--misuse")
+      opt.misuse = true;
     else if (a == "-h" || a == "--help")
       return usage("runs CUDA artefacts and checks them"), 0;
     else if (!a.empty() && a[0] == '-')

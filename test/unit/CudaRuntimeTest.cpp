@@ -883,6 +883,27 @@ TEST_F(FakeDriver, Harness) {
   EXPECT_HAS(line, R"J("status": "skip", "message": "no CUDA driver)J");
 }
 
+TEST_F(FakeDriver, HarnessMisuse) {
+  // attn-gpu-run --misuse: each bad call (null/host/short pointers, shapes,
+  // dtypes, ranks, strides, counts) refused with a message, then the good
+  // run still passes. gpu-check.sh runs the same on the real GPU.
+  TempDir dir;
+  std::string json = dir.path + "/misuse.jsonl";
+  std::string command = std::string(ATTN_GPU_RUN) + " --misuse --json " +
+                        json + " " + kCases + "/add_f32 " + kCases +
+                        "/gather > /dev/null 2>&1";
+  EXPECT_EQ(WEXITSTATUS(std::system(command.c_str())), 0);
+  std::ifstream in(json);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);)
+    lines.push_back(line);
+  ASSERT_EQ(lines.size(), 2u);
+  for (const std::string &line : lines) {
+    EXPECT_HAS(line, R"J("misuse": {"tried": 27, "not_refused": []})J");
+    EXPECT_HAS(line, R"J("status": "pass")J");
+  }
+}
+
 //===----------------------------------------------------------------------===//
 // A real GPU (skipped without one)
 //===----------------------------------------------------------------------===//
