@@ -599,6 +599,7 @@ LogicalResult mlir::attn::writeCudaBundle(func::FuncOp kernel,
       os << *text;
       os.close();
       ec = os.error();
+      os.clear_error(); // else the destructor aborts (a full disk)
     }
     if (ec)
       return kernel.emitError()

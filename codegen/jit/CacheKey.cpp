@@ -4,6 +4,7 @@
 // machines never hands one a kernel built for another.
 #include "codegen/jit/CompilerVersion.h"
 #include "codegen/jit/JitCompiler.h"
+#include "codegen/jit/JitCuda.h"
 
 #include <Halide.h>
 
@@ -13,12 +14,19 @@ using namespace mlir::attn;
 JitStatus mlir::attn::jitCacheKeyText(llvm::StringRef source,
                                       const JitOptions &options,
                                       std::string &text) {
-  if (options.target != "cpu" && options.target != "ref")
-    return JitStatus::error("unknown target '" + options.target +
-                            "' (available: cpu, ref)");
+  std::string target = options.target;
+  if (jit::isCudaTarget(target)) {
+    // The GPU's architecture when the target names none.
+    if (JitStatus status = jit::resolveCudaTarget(options.target, target);
+        !status)
+      return status;
+  } else if (target != "cpu" && target != "ref") {
+    return JitStatus::error("unknown target '" + target +
+                            "' (available: cpu, ref, cuda, cuda:sm_XY[a])");
+  }
   text = "attn-jit-key 2\n"; // 2: "cpu" entries hold a shared object
   text += "version " + std::string(compilerVersion()) + "\n";
-  text += "target " + options.target + "\n";
+  text += "target " + target + "\n";
   text += "kernel " + options.kernelName + "\n";
   for (const auto &[name, value] : options.params)
     text += "param " + name + "=" + value + "\n";

@@ -2,12 +2,14 @@
 // attn-dialect module (kernel.mlir) and, for "cpu", the kernel compiled ahead
 // of time by Halide (kernel.so and its manifest kernel.attn.json): a hit
 // parses the module and dlopens the shared object through the runtime, so it
-// runs neither the frontend nor Halide (docs/jit.md).
+// runs neither the frontend nor Halide (docs/jit.md). For "cuda" the entry
+// holds the PTX bundle (JitCuda.h), and a hit does not touch MLIR at all.
 #include "codegen/jit/JitCompiler.h"
 #include "passes/Pipelines.h"
 
 #include "codegen/halide/HalideAot.h"
 #include "codegen/jit/CompilerVersion.h"
+#include "codegen/jit/JitCuda.h"
 
 #include "dialect/AttnOps.h"
 #include "dialect/RuntimeDType.h"
@@ -176,6 +178,10 @@ struct JitKernel::Impl {
   /// object loaded through the runtime.
   std::optional<HostSignature> signature;
   ::attn::rt::Kernel cpu;
+  /// "cuda": the bundle loaded through the runtime, and the module's text
+  /// (not parsed: a cache hit needs no MLIR).
+  ::attn::rt::Kernel gpu;
+  std::string moduleFileText;
   std::string name, target, key;
   CacheOutcome outcome = CacheOutcome::Uncached;
   std::vector<JitValueInfo> inputs, outputs;
@@ -233,8 +239,9 @@ namespace {
 class KernelArtefactBuilder : public ArtefactBuilder {
 public:
   KernelArtefactBuilder(llvm::StringRef source, llvm::StringRef bufferName,
-                        const JitOptions &options)
-      : source(source), bufferName(bufferName), options(options) {}
+                        const JitOptions &options, std::string cudaTarget)
+      : source(source), bufferName(bufferName), options(options),
+        cudaTarget(std::move(cudaTarget)) {}
 
   JitStatus produce(const std::string &dir) override {
     ++frontendRunCount;
@@ -281,6 +288,16 @@ public:
     if (ec)
       return JitStatus::writeFailure("cannot write " + file + ": " +
                                      ec.message());
+    if (!cudaTarget.empty()) {
+      DiagnosticCollector diags(context.get());
+      OwningOpRef<ModuleOp> lowered = module->clone();
+      JitStatus status = jit::produceCudaEntry(
+          lowered->lookupSymbol<func::FuncOp>(kernel.getSymName()), cudaTarget,
+          dir);
+      if (status.code() == JitStatus::Code::Error)
+        return JitStatus::error(diags.take(status.message()));
+      return status;
+    }
     if (options.target == "cpu") {
       DiagnosticCollector diags(context.get());
       CpuAotOptions aot;
@@ -310,6 +327,8 @@ public:
   }
 
   JitStatus load(const std::string &dir) override {
+    if (!cudaTarget.empty())
+      return loadCuda(dir);
     auto impl = std::make_unique<JitKernel::Impl>();
     impl->context = makeContext();
     impl->target = options.target;
@@ -358,8 +377,29 @@ public:
   std::unique_ptr<JitKernel::Impl> loaded;
 
 private:
+  /// "cuda": the bundle through the runtime and the module as text.
+  JitStatus loadCuda(const std::string &dir) {
+    auto impl = std::make_unique<JitKernel::Impl>();
+    impl->target = cudaTarget;
+    std::string file = pathIn(dir, kModuleFile);
+    auto text = llvm::MemoryBuffer::getFile(file, /*IsText=*/true);
+    if (!text)
+      return JitStatus::corrupt("cannot read " + file);
+    impl->moduleFileText = (*text)->getBuffer().str();
+    if (JitStatus status =
+            jit::loadCudaEntry(dir, options.kernelName, impl->gpu,
+                               impl->inputs, impl->outputs);
+        !status)
+      return status;
+    impl->name = impl->gpu.name();
+    loaded = std::move(impl);
+    return JitStatus::ok();
+  }
+
   llvm::StringRef source, bufferName;
   const JitOptions &options;
+  /// The resolved "cuda:sm_XY[a]" target; empty for "cpu" and "ref".
+  std::string cudaTarget;
 };
 
 } // namespace
@@ -412,6 +452,10 @@ JitKernel::~JitKernel() = default;
 
 JitStatus JitKernel::run(llvm::ArrayRef<RefArg> args,
                          std::vector<RefTensor> &results) {
+  if (impl->gpu.valid())
+    return JitStatus::error("kernel " + impl->name + " has target " +
+                            impl->target +
+                            ": it runs on device pointers (the typed run)");
   std::string error;
   std::vector<RefTensor> out;
   bool ok;
@@ -440,7 +484,31 @@ JitStatus JitKernel::run(llvm::ArrayRef<RefArg> args,
 }
 
 JitStatus JitKernel::run(llvm::ArrayRef<attn_tensor> tensors,
-                         llvm::ArrayRef<attn_scalar> scalars) {
+                         llvm::ArrayRef<attn_scalar> scalars, void *stream) {
+  if (impl->gpu.valid()) {
+    std::vector<std::vector<int64_t>> shapes;
+    size_t numOutputs = impl->outputs.size();
+    if (tensors.size() >= numOutputs) {
+      JitStatus status = jit::cudaOutputShapes(
+          impl->gpu, tensors.drop_back(numOutputs), scalars, shapes);
+      for (size_t o = 0; status && o < numOutputs; ++o) {
+        const attn_tensor &t = tensors[tensors.size() - numOutputs + o];
+        if (t.shape && t.rank == static_cast<int>(shapes[o].size()) &&
+            !std::equal(shapes[o].begin(), shapes[o].end(), t.shape))
+          return JitStatus::error(
+              "output " + impl->outputs[o].name + " must have shape " +
+              shapeText(shapes[o]) + ", got " +
+              shapeText(std::vector<int64_t>(t.shape, t.shape + t.rank)));
+      }
+    }
+    if (attn_run_stream(impl->gpu.handle(), tensors.data(), tensors.size(),
+                        scalars.data(), scalars.size(), stream) != ATTN_OK)
+      return JitStatus::error(attn_last_error());
+    return JitStatus::ok();
+  }
+  if (stream)
+    return JitStatus::error("kernel " + impl->name + " has target " +
+                            impl->target + ": it takes no stream");
   if (!impl->signature)
     return JitStatus::error("kernel " + impl->name + " has target " +
                             impl->target +
@@ -458,6 +526,8 @@ JitStatus
 JitKernel::outputShapes(llvm::ArrayRef<attn_tensor> inputs,
                         llvm::ArrayRef<attn_scalar> scalars,
                         std::vector<std::vector<int64_t>> &shapes) const {
+  if (impl->gpu.valid())
+    return jit::cudaOutputShapes(impl->gpu, inputs, scalars, shapes);
   if (!impl->signature)
     return JitStatus::error("kernel " + impl->name + " has target " +
                             impl->target +
@@ -479,6 +549,8 @@ const std::vector<JitValueInfo> &JitKernel::outputs() const {
 const std::string &JitKernel::cacheKey() const { return impl->key; }
 CacheOutcome JitKernel::cacheOutcome() const { return impl->outcome; }
 std::string JitKernel::moduleText() const {
+  if (!impl->module)
+    return impl->moduleFileText;
   std::string text;
   llvm::raw_string_ostream os(text);
   impl->module->print(os);
@@ -493,7 +565,12 @@ JitStatus mlir::attn::compileAttnSource(llvm::StringRef source,
   std::string key;
   if (JitStatus status = jitCacheKey(source, options, key); !status)
     return status;
-  KernelArtefactBuilder builder(source, bufferName, options);
+  std::string cudaTarget;
+  if (jit::isCudaTarget(options.target))
+    if (JitStatus status = jit::resolveCudaTarget(options.target, cudaTarget);
+        !status)
+      return status;
+  KernelArtefactBuilder builder(source, bufferName, options, cudaTarget);
   CacheOutcome outcome = CacheOutcome::Uncached;
   JitStatus status = JitStatus::ok();
   if (options.useCache) {

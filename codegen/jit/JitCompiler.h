@@ -1,6 +1,7 @@
 // The JIT API: compile a .attn source for a target ("cpu": Halide, "ref": the
-// float64 interpreter) into a callable kernel, through an on-disk cache keyed
-// by source, options, target and compiler version (docs/jit.md).
+// float64 interpreter, "cuda": PTX run by the runtime on the GPU) into a
+// callable kernel, through an on-disk cache keyed by source, options, target
+// (the GPU's architecture) and compiler version (docs/jit.md).
 #ifndef ATTN_CODEGEN_JIT_JITCOMPILER_H
 #define ATTN_CODEGEN_JIT_JITCOMPILER_H
 
@@ -22,7 +23,10 @@
 namespace mlir::attn {
 
 struct JitOptions {
-  /// "cpu" (the Halide code generator) or "ref" (the reference interpreter).
+  /// "cpu" (the Halide code generator), "ref" (the reference interpreter),
+  /// "cuda:sm_XY[a]" (PTX for that GPU architecture, loaded through the
+  /// runtime; the driver compiles it for the GPU) or "cuda" (the
+  /// architecture of the current context's GPU, device 0 without one).
   std::string target = "cpu";
   /// --param NAME=VALUE overrides, the value as written ("4", "30.0").
   std::map<std::string, std::string> params;
@@ -63,15 +67,20 @@ public:
   /// conversions cost time: on "cpu" the typed run is the fast path.
   JitStatus run(llvm::ArrayRef<RefArg> args, std::vector<RefTensor> &results);
 
-  /// "cpu" only: runs on the caller's typed buffers, without conversions or
-  /// copies, through the runtime's attn_run (runtime/attn_runtime.h):
+  /// "cpu" and "cuda": runs on the caller's typed buffers, without
+  /// conversions or copies, through the runtime's attn_run_stream
+  /// (runtime/attn_runtime.h); for "cuda" the buffers are device pointers
+  /// of the current context's GPU and the work is enqueued on `stream` (a
+  /// CUstream / cudaStream_t; null: the default stream) without waiting;
+  /// "cpu" takes no stream.
   /// `tensors` the tensor inputs in order, then the outputs (allocated by the
   /// caller with the shapes outputShapes gives), `scalars` the scalar inputs
   /// in order. Checked as attn_run checks (dtype, rank, size symbols,
   /// strides, device, ...), and the output shapes too.
   JitStatus run(llvm::ArrayRef<attn_tensor> tensors,
-                llvm::ArrayRef<attn_scalar> scalars = {});
-  /// "cpu" only: the output shapes of a typed run on these inputs (the
+                llvm::ArrayRef<attn_scalar> scalars = {},
+                void *stream = nullptr);
+  /// "cpu" and "cuda": the output shapes of a typed run on these inputs (the
   /// tensor inputs, then the scalar inputs).
   JitStatus outputShapes(llvm::ArrayRef<attn_tensor> inputs,
                          llvm::ArrayRef<attn_scalar> scalars,
