@@ -19,6 +19,7 @@
 #include "runtime/DType.h"
 #include "runtime/Npy.h"
 #include "runtime/Runtime.h"
+#include "tools/attnc/CompileProgress.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
@@ -106,6 +107,18 @@ cl::opt<bool> printPipeline("print-pipeline",
                             cl::desc("Print the target's default pass "
                                      "pipeline and exit"),
                             cl::cat(attncCategory));
+cl::opt<bool> quiet("quiet",
+                    cl::desc("No progress line on stderr for long compiles"),
+                    cl::cat(attncCategory));
+cl::opt<bool> progress("progress",
+                       cl::desc("A progress line on stderr for compiles "
+                                "longer than a second even when stderr is "
+                                "not a terminal (where it is, the default)"),
+                       cl::cat(attncCategory));
+cl::opt<int> progressAfterMs(
+    "progress-after-ms",
+    cl::desc("Print the progress line once a compile takes this long"),
+    cl::init(1000), cl::Hidden, cl::cat(attncCategory));
 cl::opt<bool> verifyDiagnostics(
     "verify-diagnostics",
     cl::desc("Check `expected-error` annotations in the source (lit tests)"),
@@ -339,9 +352,21 @@ FailureOr<func::FuncOp> loweredForCpu(func::FuncOp kernel) {
   return lowered;
 }
 
+/// "attnc: compiling KERNEL for TARGET ..." once a compile takes longer than
+/// --progress-after-ms: where stderr is a terminal or under --progress, and
+/// never under --quiet (a log or a test reading stderr sees no line that
+/// depends on the machine's speed).
+std::unique_ptr<attnc::CompileProgress> progressOf(func::FuncOp kernel) {
+  bool show = !quiet && (progress || llvm::errs().is_displayed());
+  return std::make_unique<attnc::CompileProgress>(
+      (kernel.getSymName() + " for " + target).str(),
+      std::chrono::milliseconds(show ? int(progressAfterMs) : -1));
+}
+
 /// Compiles `kernel` for the CPU target after its default pipeline
 /// (diagnostics already reported).
 FailureOr<mlir::attn::HalideKernel> compileForCpu(func::FuncOp kernel) {
+  auto progress = progressOf(kernel);
   FailureOr<func::FuncOp> lowered = loweredForCpu(kernel);
   FailureOr<mlir::attn::HalideKernel> compiled =
       succeeded(lowered) ? mlir::attn::HalideKernel::compile(*lowered, {})
@@ -394,6 +419,7 @@ int emitCuda(ModuleOp module) {
   options.chip = *mlir::attn::cudaChipOfTarget(target);
   options.compilerVersion = mlir::attn::compilerVersion();
   for (func::FuncOp kernel : kernels) {
+    auto progress = progressOf(kernel);
     // Unsupported constructs were reported as diagnostics on the op.
     FailureOr<mlir::attn::CudaArtifact> artifact =
         mlir::attn::compileKernelForCuda(kernel, options);
@@ -444,6 +470,7 @@ int emitModule(ModuleOp module) {
                        "PATH (the manifest goes beside it)");
     mlir::attn::CpuAotOptions options;
     options.compilerVersion = mlir::attn::compilerVersion();
+    auto progress = progressOf(kernel);
     FailureOr<func::FuncOp> lowered = loweredForCpu(kernel);
     if (failed(lowered))
       return kInternalError;
