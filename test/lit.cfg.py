@@ -11,6 +11,8 @@ config.test_exec_root = os.path.join(config.attn_obj_root, "test")
 config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "unit", "Inputs",
                    "CMakeLists.txt"]
 config.substitutions.append(("%examples", os.path.join(config.attn_src_root, "examples")))
+config.substitutions.append(("%attn_src_root", config.attn_src_root))
+config.substitutions.append(("%attn_build_root", config.attn_obj_root))
 
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
@@ -23,6 +25,12 @@ for d in tool_dirs[:3]:
     llvm_config.with_environment("PATH", d, append_path=True)
 if config.attn_have_fuzzer:
     config.available_features.add("libfuzzer")
+
+# The package test (test/Package) builds a consumer project.
+import shutil
+for tool in ("cmake", "pkg-config"):
+    if shutil.which(tool):
+        config.available_features.add(tool)
 
 # ptxas (CUDA toolkit), where installed, checks generated PTX: `%if ptxas`.
 import shutil
