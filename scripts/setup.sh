@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools
           libhalide14-0-dev libgtest-dev cmake ninja-build g++ clang
-          libclang-rt-14-dev python3)
+          libclang-rt-14-dev python3 pkg-config)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
