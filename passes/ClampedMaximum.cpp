@@ -1,4 +1,5 @@
-// Folding a clamp of a maximum into the maximum. A non-decreasing f commutes
+// Folding a clamp of a maximum into the maximum, and why a maximum read
+// outside its pass costs a second one. A non-decreasing f commutes
 // with a maximum over a finite set, f(max(m) u) = max(m) f(u); absent points
 // stay absent on both sides (a point where u or a free operand of f is
 // absent is skipped by the maximum, and a maximum of nothing is absent). So
@@ -115,16 +116,16 @@ EinsumOp foldClamp(RewriterBase &rewriter, EinsumOp max, EinsumOp clamp,
   Value guard;
   if (max.hasGuard()) {
     IRMapping guardKnown;
-    guard = b.clone(b.guard(), max, yieldOf(max.getGuard()), identity,
-                    guardKnown);
+    guard =
+        b.clone(b.guard(), max, yieldOf(max.getGuard()), identity, guardKnown);
   }
   SmallVector<unsigned> resultDims;
   for (AffineExpr x : clamp.getResultMap().getResults())
     resultDims.push_back(
         cast<AffineDimExpr>(clampPlace[cast<AffineDimExpr>(x).getPosition()])
             .getPosition());
-  Type elem = cast<RankedTensorType>(clamp.getResult().getType())
-                  .getElementType();
+  Type elem =
+      cast<RankedTensorType>(clamp.getResult().getType()).getElementType();
   return b.finish(f, elem, resultDims, ReductionKind::max, guard);
 }
 
@@ -140,8 +141,9 @@ FoldedClamps mlir::attn::foldClampsIntoMaximum(RewriterBase &rewriter,
   unsigned rank = ranks.rankOf(max, reduced[0]);
   auto iteratesRank = [&](Operation *user) {
     auto e = dyn_cast<EinsumOp>(user);
-    return e && llvm::any_of(llvm::seq<unsigned>(0, e.getNumDims()),
-                             [&](unsigned d) { return ranks.rankOf(e, d) == rank; });
+    return e &&
+           llvm::any_of(llvm::seq<unsigned>(0, e.getNumDims()),
+                        [&](unsigned d) { return ranks.rankOf(e, d) == rank; });
   };
   SmallVector<EinsumOp> clamps;
   for (Operation *user : max.getResult().getUsers())
@@ -157,8 +159,8 @@ FoldedClamps mlir::attn::foldClampsIntoMaximum(RewriterBase &rewriter,
       continue;
     DenseMap<Value, Monotone> memo;
     Value g = clamp.getBody().front().getArgument(input);
-    Value f = cast<YieldOp>(clamp.getBody().front().getTerminator())
-                  .getValues()[0];
+    Value f =
+        cast<YieldOp>(clamp.getBody().front().getTerminator()).getValues()[0];
     if (classify(f, g, memo) != Monotone::NonDecreasing)
       continue;
     EinsumOp folded1 = foldClamp(rewriter, max, clamp, input, positions);
@@ -173,4 +175,51 @@ FoldedClamps mlir::attn::foldClampsIntoMaximum(RewriterBase &rewriter,
     folded.erasedMax = true;
   }
   return folded;
+}
+
+/// The name of the statement `op` is (or is in), from its location ("SN");
+/// else the op's name.
+std::string mlir::attn::statementName(Operation *op) {
+  Operation *statement = op;
+  if (auto e = op->getParentOfType<EinsumOp>())
+    statement = e;
+  if (auto n = dyn_cast<NameLoc>(statement->getLoc()))
+    return n.getName().str();
+  return statement->getName().getStringRef().str();
+}
+
+/// Why a maximum that no sum of its pass reads still costs a second pass
+/// over its rank: a statement outside the pass reads it, and an einsum over
+/// the rank reads that statement's result (transitively). Empty if none.
+std::string mlir::attn::secondPassReason(EinsumOp max, RankAnalysis &ranks) {
+  unsigned rank = ranks.rankOf(max, max.getReducedDims()[0]);
+  auto iterates = [&](EinsumOp e) {
+    return llvm::any_of(llvm::seq<unsigned>(0, e.getNumDims()),
+                        [&](unsigned d) { return ranks.rankOf(e, d) == rank; });
+  };
+  SmallVector<std::pair<Value, EinsumOp>> work; // a value, its reader of max
+  for (Operation *user : max.getResult().getUsers())
+    if (auto e = dyn_cast<EinsumOp>(user); e && !iterates(e))
+      work.push_back({e.getResult(), e});
+  llvm::DenseSet<Value> seen;
+  while (!work.empty()) {
+    auto [v, outside] = work.pop_back_val();
+    if (!seen.insert(v).second)
+      continue;
+    for (Operation *user : v.getUsers()) {
+      auto e = dyn_cast<EinsumOp>(user);
+      if (!e)
+        continue;
+      if (iterates(e))
+        return statementName(outside) + " reads the maximum along " +
+               ranks.name(rank) +
+               " outside its pass (not a non-decreasing "
+               "clamp of it) and " +
+               statementName(e) + " over " + ranks.name(rank) + " reads " +
+               statementName(outside) + ": a second pass over " +
+               ranks.name(rank);
+      work.push_back({e.getResult(), outside});
+    }
+  }
+  return "";
 }

@@ -9,6 +9,8 @@
 
 #include "mlir/IR/PatternMatch.h"
 
+#include <string>
+
 namespace mlir::attn {
 
 /// Replaces every elementwise einsum `C = f(G)` that reads the maximum
@@ -23,6 +25,15 @@ struct FoldedClamps {
 };
 FoldedClamps foldClampsIntoMaximum(RewriterBase &rewriter, EinsumOp max,
                                    RankAnalysis &ranks);
+
+/// Why the maximum `max`, which no sum of its pass reads, still costs a
+/// second pass over its rank: a statement outside the pass reads it and an
+/// einsum over the rank reads that statement (transitively). Empty if not.
+std::string secondPassReason(EinsumOp max, RankAnalysis &ranks);
+
+/// The name of the statement `op` is (or is in), from its location ("SN");
+/// else the op's name.
+std::string statementName(Operation *op);
 
 } // namespace mlir::attn
 

@@ -95,8 +95,7 @@ EinsumOp rebuild(PatternRewriter &rewriter, EinsumOp consumer,
     ArrayRef<AffineExpr> readerPlace = placeOf(f.reader);
     f.place.assign(f.producer.getNumDims(), AffineExpr());
     for (unsigned r = 0; r < result.getNumResults(); ++r)
-      f.place[result.getDimPosition(r)] =
-          readerPlace[access.getDimPosition(r)];
+      f.place[result.getDimPosition(r)] = readerPlace[access.getDimPosition(r)];
   }
   // Inputs keep their order, a producer's taking its result's place: a
   // post-order walk (explicit, a chain may be long) clones each producer's
@@ -163,10 +162,10 @@ EinsumOp rebuild(PatternRewriter &rewriter, EinsumOp consumer,
     if (!src.first.hasGuard())
       continue;
     IRMapping guardKnown;
-    Value g = nb.clone(
-        nb.guard(), src.first,
-        src.first.getGuard().front().getTerminator()->getOperand(0),
-        src.second, guardKnown);
+    Value g =
+        nb.clone(nb.guard(), src.first,
+                 src.first.getGuard().front().getTerminator()->getOperand(0),
+                 src.second, guardKnown);
     OpBuilder b = nb.at(nb.guard());
     guard = guard ? arith::AndIOp::create(b, consumer.getLoc(), guard, g) : g;
   }

@@ -200,17 +200,6 @@ private:
 
 std::string nameOf(Operation *op) { return op->getName().getStringRef().str(); }
 
-/// The name of the statement `op` is (or is in), from its location ("SN");
-/// else the op's name.
-std::string statementOf(Operation *op) {
-  Operation *statement = op;
-  if (auto e = op->getParentOfType<EinsumOp>())
-    statement = e;
-  if (auto n = dyn_cast<NameLoc>(statement->getLoc()))
-    return n.getName().str();
-  return nameOf(statement);
-}
-
 /// The dimension of `e` that is of rank `rank`; -1 if none, -2 if several.
 int dimOfRank(EinsumOp e, unsigned rank, RankAnalysis &ranks) {
   int found = -1;
@@ -256,7 +245,7 @@ LogicalResult collectMembers(RewriterBase &rewriter, EinsumOp max,
           continue; // outside the pass: reads the final maximum
         return rewriter.notifyMatchFailure(
             max, "a value computed from the maximum along " + rankName +
-                     " is read by " + statementOf(e) +
+                     " is read by " + statementName(e) +
                      ", which does not iterate " + rankName);
       }
       // Reads of group values must be bare dimensions, so that every member
@@ -282,7 +271,7 @@ LogicalResult collectMembers(RewriterBase &rewriter, EinsumOp max,
             max, "a reduction with kind '" +
                      stringifyReductionKind(e.getKind()).str() +
                      "' reads the maximum along " + rankName + " (" +
-                     statementOf(e) + ")");
+                     statementName(e) + ")");
       }
     }
   }
@@ -311,9 +300,10 @@ LogicalResult checkCorrections(RewriterBase &rewriter, OnePassGroup &group,
     switch (f.kind) {
     case Form::Bad:
       return rewriter.notifyMatchFailure(
-          max, nameOf(f.blocker) + " of a value that depends on the maximum "
-                                   "has no rescaling correction (in " +
-                   statementOf(f.blocker) + ")");
+          max, nameOf(f.blocker) +
+                   " of a value that depends on the maximum "
+                   "has no rescaling correction (in " +
+                   statementName(f.blocker) + ")");
     case Form::Free:
       return rewriter.notifyMatchFailure(
           max, "a sum reads the pass but does not depend on the maximum");
@@ -740,37 +730,6 @@ mlir::attn::rewriteToOnePass(RewriterBase &rewriter, EinsumOp max,
 
 namespace {
 
-/// Why a maximum that no sum of its pass reads still costs a second pass
-/// over its rank: a statement outside the pass reads it, and an einsum over
-/// the rank reads that statement's result (transitively). Empty if none.
-std::string secondPassReason(EinsumOp max, RankAnalysis &ranks) {
-  unsigned rank = ranks.rankOf(max, max.getReducedDims()[0]);
-  auto iterates = [&](EinsumOp e) { return dimOfRank(e, rank, ranks) != -1; };
-  SmallVector<std::pair<Value, EinsumOp>> work; // a value, its reader of max
-  for (Operation *user : max.getResult().getUsers())
-    if (auto e = dyn_cast<EinsumOp>(user); e && !iterates(e))
-      work.push_back({e.getResult(), e});
-  llvm::DenseSet<Value> seen;
-  while (!work.empty()) {
-    auto [v, outside] = work.pop_back_val();
-    if (!seen.insert(v).second)
-      continue;
-    for (Operation *user : v.getUsers()) {
-      auto e = dyn_cast<EinsumOp>(user);
-      if (!e)
-        continue;
-      if (iterates(e))
-        return statementOf(outside) + " reads the maximum along " +
-               ranks.name(rank) + " outside its pass (not a non-decreasing "
-               "clamp of it) and " + statementOf(e) + " over " +
-               ranks.name(rank) + " reads " + statementOf(outside) +
-               ": a second pass over " + ranks.name(rank);
-      work.push_back({e.getResult(), outside});
-    }
-  }
-  return "";
-}
-
 struct OnePass : public mlir::attn::impl::AttnOnePassBase<OnePass> {
   using AttnOnePassBase::AttnOnePassBase;
 
@@ -792,7 +751,7 @@ struct OnePass : public mlir::attn::impl::AttnOnePassBase<OnePass> {
       EinsumOp max = maxima[i];
       std::string rankName = ranks.name(ranks.rankOf(
           max, max.getReducedDims().empty() ? 0 : max.getReducedDims()[0]));
-      std::string maxName = statementOf(max);
+      std::string maxName = statementName(max);
       FoldedClamps folded = foldClampsIntoMaximum(rewriter, max, ranks);
       if (folded.maxima.empty())
         continue;
@@ -803,7 +762,7 @@ struct OnePass : public mlir::attn::impl::AttnOnePassBase<OnePass> {
       for (unsigned k = 1; k < folded.maxima.size(); ++k)
         maxima.push_back(folded.maxima[k]);
       for (EinsumOp f : folded.maxima)
-        f.emitRemark() << "one-pass: " << statementOf(f) << ", a clamp of "
+        f.emitRemark() << "one-pass: " << statementName(f) << ", a clamp of "
                        << maxName << " that does not decrease, is the maximum "
                        << "along " << rankName << " of the clamped values";
     }

@@ -170,8 +170,7 @@ void materialize(PatternRewriter &rewriter, EinsumOp s, Side &side) {
 /// Gives `value`, the result of an op just built, `type` (C's static shape;
 /// EinsumBuilder derives a dynamic one from the sizes), telling `rewriter`.
 void keepResultType(RewriterBase &rewriter, Value value, Type type) {
-  rewriter.modifyOpInPlace(value.getDefiningOp(),
-                           [&] { value.setType(type); });
+  rewriter.modifyOpInPlace(value.getDefiningOp(), [&] { value.setType(type); });
 }
 
 /// C's result: the sum of `parts` (tensors with the U dimensions they are
