@@ -60,70 +60,112 @@ placedFilter(EinsumBuilder &nb, EinsumOp src, ArrayRef<AffineExpr> place) {
   return out;
 }
 
-/// `consumer` rebuilt: with `producer`'s body in place of its input `pos`
-/// when `producer` is given; duplicate inputs (same tensor and map) folded.
+/// An elementwise producer folded into a consumer: the edge it is read
+/// through, and where its dimensions land in the rebuilt op.
+struct Folded {
+  EinsumOp producer;
+  EinsumOp reader; // the consumer or another folded producer
+  unsigned pos;    // the input of `reader` that is `producer`
+  SmallVector<AffineExpr> place;
+};
+
+/// `consumer` rebuilt with the bodies of `folded` (a tree of producers
+/// under it, parents before children) in place of the inputs that read
+/// them; duplicate inputs (same tensor and map) folded. Each producer's body
+/// is cloned once, so a chain of n statements rebuilds in time linear in n.
 EinsumOp rebuild(PatternRewriter &rewriter, EinsumOp consumer,
-                 EinsumOp producer, unsigned pos) {
+                 MutableArrayRef<Folded> folded) {
   bool named = consumer->hasAttr(kIndicesAttr);
   EinsumBuilder nb(rewriter, consumer.getLoc(), consumer.getSizes(),
                    named ? indexNames(consumer) : SmallVector<std::string>());
   SmallVector<AffineExpr> identity;
   for (unsigned d = 0; d < consumer.getNumDims(); ++d)
     identity.push_back(nb.dim(d));
-  // Where the producer's dimensions land: its result position r is read at
-  // the consumer's dimension access[r].
-  SmallVector<AffineExpr> place;
-  if (producer) {
-    AffineMap access = consumer.getInputMap(pos);
-    AffineMap result = producer.getResultMap();
-    place.resize(producer.getNumDims());
+  // Where each producer's dimensions land: its result position r is read at
+  // its reader's dimension access[r], placed where the reader's land.
+  DenseMap<Operation *, unsigned> indexOf;
+  auto placeOf = [&](EinsumOp e) -> ArrayRef<AffineExpr> {
+    return e == consumer ? ArrayRef<AffineExpr>(identity)
+                         : ArrayRef<AffineExpr>(folded[indexOf[e]].place);
+  };
+  for (auto [i, f] : llvm::enumerate(folded)) {
+    indexOf[f.producer] = i;
+    AffineMap access = f.reader.getInputMap(f.pos);
+    AffineMap result = f.producer.getResultMap();
+    ArrayRef<AffineExpr> readerPlace = placeOf(f.reader);
+    f.place.assign(f.producer.getNumDims(), AffineExpr());
     for (unsigned r = 0; r < result.getNumResults(); ++r)
-      place[result.getDimPosition(r)] = access.getResult(r);
+      f.place[result.getDimPosition(r)] = readerPlace[access.getDimPosition(r)];
   }
-  // Inputs keep their order, the producer's taking its result's place.
-  Block &body = consumer.getBody().front();
+  // Inputs keep their order, a producer's taking its result's place: a
+  // post-order walk (explicit, a chain may be long) clones each producer's
+  // inputs, then its body where its reader read it.
   IRMapping known;
-  for (unsigned i = 0; i < consumer.getInputs().size(); ++i) {
-    if (!producer || i != pos) {
-      nb.clone(nb.body(), consumer, body.getArgument(i), identity, known);
+  struct Frame {
+    EinsumOp op;
+    unsigned next;
+  };
+  SmallVector<Frame> stack{{consumer, 0}};
+  while (!stack.empty()) {
+    Frame &top = stack.back();
+    EinsumOp op = top.op;
+    Block &body = op.getBody().front();
+    if (top.next < op.getInputs().size()) {
+      unsigned i = top.next++;
+      auto p = op.getInputs()[i].getDefiningOp<EinsumOp>();
+      auto it = p ? indexOf.find(p) : indexOf.end();
+      if (it != indexOf.end() && folded[it->second].reader == op &&
+          folded[it->second].pos == i)
+        stack.push_back({p, 0});
+      else
+        nb.clone(nb.body(), op, body.getArgument(i), placeOf(op), known);
       continue;
     }
-    Block &inner = producer.getBody().front();
-    for (unsigned j = 0; j < producer.getInputs().size(); ++j)
-      nb.clone(nb.body(), producer, inner.getArgument(j), place, known);
-    known.map(body.getArgument(pos),
-              nb.clone(nb.body(), producer,
-                       inner.getTerminator()->getOperand(0), place, known));
+    stack.pop_back();
+    if (op == consumer)
+      break;
+    Folded &f = folded[indexOf[op]];
+    known.map(f.reader.getBody().front().getArgument(f.pos),
+              nb.clone(nb.body(), op, body.getTerminator()->getOperand(0),
+                       f.place, known));
   }
+  Block &body = consumer.getBody().front();
   Value value = nb.clone(nb.body(), consumer,
                          body.getTerminator()->getOperand(0), identity, known);
 
-  if (consumer.hasFilter() || (producer && producer.hasFilter())) {
-    auto ours = placedFilter(nb, consumer, identity);
-    decltype(ours) theirs(1); // every point
-    if (producer)
-      theirs = placedFilter(nb, producer, place);
-    for (auto &a : ours)
-      for (auto &b : theirs) {
-        SmallVector<AffineExpr> exprs(a.first);
-        SmallVector<bool> isEq(a.second);
-        exprs.append(b.first);
-        isEq.append(b.second);
-        nb.addFilterConjunction(exprs, isEq);
-      }
+  // The filter: the intersection of all, multiplied out.
+  SmallVector<std::pair<EinsumOp, ArrayRef<AffineExpr>>> sources{
+      {consumer, identity}};
+  for (const Folded &f : folded)
+    sources.push_back({f.producer, f.place});
+  if (llvm::any_of(sources, [](auto &s) { return s.first.hasFilter(); })) {
+    auto all = placedFilter(nb, consumer, identity);
+    for (auto &src : MutableArrayRef(sources).drop_front()) {
+      if (!src.first.hasFilter())
+        continue;
+      decltype(all) product;
+      for (auto &a : all)
+        for (auto &b : placedFilter(nb, src.first, src.second)) {
+          auto &conj = product.emplace_back(a);
+          conj.first.append(b.first);
+          conj.second.append(b.second);
+        }
+      all = std::move(product);
+    }
+    for (auto &conj : all)
+      nb.addFilterConjunction(conj.first, conj.second);
   }
 
-  // Both guards are evaluated: each ran at these points before.
+  // Every guard is evaluated: each ran at these points before.
   Value guard;
-  for (auto [src, srcPlace] :
-       {std::make_pair(consumer, ArrayRef<AffineExpr>(identity)),
-        std::make_pair(producer, ArrayRef<AffineExpr>(place))}) {
-    if (!src || !src.hasGuard())
+  for (auto &src : sources) {
+    if (!src.first.hasGuard())
       continue;
     IRMapping guardKnown;
-    Value g = nb.clone(nb.guard(), src,
-                       src.getGuard().front().getTerminator()->getOperand(0),
-                       srcPlace, guardKnown);
+    Value g =
+        nb.clone(nb.guard(), src.first,
+                 src.first.getGuard().front().getTerminator()->getOperand(0),
+                 src.second, guardKnown);
     OpBuilder b = nb.at(nb.guard());
     guard = guard ? arith::AndIOp::create(b, consumer.getLoc(), guard, g) : g;
   }
@@ -140,42 +182,73 @@ EinsumOp rebuild(PatternRewriter &rewriter, EinsumOp consumer,
   return fused;
 }
 
-/// Folds an elementwise producer into its one consumer.
+/// The einsum `producer` folds into and the input it is read at: an
+/// elementwise einsum with one use, as an input read at distinct bare
+/// dimensions that (unless `allowRecompute`) name every dimension of the
+/// reader.
+EinsumOp foldsInto(EinsumOp producer, bool allowRecompute, unsigned &pos) {
+  if (producer.getKind() != ReductionKind::none ||
+      !producer.getResult().hasOneUse())
+    return {};
+  OpOperand &use = *producer.getResult().use_begin();
+  auto consumer = dyn_cast<EinsumOp>(use.getOwner());
+  pos = use.getOperandNumber();
+  if (!consumer || pos >= consumer.getInputs().size())
+    return {};
+  AffineMap access = consumer.getInputMap(pos);
+  if (!namesDistinctDims(access))
+    return {};
+  if (!allowRecompute && access.getNumResults() != consumer.getNumDims())
+    return {};
+  return consumer;
+}
+
+/// Folds the tree of elementwise producers under an einsum (that does not
+/// itself fold into another) into it, in one rebuild.
 struct FuseIntoConsumer : public OpRewritePattern<EinsumOp> {
   FuseIntoConsumer(MLIRContext *ctx, bool allowRecompute)
       : OpRewritePattern(ctx), allowRecompute(allowRecompute) {}
 
-  LogicalResult matchAndRewrite(EinsumOp producer,
+  LogicalResult matchAndRewrite(EinsumOp consumer,
                                 PatternRewriter &rewriter) const override {
-    if (producer.getKind() != ReductionKind::none ||
-        !producer.getResult().hasOneUse())
-      return failure();
-    OpOperand &use = *producer.getResult().use_begin();
-    auto consumer = dyn_cast<EinsumOp>(use.getOwner());
-    unsigned pos = use.getOperandNumber();
-    if (!consumer || pos >= consumer.getInputs().size())
-      return failure();
-    AffineMap access = consumer.getInputMap(pos);
-    if (!namesDistinctDims(access))
-      return failure();
-    // Dimensions of the consumer the access does not name: the producer's
-    // body would run again for each of their values.
-    std::string again;
-    SmallVector<std::string> names = indexNames(consumer);
-    for (unsigned d = 0; d < consumer.getNumDims(); ++d)
-      if (!access.isFunctionOfDim(d))
-        again += (again.empty() ? "" : ", ") + names[d];
-    if (!again.empty() && !allowRecompute)
+    unsigned pos = 0;
+    if (foldsInto(consumer, allowRecompute, pos))
+      return failure(); // its own consumer takes it with its producers
+    SmallVector<Folded> folded;
+    auto collect = [&](EinsumOp reader) {
+      for (Value in : reader.getInputs()) {
+        auto p = in.getDefiningOp<EinsumOp>();
+        if (p && foldsInto(p, allowRecompute, pos) == reader)
+          folded.push_back({p, reader, pos, {}});
+      }
+    };
+    collect(consumer);
+    for (unsigned i = 0; i < folded.size(); ++i)
+      collect(folded[i].producer);
+    if (folded.empty())
       return failure();
 
-    std::string from = lineOf(producer);
-    EinsumOp fused = rebuild(rewriter, consumer, producer, pos);
-    auto remark = fused.emitRemark()
-                  << "fused the elementwise einsum of " << from;
-    if (!again.empty())
-      remark << ", recomputed along " << again;
+    EinsumOp fused = rebuild(rewriter, consumer, folded);
+    // Dimensions of the consumer a producer's placement does not name: its
+    // body runs again for each of their values.
+    SmallVector<std::string> names = indexNames(consumer);
+    for (const Folded &f : folded) {
+      llvm::SmallBitVector named(consumer.getNumDims());
+      for (AffineExpr x : f.place)
+        if (auto d = dyn_cast<AffineDimExpr>(x))
+          named.set(d.getPosition());
+      std::string again;
+      for (unsigned d = 0; d < consumer.getNumDims(); ++d)
+        if (!named.test(d))
+          again += (again.empty() ? "" : ", ") + names[d];
+      auto remark = fused.emitRemark()
+                    << "fused the elementwise einsum of " << lineOf(f.producer);
+      if (!again.empty())
+        remark << ", recomputed along " << again;
+    }
     rewriter.replaceOp(consumer, fused.getResult());
-    rewriter.eraseOp(producer);
+    for (const Folded &f : llvm::reverse(folded))
+      rewriter.eraseOp(f.producer);
     return success();
   }
 
@@ -196,7 +269,7 @@ struct DropDuplicateInputs : public OpRewritePattern<EinsumOp> {
             inputs[i] == inputs[j] && op.getInputMap(i) == op.getInputMap(j);
     if (!duplicate)
       return failure();
-    rewriter.replaceOp(op, rebuild(rewriter, op, nullptr, 0).getResult());
+    rewriter.replaceOp(op, rebuild(rewriter, op, {}).getResult());
     return success();
   }
 };

@@ -28,6 +28,7 @@
 // (passes/OnePass.h); the pass applies them to every maximum and turns the
 // reasons of refusals into remarks.
 #include "passes/OnePass.h"
+#include "passes/ClampedMaximum.h"
 #include "passes/EinsumBuilder.h"
 #include "passes/MatchFailureRemarks.h"
 #include "passes/Passes.h"
@@ -174,6 +175,18 @@ private:
     }
     if (isa<math::ExpOp>(op) && in[0].kind == Form::Linear)
       return Form::character(in[0].coeff);
+    // The factor exp(c * g) is positive: it commutes with abs, and with a
+    // maximum or minimum of values that carry it (relu(x) = max(x, 0)).
+    if (isa<math::AbsFOp>(op) && in[0].kind == Form::Character)
+      return in[0];
+    if (isa<arith::MaximumFOp, arith::MinimumFOp, arith::MaxNumFOp,
+            arith::MinNumFOp>(op)) {
+      const Form &a = in[0], &b = in[1];
+      if (a.kind == Form::Character && (same(a, b) || b.isZero()))
+        return a;
+      if (b.kind == Form::Character && a.isZero())
+        return b;
+    }
     if (isa<arith::SelectOp>(op) && in[0].kind == Form::Free) {
       const Form &a = in[1], &b = in[2];
       if (same(a, b) || (a.kind == Form::Character && b.isZero()))
@@ -232,7 +245,8 @@ LogicalResult collectMembers(RewriterBase &rewriter, EinsumOp max,
           continue; // outside the pass: reads the final maximum
         return rewriter.notifyMatchFailure(
             max, "a value computed from the maximum along " + rankName +
-                     " is read by an einsum that does not iterate " + rankName);
+                     " is read by " + statementName(e) +
+                     ", which does not iterate " + rankName);
       }
       // Reads of group values must be bare dimensions, so that every member
       // sees the maximum of its own result point.
@@ -256,7 +270,8 @@ LogicalResult collectMembers(RewriterBase &rewriter, EinsumOp max,
         return rewriter.notifyMatchFailure(
             max, "a reduction with kind '" +
                      stringifyReductionKind(e.getKind()).str() +
-                     "' reads the maximum along " + rankName);
+                     "' reads the maximum along " + rankName + " (" +
+                     statementName(e) + ")");
       }
     }
   }
@@ -285,8 +300,10 @@ LogicalResult checkCorrections(RewriterBase &rewriter, OnePassGroup &group,
     switch (f.kind) {
     case Form::Bad:
       return rewriter.notifyMatchFailure(
-          max, nameOf(f.blocker) + " of a value that depends on the maximum "
-                                   "has no rescaling correction");
+          max, nameOf(f.blocker) +
+                   " of a value that depends on the maximum "
+                   "has no rescaling correction (in " +
+                   statementName(f.blocker) + ")");
     case Form::Free:
       return rewriter.notifyMatchFailure(
           max, "a sum reads the pass but does not depend on the maximum");
@@ -728,12 +745,39 @@ struct OnePass : public mlir::attn::impl::AttnOnePassBase<OnePass> {
     });
     MatchFailureRemarks remarks("one-pass: not rewritten: ");
     IRRewriter rewriter(&getContext(), &remarks);
+    // A clamp of a maximum, GM2 = max(GM, c), is itself a maximum.
+    for (unsigned i = 0; i < maxima.size(); ++i) {
+      RankAnalysis ranks(getOperation());
+      EinsumOp max = maxima[i];
+      std::string rankName = ranks.name(ranks.rankOf(
+          max, max.getReducedDims().empty() ? 0 : max.getReducedDims()[0]));
+      std::string maxName = statementName(max);
+      FoldedClamps folded = foldClampsIntoMaximum(rewriter, max, ranks);
+      if (folded.maxima.empty())
+        continue;
+      if (folded.erasedMax)
+        maxima[i] = folded.maxima.front();
+      else
+        maxima.push_back(folded.maxima.front());
+      for (unsigned k = 1; k < folded.maxima.size(); ++k)
+        maxima.push_back(folded.maxima[k]);
+      for (EinsumOp f : folded.maxima)
+        f.emitRemark() << "one-pass: " << statementName(f) << ", a clamp of "
+                       << maxName << " that does not decrease, is the maximum "
+                       << "along " << rankName << " of the clamped values";
+    }
     for (EinsumOp max : maxima) {
       remarks.setSubject(max);
       RankAnalysis ranks(getOperation());
       FailureOr<OnePassGroup> group = matchOnePassGroup(rewriter, max, ranks);
-      if (failed(group) || group->sums.empty())
-        continue; // a plain maximum: nothing reads it during a pass
+      if (failed(group))
+        continue;
+      if (group->sums.empty()) { // nothing reads it during a pass
+        std::string why = secondPassReason(max, ranks);
+        if (!why.empty())
+          max.emitRemark() << "one-pass: not rewritten: " << why;
+        continue;
+      }
       int64_t tile = tileSize;
       FailureOr<OnePassResult> result =
           rewriteToOnePass(rewriter, *group, ranks, {tile});

@@ -24,6 +24,7 @@
 #include "passes/ContractionCost.h"
 #include "passes/ContractionPlan.h"
 #include "passes/EinsumBuilder.h"
+#include "passes/OnePass.h"
 #include "passes/Passes.h"
 
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -169,8 +170,7 @@ void materialize(PatternRewriter &rewriter, EinsumOp s, Side &side) {
 /// Gives `value`, the result of an op just built, `type` (C's static shape;
 /// EinsumBuilder derives a dynamic one from the sizes), telling `rewriter`.
 void keepResultType(RewriterBase &rewriter, Value value, Type type) {
-  rewriter.modifyOpInPlace(value.getDefiningOp(),
-                           [&] { value.setType(type); });
+  rewriter.modifyOpInPlace(value.getDefiningOp(), [&] { value.setType(type); });
 }
 
 /// C's result: the sum of `parts` (tensors with the U dimensions they are
@@ -201,6 +201,90 @@ Value finalStep(PatternRewriter &rewriter, const Consumer &c,
                           type.getElementType(), iota(c.resultDims.size()),
                           ReductionKind::none);
   return op.getResult();
+}
+
+//===----------------------------------------------------------------------===//
+// What a reordering costs beyond multiply-adds: the one pass over the keys
+//===----------------------------------------------------------------------===//
+
+/// Whether the value `v` of `e`'s body or guard reads one of `tensors`.
+bool readsAnyOf(EinsumOp e, Value v, const llvm::DenseSet<Value> &tensors) {
+  SmallVector<Value> work{v};
+  llvm::DenseSet<Value> seen;
+  while (!work.empty()) {
+    Value x = work.pop_back_val();
+    if (!seen.insert(x).second)
+      continue;
+    if (auto arg = dyn_cast<BlockArgument>(x)) {
+      if (arg.getOwner() == &e.getBody().front() &&
+          arg.getArgNumber() < e.getInputs().size() &&
+          tensors.count(e.getInputs()[arg.getArgNumber()]))
+        return true;
+      continue;
+    }
+    if (tensors.count(x))
+      return true;
+    Operation *op = x.getDefiningOp();
+    if (op && e->isProperAncestor(op))
+      llvm::append_range(work, op->getOperands());
+  }
+  return false;
+}
+
+/// The maximum of the one-pass group (attn-one-pass) that S is a sum of, if
+/// the reordering would break it: the first new sum reduces C's dimensions
+/// over factors that read the maximum or a value computed from it per key,
+/// so the pass's exponentials are needed in a reduction that is not along
+/// the keys. Null if S is in no group or the group survives.
+EinsumOp brokenOnePass(const Plan &plan) {
+  auto kernel = plan.s->getParentOfType<func::FuncOp>();
+  RankAnalysis ranks(kernel);
+  IRRewriter rewriter(plan.s.getContext()); // no listener: reasons unused
+  EinsumOp broken;
+  kernel.walk([&](EinsumOp max) {
+    if (max.getKind() != ReductionKind::max)
+      return WalkResult::advance();
+    FailureOr<OnePassGroup> group = matchOnePassGroup(rewriter, max, ranks);
+    if (failed(group) || !llvm::is_contained(group->sums, plan.s))
+      return WalkResult::advance();
+    llvm::DenseSet<Value> perKey{max.getResult()};
+    for (EinsumOp e : group->elementwise)
+      perKey.insert(e.getResult());
+    bool breaks = llvm::any_of(plan.key.factors, [&](const Factor &f) {
+      return readsAnyOf(plan.s, f.value, perKey);
+    });
+    for (const Consumer &c : plan.consumers)
+      breaks |= llvm::any_of(c.keyed, [&](const Factor &f) {
+        return readsAnyOf(c.op, f.value, perKey);
+      });
+    if (!breaks)
+      return WalkResult::advance();
+    broken = max;
+    return WalkResult::interrupt();
+  });
+  return broken;
+}
+
+/// The einsums a pass over `max`'s rank runs before the maximum: the maximum
+/// and, transitively, the producers of its inputs that iterate the rank (the
+/// scores' contraction). A second pass recomputes or re-reads them.
+SmallVector<EinsumOp> passOverKeys(EinsumOp max) {
+  auto kernel = max->getParentOfType<func::FuncOp>();
+  RankAnalysis ranks(kernel);
+  unsigned rank = ranks.rankOf(max, max.getReducedDims()[0]);
+  SmallVector<EinsumOp> pass{max};
+  for (unsigned i = 0; i < pass.size(); ++i)
+    for (Value in : pass[i].getInputs()) {
+      auto e = in.getDefiningOp<EinsumOp>();
+      if (!e || llvm::is_contained(pass, e))
+        continue;
+      for (unsigned d = 0; d < e.getNumDims(); ++d)
+        if (ranks.rankOf(e, d) == rank) {
+          pass.push_back(e);
+          break;
+        }
+    }
+  return pass;
 }
 
 //===----------------------------------------------------------------------===//
@@ -273,6 +357,16 @@ struct ReorderPattern : public OpRewritePattern<EinsumOp> {
     std::string contractions = "the contractions over " + reducedNames(s) +
                                " and " + namesOf(s, plan.keys);
     std::string costs = "cost " + model.str(before) + " -> " + model.str(after);
+    // Breaking one pass over the keys costs (at least) one more pass.
+    if (EinsumOp max = brokenOnePass(plan)) {
+      SizePoly pass = SizePoly::constant(0);
+      for (EinsumOp e : passOverKeys(max))
+        pass = pass + volume(e.getSizes(), all(e.getNumDims()));
+      after = after + pass;
+      costs += " + " + model.str(pass) + " (a second pass over " +
+               indexNames(max)[max.getReducedDims()[0]] +
+               ": the reordering breaks its one pass)";
+    }
     if (model.estimate(after) >= model.estimate(before)) {
       s.emitRemark() << "not reordered (" << contractions << "): " << costs
                      << " is not cheaper";
