@@ -32,6 +32,25 @@ for tool in ("cmake", "pkg-config"):
     if shutil.which(tool):
         config.available_features.add(tool)
 
+# The Python module (python/), where it was built: `REQUIRES: python-attnc`
+# runs a test with the build's Python; `REQUIRES: torch` with a Python that
+# has torch ($ATTN_TORCH_PYTHON, else bench/.venv's, where bench/cpu.sh
+# installed torch from PyPI).
+import subprocess
+if config.attn_have_python:
+    config.available_features.add("python-attnc")
+    config.substitutions.append(("%attn_python", config.attn_python))
+    torch_python = os.environ.get("ATTN_TORCH_PYTHON") or os.path.join(
+        config.attn_src_root, "bench", ".venv", "bin", "python")
+    try:
+        if os.path.exists(torch_python) and subprocess.run(
+                [torch_python, "-c", "import torch, numpy"],
+                capture_output=True, timeout=120).returncode == 0:
+            config.available_features.add("torch")
+            config.substitutions.append(("%torch_python", torch_python))
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+
 # ptxas (CUDA toolkit), where installed, checks generated PTX: `%if ptxas`.
 import shutil
 ptxas = shutil.which("ptxas") or (
