@@ -27,6 +27,9 @@ struct CudaCodegenOptions {
   /// kernel has the tiled one-pass form; off only for device code replayed
   /// elsewhere than on a GPU.
   bool fuse = true;
+  /// On sm_90a, the fused launch on warpgroup MMA (wgmma) where a block is
+  /// one warpgroup; otherwise, and on other chips, the mma.sync launch.
+  bool wgmma = true;
   /// Recorded in the manifest ("compiler").
   std::string compilerVersion = "0.1.0";
 };
