@@ -29,7 +29,8 @@ struct CudaCodegenOptions {
   bool fuse = true;
   /// On sm_90a, the fused launch on warpgroup MMA (wgmma) where a block is
   /// one warpgroup; otherwise, and on other chips, the mma.sync launch.
-  bool wgmma = true;
+  /// Opt-in until it has been checked on a GPU (attnc --cuda-wgmma).
+  bool wgmma = false;
   /// Recorded in the manifest ("compiler").
   std::string compilerVersion = "0.1.0";
 };
