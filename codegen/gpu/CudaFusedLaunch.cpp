@@ -379,8 +379,7 @@ void FusedLaunchEmitter::copyTileStepped(const TensorStorage &s,
     Value row = f.add(row0, f.cst(c * rowStep));
     nvvm::copyAsync16(
         b, loc,
-        nvvm::sharedElementAt(b, loc, fa.elem, tileBase,
-                              tileOffset(row, col)),
+        nvvm::sharedElementAt(b, loc, fa.elem, tileBase, tileOffset(row, col)),
         f.elementPtr(base, fa.elem, off), ok);
   }
 }
@@ -409,8 +408,7 @@ void FusedLaunchEmitter::copyTileChunked(const TensorStorage &s,
       v = f.select(ok, v, f.cst(0));
     nvvm::copyAsync16(
         b, loc,
-        nvvm::sharedElementAt(b, loc, fa.elem, tileBase,
-                              tileOffset(row, col)),
+        nvvm::sharedElementAt(b, loc, fa.elem, tileBase, tileOffset(row, col)),
         f.elementPtr(base, fa.elem, f.offset(safe, extents)), ok);
   }
 }
@@ -484,9 +482,10 @@ LogicalResult FusedLaunchEmitter::emitTileLoop() {
   // for this warp's rows (the block's: a warpgroup issues wgmma together),
   // with every filter elsewhere.
   TileClass warpClass =
-      wgmma ? classifyTile(f, fa, syms, box(t, rowBlock, rowsPerBlock))
-            : classifyTile(f, fa, syms,
-                           box(t, rowWarp, std::min<int64_t>(16, rowsPerBlock)));
+      wgmma
+          ? classifyTile(f, fa, syms, box(t, rowBlock, rowsPerBlock))
+          : classifyTile(f, fa, syms,
+                         box(t, rowWarp, std::min<int64_t>(16, rowsPerBlock)));
   auto ifFull = scf::IfOp::create(b, loc, warpClass.full, /*withElse=*/true);
   for (Value sym : fa.online.getSymbols()) {
     std::string why;

@@ -51,10 +51,11 @@ void FusedLaunchEmitter::accumulateWeightedSumWgmma(
   };
   SmallVector<nvvm::WgmmaStep> steps;
   for (int64_t kc = 0; kc < tile / 16; ++kc) {
-    SmallVector<Value, 4> a = {pack(probs[2 * kc][0], probs[2 * kc][1]),
-                               pack(probs[2 * kc][2], probs[2 * kc][3]),
-                               pack(probs[2 * kc + 1][0], probs[2 * kc + 1][1]),
-                               pack(probs[2 * kc + 1][2], probs[2 * kc + 1][3])};
+    SmallVector<Value, 4> a = {
+        pack(probs[2 * kc][0], probs[2 * kc][1]),
+        pack(probs[2 * kc][2], probs[2 * kc][3]),
+        pack(probs[2 * kc + 1][0], probs[2 * kc + 1][1]),
+        pack(probs[2 * kc + 1][2], probs[2 * kc + 1][3])};
     for (int64_t block = 0; block < headDim / 64; ++block) {
       nvvm::WgmmaStep s;
       s.n = 64;

@@ -41,7 +41,8 @@ static Value i64Constant(OpBuilder &b, Location loc, int64_t v) {
 Value alignShared1024(OpBuilder &b, Location loc, Value ptr) {
   Value addr = sharedAddress(b, loc, ptr);
   addr = arith::AddIOp::create(b, loc, addr, i64Constant(b, loc, 1023));
-  addr = arith::AndIOp::create(b, loc, addr, i64Constant(b, loc, ~int64_t(1023)));
+  addr =
+      arith::AndIOp::create(b, loc, addr, i64Constant(b, loc, ~int64_t(1023)));
   return LLVM::IntToPtrOp::create(
       b, loc, LLVM::LLVMPointerType::get(b.getContext(), 3), addr);
 }
@@ -50,11 +51,11 @@ Value swizzledDescriptor(OpBuilder &b, Location loc, Value ptr) {
   // Bits 0-13: address >> 4; 16-29: leading byte offset >> 4; 32-45:
   // stride byte offset >> 4; 62-63: swizzle mode (1: 128 bytes).
   constexpr int64_t atom = 1024;
-  int64_t fixed = ((atom >> 4) << 16) | ((atom >> 4) << 32) | (int64_t(1) << 62);
+  int64_t fixed =
+      ((atom >> 4) << 16) | ((atom >> 4) << 32) | (int64_t(1) << 62);
   Value addr = sharedAddress(b, loc, ptr);
   Value field = arith::ShRUIOp::create(
-      b, loc,
-      arith::AndIOp::create(b, loc, addr, i64Constant(b, loc, 0x3FFFF)),
+      b, loc, arith::AndIOp::create(b, loc, addr, i64Constant(b, loc, 0x3FFFF)),
       i64Constant(b, loc, 4));
   return arith::OrIOp::create(b, loc, field, i64Constant(b, loc, fixed));
 }
