@@ -58,3 +58,12 @@ ptxas = shutil.which("ptxas") or (
 if ptxas:
     config.available_features.add("ptxas")
     config.substitutions.append(("%ptxas", ptxas))
+
+# cuobjdump (CUDA toolkit; $CUOBJDUMP names another copy, e.g. Triton's),
+# where installed, disassembles the cubins ptxas makes: `REQUIRES: cuobjdump`.
+cuobjdump = os.environ.get("CUOBJDUMP") or shutil.which("cuobjdump") or (
+    "/usr/local/cuda/bin/cuobjdump"
+    if os.path.exists("/usr/local/cuda/bin/cuobjdump") else None)
+if cuobjdump and os.path.exists(cuobjdump):
+    config.available_features.add("cuobjdump")
+    config.substitutions.append(("%cuobjdump", cuobjdump))

@@ -27,6 +27,10 @@ struct CudaCodegenOptions {
   /// kernel has the tiled one-pass form; off only for device code replayed
   /// elsewhere than on a GPU.
   bool fuse = true;
+  /// On sm_90a, the fused launch on warpgroup MMA (wgmma) where a block is
+  /// one warpgroup; otherwise, and on other chips, the mma.sync launch.
+  /// Opt-in until it has been checked on a GPU (attnc --cuda-wgmma).
+  bool wgmma = false;
   /// Recorded in the manifest ("compiler").
   std::string compilerVersion = "0.1.0";
 };

@@ -53,6 +53,9 @@ struct FusedAttention {
   SmallVector<unsigned> blockDims; // the other result dimensions
   unsigned m0 = 0, e = 0;          // canonical positions
   int64_t tile = 0;
+  /// The Hopper launch (NvvmWgmma.h: wgmma, swizzled shared tiles) rather
+  /// than the mma.sync one: sm_90a, and a block is one warpgroup.
+  bool wgmma = false;
   SmallVector<Value> symbols; // canonical symbols
 
   /// Every covered einsum: its dimensions over the canonical ones.

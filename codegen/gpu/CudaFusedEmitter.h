@@ -6,7 +6,8 @@
 //                         update, the weighted sum;
 //   CudaFusedCascade.cpp  the cascade's einsums at one score element;
 //   CudaFusedResults.cpp  the results, and the epilogue that writes the
-//                         output directly.
+//                         output directly;
+//   CudaFusedWgmma.cpp    on sm_90a, the two products on warpgroup MMA.
 // The NVVM instructions are in NvvmOps.h (with the mma register layouts),
 // the tile classes in CudaTileClasses.h.
 #ifndef ATTN_CODEGEN_GPU_CUDAFUSEDEMITTER_H
@@ -53,6 +54,7 @@ private:
   const int64_t keyBlocks;    // 8-key column blocks of the scores
   const int64_t outputBlocks; // 8-column blocks of the weighted sum
   const int64_t bufferElems;  // one pipeline buffer: the K tile, the V tile
+  const bool wgmma;           // the Hopper launch (CudaFusedWgmma.cpp)
   std::string where;          // the launch, in messages
 
   // Launch-wide values.
@@ -120,6 +122,7 @@ private:
   void copyTileChunked(const TensorStorage &s, ArrayRef<AffineExpr> coords,
                        unsigned colDim, Value tileBase, const char *name,
                        ArrayRef<Value> extents, Value base);
+  Value tileOffset(Value row, Value col);
   Value kTileAt(Value buffer);
   Value vTileAt(Value buffer);
   void issueTileCopies(Value tileIndex, Value buffer);
@@ -146,6 +149,11 @@ private:
                            const RowMaxima &maxima);
   void accumulateWeightedSum(ArrayRef<SmallVector<Value>> probs,
                              const std::array<Value, 2> &alpha);
+
+  // CudaFusedWgmma.cpp (the same fragment layouts, NvvmWgmma.h)
+  void computeScoresWgmma();
+  void accumulateWeightedSumWgmma(ArrayRef<SmallVector<Value>> probs,
+                                  const std::array<Value, 2> &alpha);
 
   // CudaFusedCascade.cpp
   SmallVector<Value> dimsOf(Operation *op);

@@ -5,6 +5,7 @@
 // contribute is neither copied nor computed.
 #include "codegen/gpu/CudaFusedEmitter.h"
 #include "codegen/gpu/NvvmOps.h"
+#include "codegen/gpu/NvvmWgmma.h"
 
 #include <limits>
 
@@ -39,7 +40,8 @@ FusedLaunchEmitter::FusedLaunchEmitter(KernelEmitter &ke, FusedAttention &fa,
       threads(32 * warps), rowsPerBlock(fa.group ? fa.group : 16 * warps),
       // ldmatrix without bank conflicts, 16-byte aligned rows
       smemStride(headDim + 8), keyBlocks(tile / 8), outputBlocks(headDim / 8),
-      bufferElems(2 * tile * smemStride) {
+      bufferElems(2 * tile * (fa.wgmma ? headDim : smemStride)),
+      wgmma(fa.wgmma) {
   where = "the fused attention launch of the attn.online at " +
           locationText(fa.online.getLoc());
 }
@@ -61,9 +63,13 @@ void FusedLaunchEmitter::setRow(int i) {
 LogicalResult FusedLaunchEmitter::emit(const SizeText &when) {
   // Shared memory: two buffers (tile t and the prefetch of tile t + 1),
   // each the K tile then the V tile.
+  // The wgmma launch's swizzled tiles start at a multiple of 1024 bytes.
   smem = nvvm::dynamicSharedMemory(f.pro, loc, ke.module);
+  if (wgmma)
+    smem = nvvm::alignShared1024(f.pro, loc, smem);
   f.launch.sharedBytes = SizeText::constant(
-      2 * bufferElems * (fa.elem.getIntOrFloatBitWidth() / 8));
+      2 * bufferElems * (fa.elem.getIntOrFloatBitWidth() / 8) +
+      (wgmma ? 1024 : 0));
   if (failed(bindSizes()))
     return failure();
   emitGeometry(when);
@@ -373,8 +379,7 @@ void FusedLaunchEmitter::copyTileStepped(const TensorStorage &s,
     Value row = f.add(row0, f.cst(c * rowStep));
     nvvm::copyAsync16(
         b, loc,
-        nvvm::sharedElementAt(b, loc, fa.elem, tileBase,
-                              f.add(f.mul(row, f.cst(smemStride)), col)),
+        nvvm::sharedElementAt(b, loc, fa.elem, tileBase, tileOffset(row, col)),
         f.elementPtr(base, fa.elem, off), ok);
   }
 }
@@ -403,10 +408,17 @@ void FusedLaunchEmitter::copyTileChunked(const TensorStorage &s,
       v = f.select(ok, v, f.cst(0));
     nvvm::copyAsync16(
         b, loc,
-        nvvm::sharedElementAt(b, loc, fa.elem, tileBase,
-                              f.add(f.mul(row, f.cst(smemStride)), col)),
+        nvvm::sharedElementAt(b, loc, fa.elem, tileBase, tileOffset(row, col)),
         f.elementPtr(base, fa.elem, f.offset(safe, extents)), ok);
   }
+}
+
+/// The element offset of (row, col) in a K or V tile: padded rows for
+/// ldmatrix, or wgmma's swizzled layout (NvvmWgmma.h).
+Value FusedLaunchEmitter::tileOffset(Value row, Value col) {
+  if (wgmma)
+    return nvvm::swizzledOffset(b, loc, row, col, tile);
+  return f.add(f.mul(row, f.cst(smemStride)), col);
 }
 
 Value FusedLaunchEmitter::kTileAt(Value buffer) {
@@ -416,7 +428,7 @@ Value FusedLaunchEmitter::kTileAt(Value buffer) {
 Value FusedLaunchEmitter::vTileAt(Value buffer) {
   return nvvm::sharedElementAt(
       b, loc, fa.elem, smem,
-      f.add(f.mul(buffer, f.cst(bufferElems)), f.cst(tile * smemStride)));
+      f.add(f.mul(buffer, f.cst(bufferElems)), f.cst(bufferElems / 2)));
 }
 
 /// The copies of key tile `tileIndex` into `buffer` unless the tile is past
@@ -452,6 +464,8 @@ LogicalResult FusedLaunchEmitter::emitTileLoop() {
                   arith::SubIOp::create(b, loc, f.cst(1), buf));
   canon[fa.tileDim] = t;
   nvvm::waitCopies(b, loc, 1);
+  if (wgmma) // the tensor cores read what cp.async wrote
+    nvvm::fenceAsyncShared(b, loc);
   nvvm::barrier(b, loc);
   Operation *endBarrier = nvvm::barrier(b, loc);
   b.setInsertionPoint(endBarrier);
@@ -460,11 +474,18 @@ LogicalResult FusedLaunchEmitter::emitTileLoop() {
   f.enterIf(f.notI(blockClass.empty));
   kTile = kTileAt(buf);
   vTile = vTileAt(buf);
-  computeScores();
+  if (wgmma)
+    computeScoresWgmma();
+  else
+    computeScores();
   // The cascade, the online update and P V: without filters on tiles full
-  // for this warp's rows, with every filter elsewhere.
-  TileClass warpClass = classifyTile(
-      f, fa, syms, box(t, rowWarp, std::min<int64_t>(16, rowsPerBlock)));
+  // for this warp's rows (the block's: a warpgroup issues wgmma together),
+  // with every filter elsewhere.
+  TileClass warpClass =
+      wgmma
+          ? classifyTile(f, fa, syms, box(t, rowBlock, rowsPerBlock))
+          : classifyTile(f, fa, syms,
+                         box(t, rowWarp, std::min<int64_t>(16, rowsPerBlock)));
   auto ifFull = scf::IfOp::create(b, loc, warpClass.full, /*withElse=*/true);
   for (Value sym : fa.online.getSymbols()) {
     std::string why;

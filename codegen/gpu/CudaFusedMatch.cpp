@@ -612,6 +612,15 @@ void cuda::planFusedAttention(KernelPlan &plan) {
                : m.fa.group  ? std::to_string(m.fa.group) + " grouped heads"
                              : std::string("64 query rows"))
            << " a block; key tiles of " << m.fa.tile;
+    std::string noWgmma = plan.noWgmma;
+    if (noWgmma.empty() && (m.fa.pDim < 0 || m.fa.group))
+      noWgmma = "a block is not a warpgroup of 64 query rows";
+    m.fa.wgmma = noWgmma.empty();
+    if (m.fa.wgmma)
+      remark << "; on wgmma (sm_90a: one warpgroup, K and V in 128-byte "
+                "swizzled shared memory)";
+    else
+      remark << "; on mma.sync, not wgmma: " << noWgmma;
     if (succeeded(matchFusedEpilogue(plan, m.fa, why))) {
       planEpilogue(plan, m.fa);
       remark << "; with one split worker it also writes the output";

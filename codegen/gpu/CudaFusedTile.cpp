@@ -190,7 +190,10 @@ LogicalResult FusedLaunchEmitter::updatePart(unsigned index,
     }
   }
   if (part.pv) {
-    accumulateWeightedSum(probs, alpha);
+    if (wgmma)
+      accumulateWeightedSumWgmma(probs, alpha);
+    else
+      accumulateWeightedSum(probs, alpha);
     return success();
   }
   for (int i = 0; i < 2; ++i) {

@@ -523,6 +523,11 @@ mlir::attn::buildCudaDeviceModule(func::FuncOp kernel,
   }
   KernelPlan plan(kernel);
   plan.fuse = options.fuse;
+  plan.noWgmma = options.chip != "sm_90a"
+                     ? "the target is " + options.chip + ", not sm_90a"
+                 : !options.wgmma
+                     ? std::string("the wgmma launch is opt-in (--cuda-wgmma)")
+                     : std::string();
   if (failed(plan.build()))
     return failure();
 

@@ -115,6 +115,9 @@ public:
   /// Whether to look for fused attention launches (off for device code that
   /// runs elsewhere than on a GPU: test/unit/GpuCodegenTest.cpp).
   bool fuse = true;
+  /// Why a fused launch may not be the wgmma one (sm_90a), or empty when it
+  /// may (CudaCodegenOptions::wgmma and the chip).
+  std::string noWgmma = "the target is not sm_90a";
   /// The attn.online ops that a fused launch computes; for the ops whose
   /// work a fused launch may take over, the run-time factor (0 or 1) that
   /// scales their launches (`launchScale`) and their results' workspace

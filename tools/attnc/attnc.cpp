@@ -103,6 +103,12 @@ cl::opt<bool> remarks("remarks",
                       cl::desc("Print the passes' remarks (e.g. `rank m: 1 "
                                "pass`) on stderr"),
                       cl::cat(attncCategory));
+cl::opt<bool> cudaWgmma(
+    "cuda-wgmma",
+    cl::desc("cuda:sm_90a: the fused attention launch on warpgroup MMA "
+             "(wgmma) where it applies (opt-in, not yet checked on a GPU; "
+             "default: mma.sync)"),
+    cl::init(false), cl::cat(attncCategory));
 cl::opt<bool> printPipeline("print-pipeline",
                             cl::desc("Print the target's default pass "
                                      "pipeline and exit"),
@@ -417,6 +423,7 @@ int emitCuda(ModuleOp module) {
     return kInternalError;
   mlir::attn::CudaCodegenOptions options;
   options.chip = *mlir::attn::cudaChipOfTarget(target);
+  options.wgmma = cudaWgmma;
   options.compilerVersion = mlir::attn::compilerVersion();
   for (func::FuncOp kernel : kernels) {
     auto progress = progressOf(kernel);

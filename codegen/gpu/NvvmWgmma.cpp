@@ -1,0 +1,122 @@
+// The Hopper instructions of the wgmma attention launch (NvvmWgmma.h).
+#include "codegen/gpu/NvvmWgmma.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+
+#include <string>
+
+using namespace mlir;
+
+namespace mlir::attn::cuda::nvvm {
+
+static Value indexConstant(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
+
+Value swizzledOffset(OpBuilder &b, Location loc, Value row, Value col,
+                     int64_t rows) {
+  auto c = [&](int64_t v) { return indexConstant(b, loc, v); };
+  Value block = arith::DivUIOp::create(b, loc, col, c(64));
+  Value chunk = arith::DivUIOp::create(
+      b, loc, arith::RemUIOp::create(b, loc, col, c(64)), c(8));
+  Value swizzled = arith::XOrIOp::create(
+      b, loc, chunk, arith::RemUIOp::create(b, loc, row, c(8)));
+  Value off = arith::MulIOp::create(b, loc, block, c(rows * 64));
+  off = arith::AddIOp::create(b, loc, off,
+                              arith::MulIOp::create(b, loc, row, c(64)));
+  return arith::AddIOp::create(b, loc, off,
+                               arith::MulIOp::create(b, loc, swizzled, c(8)));
+}
+
+static Value sharedAddress(OpBuilder &b, Location loc, Value ptr) {
+  return LLVM::PtrToIntOp::create(b, loc, b.getI64Type(), ptr);
+}
+
+static Value i64Constant(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIntOp::create(b, loc, b.getI64Type(), v);
+}
+
+Value alignShared1024(OpBuilder &b, Location loc, Value ptr) {
+  Value addr = sharedAddress(b, loc, ptr);
+  addr = arith::AddIOp::create(b, loc, addr, i64Constant(b, loc, 1023));
+  addr =
+      arith::AndIOp::create(b, loc, addr, i64Constant(b, loc, ~int64_t(1023)));
+  return LLVM::IntToPtrOp::create(
+      b, loc, LLVM::LLVMPointerType::get(b.getContext(), 3), addr);
+}
+
+Value swizzledDescriptor(OpBuilder &b, Location loc, Value ptr) {
+  // Bits 0-13: address >> 4; 16-29: leading byte offset >> 4; 32-45:
+  // stride byte offset >> 4; 62-63: swizzle mode (1: 128 bytes).
+  constexpr int64_t atom = 1024;
+  int64_t fixed =
+      ((atom >> 4) << 16) | ((atom >> 4) << 32) | (int64_t(1) << 62);
+  Value addr = sharedAddress(b, loc, ptr);
+  Value field = arith::ShRUIOp::create(
+      b, loc, arith::AndIOp::create(b, loc, addr, i64Constant(b, loc, 0x3FFFF)),
+      i64Constant(b, loc, 4));
+  return arith::OrIOp::create(b, loc, field, i64Constant(b, loc, fixed));
+}
+
+SmallVector<Value> wgmmaBatch(OpBuilder &b, Location loc, Type elem,
+                              ArrayRef<WgmmaStep> steps,
+                              ArrayRef<Value> accumulators) {
+  unsigned n = accumulators.size();
+  std::string type = elem.isBF16() ? "bf16" : "f16";
+  std::string constraints, ptx;
+  SmallVector<Value> operands;
+  for (unsigned i = 0; i < n; ++i)
+    constraints += "=f,";
+  for (unsigned i = 0; i < n; ++i) {
+    constraints += std::to_string(i) + ",";
+    operands.push_back(accumulators[i]);
+  }
+  unsigned next = 2 * n;
+  ptx += "{\n.reg .pred p;\n";
+  ptx += "setp.ne.b32 p, $" + std::to_string(next++) + ", 0;\n";
+  constraints += "r";
+  operands.push_back(
+      arith::ConstantIntOp::create(b, loc, b.getI32Type(), 1).getResult());
+  ptx += "wgmma.fence.sync.aligned;\n";
+  for (const WgmmaStep &s : steps) {
+    ptx += "wgmma.mma_async.sync.aligned.m64n" + std::to_string(s.n) +
+           "k16.f32." + type + "." + type + " {";
+    for (int64_t i = 0; i < s.n / 2; ++i)
+      ptx += (i ? ", $" : "$") + std::to_string(s.first + i);
+    ptx += "}, {";
+    for (unsigned i = 0; i < 4; ++i) {
+      ptx += (i ? ", $" : "$") + std::to_string(next++);
+      constraints += ",r";
+      operands.push_back(s.a[i]);
+    }
+    ptx += "}, $" + std::to_string(next++) + ", p, 1, 1, " +
+           (s.transposeB ? "1" : "0") + ";\n";
+    constraints += ",l";
+    operands.push_back(s.bDescriptor);
+  }
+  ptx += "wgmma.commit_group.sync.aligned;\n";
+  ptx += "wgmma.wait_group.sync.aligned 0;\n}";
+  SmallVector<Type> types(n, b.getF32Type());
+  auto resultType = LLVM::LLVMStructType::getLiteral(b.getContext(), types);
+  auto op = LLVM::InlineAsmOp::create(
+      b, loc, resultType, operands, ptx, constraints,
+      /*has_side_effects=*/true, /*is_align_stack=*/false,
+      LLVM::tailcallkind::TailCallKind::None,
+      LLVM::AsmDialectAttr::get(b.getContext(), LLVM::AsmDialect::AD_ATT),
+      ArrayAttr());
+  SmallVector<Value> d;
+  for (unsigned i = 0; i < n; ++i)
+    d.push_back(LLVM::ExtractValueOp::create(b, loc, op.getRes(), i));
+  return d;
+}
+
+void fenceAsyncShared(OpBuilder &b, Location loc) {
+  MLIRContext *ctx = b.getContext();
+  NVVM::FenceProxyOp::create(
+      b, loc, NVVM::ProxyKindAttr::get(ctx, NVVM::ProxyKind::async_shared),
+      NVVM::SharedSpaceAttr::get(ctx, NVVM::SharedSpace::shared_cta));
+}
+
+} // namespace mlir::attn::cuda::nvvm
