@@ -61,9 +61,13 @@ if ptxas:
 
 # cuobjdump (CUDA toolkit; $CUOBJDUMP names another copy, e.g. Triton's),
 # where installed, disassembles the cubins ptxas makes: `REQUIRES: cuobjdump`.
-cuobjdump = os.environ.get("CUOBJDUMP") or shutil.which("cuobjdump") or (
-    "/usr/local/cuda/bin/cuobjdump"
-    if os.path.exists("/usr/local/cuda/bin/cuobjdump") else None)
+# Else the copy Triton ships in bench/.venv (bench/cpu.sh installs torch).
+import glob
+cuobjdump = os.environ.get("CUOBJDUMP") or shutil.which("cuobjdump") or next(
+    (c for c in ["/usr/local/cuda/bin/cuobjdump"] + sorted(glob.glob(os.path.join(
+        config.attn_src_root, "bench", ".venv", "lib", "python3*", "site-packages",
+        "triton", "backends", "nvidia", "bin", "cuobjdump")))
+     if os.path.exists(c)), None)
 if cuobjdump and os.path.exists(cuobjdump):
     config.available_features.add("cuobjdump")
     config.substitutions.append(("%cuobjdump", cuobjdump))
