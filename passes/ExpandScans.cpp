@@ -17,6 +17,15 @@ using namespace mlir::attn;
 
 namespace {
 
+/// The source name of dimension `k` of `t`: its index on the left of the
+/// statement that defined it, else d<k>.
+std::string dimName(Value t, unsigned k) {
+  if (auto e = t.getDefiningOp<EinsumOp>())
+    if (auto d = dyn_cast<AffineDimExpr>(e.getResultMap().getResult(k)))
+      return e.getIndexName(d.getPosition());
+  return "d" + std::to_string(k);
+}
+
 /// The einsum equal to `op`: its dimensions are the tensor's, then `r`, the
 /// position summed up to the scanned one.
 EinsumOp expandScan(ScanOp op, OpBuilder &b) {
@@ -52,8 +61,8 @@ EinsumOp expandScan(ScanOp op, OpBuilder &b) {
   YieldOp::create(bodyBuilder, loc, ValueRange{body->getArgument(0)});
   SmallVector<std::string> names;
   for (unsigned k = 0; k < rank; ++k)
-    names.push_back("d" + std::to_string(k));
-  names.push_back("d" + std::to_string(dim) + "_prefix");
+    names.push_back(dimName(op.getInput(), k));
+  names.push_back(names[dim] + "_prefix");
   setIndexNames(einsum, names);
   return einsum;
 }
