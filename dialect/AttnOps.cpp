@@ -238,8 +238,8 @@ LogicalResult EinsumOp::verify() {
   for (unsigned i = 0; i < numInputs; ++i) {
     std::string what = "input " + std::to_string(i);
     if (failed(checkMap(getInputMap(i),
-                        cast<RankedTensorType>(getInputs()[i].getType()),
-                        what, /*subRange=*/true)))
+                        cast<RankedTensorType>(getInputs()[i].getType()), what,
+                        /*subRange=*/true)))
       return failure();
   }
   auto resultType = cast<RankedTensorType>(getResult().getType());

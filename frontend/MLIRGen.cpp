@@ -853,10 +853,9 @@ LogicalResult KernelEmitter::emitStatement(const StatementInfo &si) {
   Value result = einsum.getResult();
   // `cumsum(t) EXPR`: the einsum maps EXPR, attn.scan runs along t.
   if (si.scanKind)
-    result = ScanOp::create(b, named, resultType, result,
-                            b.getI64IntegerAttr(si.scanDim),
-                            ReductionKindAttr::get(ctx,
-                                                   reductionKind(si.scanKind)));
+    result = ScanOp::create(
+        b, named, resultType, result, b.getI64IntegerAttr(si.scanDim),
+        ReductionKindAttr::get(ctx, reductionKind(si.scanKind)));
   // `else V`: the points that received nothing hold V.
   if (si.otherwise)
     result = FillOp::create(b, named, resultType, result,

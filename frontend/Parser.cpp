@@ -413,8 +413,8 @@ private:
       reduce.pos = tok().pos;
       reduce.spelling = tok().text.str();
       reduce.scan = scanKind(reduce.spelling).has_value();
-      reduce.kind = reduce.scan ? *scanKind(consume().text)
-                                : *reduceKind(consume().text);
+      reduce.kind =
+          reduce.scan ? *scanKind(consume().text) : *reduceKind(consume().text);
       consume(); // (
       while (true) {
         IndexRefAST index;

@@ -1121,8 +1121,8 @@ private:
     const IndexRefAST &t = r.indices.front();
     if (!onLeft.count(t.name)) {
       error(t.pos) << "index '" << t.name << "' in '" << r.spelling
-                   << "(...)' must appear on the left-hand side of '"
-                   << s.name << "': a scan keeps the index it runs along";
+                   << "(...)' must appear on the left-hand side of '" << s.name
+                   << "': a scan keeps the index it runs along";
       return failure();
     }
     if (!reduced.empty()) {
@@ -1276,15 +1276,14 @@ private:
         // as it does through `r + 0`; a read past a constant extent is
         // refused here, the others are checked at run time.
         if (hasFor && uses[i].read) {
-          AffineExpr excess = simplifyAffineExpr(
-              uses[0].range - uses[i].range, 0, info.symbols.size());
+          AffineExpr excess = simplifyAffineExpr(uses[0].range - uses[i].range,
+                                                 0, info.symbols.size());
           if (excess != getAffineConstantExpr(0, excess.getContext()) &&
               nonNegative(excess)) {
             error(uses[i].pos)
                 << "index '" << d.name << "' reads past " << uses[i].origin
-                << ": its range " << uses[0].rangeText << " ("
-                << uses[0].origin << ") is larger than the extent "
-                << uses[i].rangeText;
+                << ": its range " << uses[0].rangeText << " (" << uses[0].origin
+                << ") is larger than the extent " << uses[i].rangeText;
             return failure();
           }
           continue;
@@ -1292,9 +1291,9 @@ private:
         if (uses[i].range != uses[0].range) {
           auto diag = error(uses[i].pos);
           diag << "conflicting ranges for index '" << d.name
-              << "': " << uses[0].rangeText << " (" << uses[0].origin
-              << ") and " << uses[i].rangeText << " (" << uses[i].origin
-              << ")";
+               << "': " << uses[0].rangeText << " (" << uses[0].origin
+               << ") and " << uses[i].rangeText << " (" << uses[i].origin
+               << ")";
           if (uses[i].read || uses[0].read)
             diag << "; to read part of a dimension, give the index its "
                     "range with 'for "

@@ -51,11 +51,11 @@ EinsumOp expandScan(ScanOp op, OpBuilder &b) {
   SmallVector<AffineMap> maps{AffineMap::get(numDims, 0, inputExprs, ctx),
                               AffineMap::get(numDims, 0, resultExprs, ctx)};
   // r <= t, as t - r >= 0.
-  IntegerSet prefix = IntegerSet::get(
-      numDims, 0, {getAffineDimExpr(dim, ctx) - r}, {false});
-  auto einsum = EinsumOp::create(b, loc, type, ValueRange{op.getInput()},
-                                 ValueRange{}, sizes, ValueRange{}, maps,
-                                 op.getKind(), {prefix});
+  IntegerSet prefix =
+      IntegerSet::get(numDims, 0, {getAffineDimExpr(dim, ctx) - r}, {false});
+  auto einsum =
+      EinsumOp::create(b, loc, type, ValueRange{op.getInput()}, ValueRange{},
+                       sizes, ValueRange{}, maps, op.getKind(), {prefix});
   Block *body = einsum.createBodyBlock(/*withGuard=*/false);
   OpBuilder bodyBuilder = OpBuilder::atBlockEnd(body);
   YieldOp::create(bodyBuilder, loc, ValueRange{body->getArgument(0)});
@@ -67,8 +67,7 @@ EinsumOp expandScan(ScanOp op, OpBuilder &b) {
   return einsum;
 }
 
-struct ExpandScans
-    : public mlir::attn::impl::AttnExpandScansBase<ExpandScans> {
+struct ExpandScans : public mlir::attn::impl::AttnExpandScansBase<ExpandScans> {
   void runOnOperation() override {
     SmallVector<ScanOp> scans;
     getOperation().walk([&](ScanOp op) { scans.push_back(op); });

@@ -44,8 +44,7 @@ void RankAnalysis::linkBareAccesses(IterationSpaceOpInterface op) {
        llvm::zip(op.getIndexedTensors(), op.getIndexingMapsArray()))
     for (auto [pos, expr] : llvm::enumerate(map.getResults()))
       if (auto d = dyn_cast<AffineDimExpr>(expr)) {
-        std::pair<const void *, unsigned> key(tensor.getAsOpaquePointer(),
-                                              pos);
+        std::pair<const void *, unsigned> key(tensor.getAsOpaquePointer(), pos);
         auto [it, inserted] = dimOfSlot.try_emplace(key, d.getPosition());
         if (!inserted && it->second != d.getPosition())
           shared.insert(key);

@@ -73,12 +73,11 @@ LogicalResult PipelineBuilder::visitScan(ScanOp op) {
   H::FuncRef prev = f(before);
   H::Expr carried = prev[0], carriedPresent = prev[1] != 0;
   H::Expr next = H::select(
-      carriedPresent, strict(combineScan(op.getKind(), carried, value)),
-      value);
+      carriedPresent, strict(combineScan(op.getKind(), carried, value)), value);
   if (!isTrue(present))
     next = H::select(present, next, carried);
-  f(at) = H::Tuple(strict(next),
-                   H::cast(H::UInt(8), orE(present, carriedPresent)));
+  f(at) =
+      H::Tuple(strict(next), H::cast(H::UInt(8), orE(present, carriedPresent)));
 
   // The lines are independent: the scheduler sees the other vars only (it
   // vectorizes and parallelizes them), materialized in full.
