@@ -1273,8 +1273,8 @@ private:
       bool hasFor = forRanges.count(d.name);
       for (size_t i = 1; i < uses.size(); ++i) {
         // A `for` range reads part of a dimension through a bare index,
-        // as it does through `r + 0`; a read past a constant extent is
-        // refused here, the others are checked at run time.
+        // as it does through `r + 0`; a range provably larger than the
+        // extent is refused here, other reads past it fail at run time.
         if (hasFor && uses[i].read) {
           AffineExpr excess = simplifyAffineExpr(uses[0].range - uses[i].range,
                                                  0, info.symbols.size());
