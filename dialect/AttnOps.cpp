@@ -132,10 +132,12 @@ static std::optional<int64_t> constantIndex(Value v) {
 
 /// Checks one access map of an op whose iteration space is `sizes`: its
 /// dimension and symbol counts, its rank, and that a bare dimension indexing
-/// a static tensor extent ranges over a constant size equal to it.
+/// a static tensor extent ranges over a constant size equal to it (at most
+/// equal to it when `subRange`: an einsum may read part of an input).
 static LogicalResult verifyAccessMap(Operation *op, AffineMap map,
                                      RankedTensorType type, StringRef what,
-                                     ValueRange sizes, unsigned numSyms) {
+                                     ValueRange sizes, unsigned numSyms,
+                                     bool subRange = false) {
   unsigned numDims = sizes.size();
   if (map.getNumDims() != numDims)
     return op->emitOpError() << what << " map has " << map.getNumDims()
@@ -154,7 +156,8 @@ static LogicalResult verifyAccessMap(Operation *op, AffineMap map,
     if (!d || type.isDynamicDim(pos))
       continue;
     std::optional<int64_t> size = constantIndex(sizes[d.getPosition()]);
-    if (size && *size != type.getDimSize(pos))
+    if (size && (subRange ? *size > type.getDimSize(pos)
+                          : *size != type.getDimSize(pos)))
       return op->emitOpError() << what << " dimension " << pos
                                << " has extent " << type.getDimSize(pos)
                                << ", but d" << d.getPosition()
@@ -227,19 +230,20 @@ LogicalResult EinsumOp::verify() {
                        "result (")
            << numInputs + 1 << "), got " << getIndexingMaps().size();
 
-  auto checkMap = [&](AffineMap map, RankedTensorType type,
-                      StringRef what) -> LogicalResult {
-    return verifyAccessMap(*this, map, type, what, getSizes(), numSyms);
+  auto checkMap = [&](AffineMap map, RankedTensorType type, StringRef what,
+                      bool subRange) -> LogicalResult {
+    return verifyAccessMap(*this, map, type, what, getSizes(), numSyms,
+                           subRange);
   };
   for (unsigned i = 0; i < numInputs; ++i) {
     std::string what = "input " + std::to_string(i);
     if (failed(checkMap(getInputMap(i),
-                        cast<RankedTensorType>(getInputs()[i].getType()),
-                        what)))
+                        cast<RankedTensorType>(getInputs()[i].getType()), what,
+                        /*subRange=*/true)))
       return failure();
   }
   auto resultType = cast<RankedTensorType>(getResult().getType());
-  if (failed(checkMap(getResultMap(), resultType, "result")))
+  if (failed(checkMap(getResultMap(), resultType, "result", false)))
     return failure();
 
   llvm::SmallBitVector seen(numDims);
@@ -481,5 +485,24 @@ LogicalResult OnlineOp::verify() {
   for (Value r : getResults())
     if (!isa<FloatType>(tensorOf(r).getElementType()))
       return emitOpError("results must have a float element type");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// ScanOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ScanOp::verify() {
+  auto in = cast<RankedTensorType>(getInput().getType());
+  if (getResult().getType() != in)
+    return emitOpError("result type ")
+           << getResult().getType() << " must equal the input type " << in;
+  if (getDim() < 0 || getDim() >= in.getRank())
+    return emitOpError("dim ") << getDim() << " is not a dimension of a rank "
+                               << in.getRank() << " tensor";
+  if (getKind() == ReductionKind::none)
+    return emitOpError("kind must be sum, max, min or prod");
+  if (!isa<FloatType>(in.getElementType()))
+    return emitOpError("input must have a float element type");
   return success();
 }

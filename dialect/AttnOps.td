@@ -1,4 +1,5 @@
-// The ops of the attn dialect: einsum, its terminator, indirect reads, fill.
+// The ops of the attn dialect: einsum, its terminator, indirect reads, fill,
+// online combines and scans.
 #ifndef ATTN_OPS_TD
 #define ATTN_OPS_TD
 
@@ -177,6 +178,28 @@ def Attn_OnlineOp : Attn_Op<"online", [AttrSizedOperandSegments, Pure,
     AffineMap getMaxMap();
     AffineMap getSumMap(unsigned i);
   }];
+}
+
+def Attn_ScanOp : Attn_Op<"scan", [Pure]> {
+  let summary = "inclusive cumulative reduction along one dimension";
+  let description = [{
+    The result at a point `x` holds the combination, with `kind`, of the
+    input's present elements at the points that agree with `x` in every
+    dimension but `dim` and lie at or before `x` along `dim`:
+
+      result[.., t, ..] = kind over t' <= t of input[.., t', ..]
+
+    A point whose prefix holds no present element is absent. The result is
+    exact mathematics; implementations walk `dim` in order and carry the
+    running value (O(extent) per line), or evaluate the definition as a
+    filtered reduction (O(extent) per point).
+  }];
+  let arguments = (ins AnyRankedTensor:$input, I64Attr:$dim,
+                       Attn_ReductionKindAttr:$kind);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat =
+      "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
 }
 
 #endif // ATTN_OPS_TD

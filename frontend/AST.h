@@ -230,15 +230,18 @@ struct IndexRefAST {
   SourcePos pos;
 };
 
-/// `sum(m, n)` before a statement's expression.
+/// `sum(m, n)` before a statement's expression, or a scan `cumsum(t)`.
 struct ReduceAST {
   ReduceKind kind = ReduceKind::Sum;
+  /// `cumsum`, `cumprod`, `cummax`, `cummin`: an inclusive prefix
+  /// reduction along one index of the left-hand side.
+  bool scan = false;
   std::string spelling;
   SourcePos pos;
   std::vector<IndexRefAST> indices;
 };
 
-/// `T[i, ...] = [REDUCE] EXPR [where COND]`.
+/// `T[i, ...] = [REDUCE] EXPR [where COND] [else LITERAL]`.
 struct StatementAST {
   std::string name;
   SourcePos pos;
@@ -247,6 +250,9 @@ struct StatementAST {
   ExprPtr rhs;
   ExprPtr where; // null when absent
   SourcePos wherePos;
+  /// `else LITERAL`: the value of left points that receive none.
+  std::optional<Literal> otherwise;
+  SourcePos otherwisePos;
 };
 
 using KernelItemAST = std::variant<ParamAST, LetAST, ForAST, StatementAST>;

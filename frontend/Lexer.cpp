@@ -34,6 +34,8 @@ std::string mlir::attn::describeKind(TokenKind kind) {
     return "'in'";
   case TokenKind::kw_where:
     return "'where'";
+  case TokenKind::kw_else:
+    return "'else'";
   case TokenKind::kw_and:
     return "'and'";
   case TokenKind::kw_or:
@@ -201,6 +203,7 @@ private:
                        .Case("for", TokenKind::kw_for)
                        .Case("in", TokenKind::kw_in)
                        .Case("where", TokenKind::kw_where)
+                       .Case("else", TokenKind::kw_else)
                        .Case("and", TokenKind::kw_and)
                        .Case("or", TokenKind::kw_or)
                        .Case("not", TokenKind::kw_not)

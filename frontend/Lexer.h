@@ -29,6 +29,7 @@ enum class TokenKind {
   kw_for,
   kw_in,
   kw_where,
+  kw_else,
   kw_and,
   kw_or,
   kw_not,

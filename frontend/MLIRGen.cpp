@@ -850,7 +850,17 @@ LogicalResult KernelEmitter::emitStatement(const StatementInfo &si) {
     YieldOp::create(rb, l, ValueRange{all});
   }
   currentEinsum = nullptr;
-  tensorValues[si.tensor] = einsum.getResult();
+  Value result = einsum.getResult();
+  // `cumsum(t) EXPR`: the einsum maps EXPR, attn.scan runs along t.
+  if (si.scanKind)
+    result = ScanOp::create(
+        b, named, resultType, result, b.getI64IntegerAttr(si.scanDim),
+        ReductionKindAttr::get(ctx, reductionKind(si.scanKind)));
+  // `else V`: the points that received nothing hold V.
+  if (si.otherwise)
+    result = FillOp::create(b, named, resultType, result,
+                            b.getF64FloatAttr(*si.otherwise));
+  tensorValues[si.tensor] = result;
   return success();
 }
 

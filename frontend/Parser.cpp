@@ -353,12 +353,21 @@ private:
         .Default(std::nullopt);
   }
 
+  /// `cumsum` and its kin: the scan of a reduction kind.
+  static std::optional<ReduceKind> scanKind(llvm::StringRef name) {
+    if (!name.consume_front("cum"))
+      return std::nullopt;
+    return reduceKind(name);
+  }
+
   /// Whether the right-hand side starts with `REDUCE(i, ...)` followed by
   /// the expression: `sum`/`prod` always do; `max(a, b)` and `min(a, b)`
   /// are functions unless an operand follows the ')' on the same statement.
   bool startsWithReduce() const {
     if (!at(TokenKind::identifier) || !at(TokenKind::lparen, 1))
       return false;
+    if (scanKind(tok().text))
+      return true;
     std::optional<ReduceKind> kind = reduceKind(tok().text);
     if (!kind)
       return false;
@@ -403,16 +412,22 @@ private:
       ReduceAST reduce;
       reduce.pos = tok().pos;
       reduce.spelling = tok().text.str();
-      reduce.kind = *reduceKind(consume().text);
+      reduce.scan = scanKind(reduce.spelling).has_value();
+      reduce.kind =
+          reduce.scan ? *scanKind(consume().text) : *reduceKind(consume().text);
       consume(); // (
       while (true) {
         IndexRefAST index;
         index.pos = tok().pos;
-        index.name = consume().text.str(); // an identifier, checked above
+        if (!at(TokenKind::identifier))
+          return expected("an index in '" + reduce.spelling + "(...)'");
+        index.name = consume().text.str();
         reduce.indices.push_back(std::move(index));
         if (consumeIf(TokenKind::rparen))
           break;
-        consume(); // ,
+        if (!consumeIf(TokenKind::comma))
+          return expected("',' or ')' after an index in '" + reduce.spelling +
+                          "(...)'");
       }
       stmt.reduce = std::move(reduce);
     }
@@ -424,6 +439,14 @@ private:
       stmt.where = parseExpr();
       if (!stmt.where)
         return false;
+    }
+    if (at(TokenKind::kw_else)) {
+      stmt.otherwisePos = consume().pos;
+      Literal value;
+      if (!parseSignedLiteral(value, "a value after 'else' (a number or "
+                                     "'inf')"))
+        return false;
+      stmt.otherwise = value;
     }
     return true;
   }

@@ -35,6 +35,28 @@ std::string posText(SourcePos pos) {
   return std::to_string(pos.line) + ":" + std::to_string(pos.col);
 }
 
+/// Whether `e`, over size symbols (never negative), is never negative.
+bool nonNegative(AffineExpr e) {
+  if (auto c = dyn_cast<AffineConstantExpr>(e))
+    return c.getValue() >= 0;
+  if (isa<AffineSymbolExpr>(e))
+    return true;
+  auto bin = dyn_cast<AffineBinaryOpExpr>(e);
+  if (!bin)
+    return false;
+  switch (e.getKind()) {
+  case AffineExprKind::Add:
+  case AffineExprKind::Mul:
+    return nonNegative(bin.getLHS()) && nonNegative(bin.getRHS());
+  case AffineExprKind::FloorDiv:
+  case AffineExprKind::CeilDiv:
+  case AffineExprKind::Mod:
+    return nonNegative(bin.getLHS());
+  default:
+    return false;
+  }
+}
+
 std::string quoted(const ExprAST &e) { return "'" + exprToString(e) + "'"; }
 
 /// Arity of the language's functions; nullopt for an unknown name.
@@ -106,6 +128,9 @@ struct RangeUse {
   std::string rangeText;
   std::string origin; // "dimension 2 of 'K'"
   SourcePos pos;
+  /// A bare index reading a tensor dimension (not a left-hand side): with a
+  /// `for` range it may read part of the dimension.
+  bool read = false;
 };
 
 /// A `for` range.
@@ -748,7 +773,7 @@ private:
         stmt->uses[n->name].push_back(
             {dims[i], texts[i],
              "dimension " + std::to_string(i) + " of '" + name + "'",
-             n->getPos()});
+             n->getPos(), /*read=*/true});
       if (!ie.integral) {
         --stmt->accessDepth;
         auto diag = error(ie.getPos());
@@ -1083,6 +1108,34 @@ private:
   // Statements
   //===--------------------------------------------------------------------===//
 
+  /// `cumsum(t) EXPR`: one index, kept on the left, nothing reduced.
+  LogicalResult checkScan(const StatementAST &s, StatementInfo &si,
+                          const llvm::StringSet<> &onLeft,
+                          ArrayRef<std::string> reduced) {
+    const ReduceAST &r = *s.reduce;
+    if (r.indices.size() != 1) {
+      error(r.pos) << "'" << r.spelling << "(...)' scans exactly one index, "
+                   << "found " << r.indices.size();
+      return failure();
+    }
+    const IndexRefAST &t = r.indices.front();
+    if (!onLeft.count(t.name)) {
+      error(t.pos) << "index '" << t.name << "' in '" << r.spelling
+                   << "(...)' must appear on the left-hand side of '" << s.name
+                   << "': a scan keeps the index it runs along";
+      return failure();
+    }
+    if (!reduced.empty()) {
+      error(r.pos) << "a scan reduces no index, but '" << reduced.front()
+                   << "' appears on the right-hand side and not on the left: "
+                      "reduce it in a statement of its own first";
+      return failure();
+    }
+    si.scanKind = r.kind;
+    si.scanDim = si.dimOf.lookup(t.name);
+    return success();
+  }
+
   LogicalResult checkStatement(StatementAST &s) {
     info.statements.emplace_back();
     StatementInfo &si = info.statements.back();
@@ -1217,14 +1270,37 @@ private:
                      << kernel.name << "'";
         return failure();
       }
-      for (size_t i = 1; i < uses.size(); ++i)
+      bool hasFor = forRanges.count(d.name);
+      for (size_t i = 1; i < uses.size(); ++i) {
+        // A `for` range reads part of a dimension through a bare index,
+        // as it does through `r + 0`; a range provably larger than the
+        // extent is refused here, other reads past it fail at run time.
+        if (hasFor && uses[i].read) {
+          AffineExpr excess = simplifyAffineExpr(uses[0].range - uses[i].range,
+                                                 0, info.symbols.size());
+          if (excess != getAffineConstantExpr(0, excess.getContext()) &&
+              nonNegative(excess)) {
+            error(uses[i].pos)
+                << "index '" << d.name << "' reads past " << uses[i].origin
+                << ": its range " << uses[0].rangeText << " (" << uses[0].origin
+                << ") is larger than the extent " << uses[i].rangeText;
+            return failure();
+          }
+          continue;
+        }
         if (uses[i].range != uses[0].range) {
-          error(uses[i].pos)
-              << "conflicting ranges for index '" << d.name
-              << "': " << uses[0].rangeText << " (" << uses[0].origin
-              << ") and " << uses[i].rangeText << " (" << uses[i].origin << ")";
+          auto diag = error(uses[i].pos);
+          diag << "conflicting ranges for index '" << d.name
+               << "': " << uses[0].rangeText << " (" << uses[0].origin
+               << ") and " << uses[i].rangeText << " (" << uses[i].origin
+               << ")";
+          if (uses[i].read || uses[0].read)
+            diag << "; to read part of a dimension, give the index its "
+                    "range with 'for "
+                 << d.name << " in 0..N'";
           return failure();
         }
+      }
       d.range = uses[0].range;
       d.rangeText = uses[0].rangeText;
     }
@@ -1237,7 +1313,10 @@ private:
     for (const IterationDim &d : si.dims)
       if (!onLeft.count(d.name) && state.onRight.count(d.name))
         reduced.push_back(d.name);
-    if (s.reduce) {
+    if (s.reduce && s.reduce->scan) {
+      if (failed(checkScan(s, si, onLeft, reduced)))
+        return failure();
+    } else if (s.reduce) {
       const ReduceAST &r = *s.reduce;
       llvm::StringSet<> listed;
       for (const IndexRefAST &ref : r.indices) {
@@ -1313,6 +1392,8 @@ private:
         t.dimTexts.push_back(si.dims[i].rangeText);
       }
     }
+    if (s.otherwise)
+      si.otherwise = s.otherwise->asDouble();
     si.computeType = t.letType      ? *t.letType
                      : state.sawF64 ? DType::f64
                                     : DType::f32;

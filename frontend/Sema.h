@@ -90,6 +90,12 @@ struct StatementInfo {
   llvm::StringMap<unsigned> dimOf;
   /// nullopt: nothing is reduced (kind none).
   std::optional<ReduceKind> kind;
+  /// A scan (`cumsum(t)`): its kind and the left-hand position of `t`; the
+  /// statement is then the map of its expression, scanned along `t`.
+  std::optional<ReduceKind> scanKind;
+  unsigned scanDim = 0;
+  /// `else LITERAL`: the value of the left points that receive none.
+  std::optional<double> otherwise;
   DType computeType = DType::f32;
   /// The affine part of the where clause, a union of conjunctions (empty:
   /// no filter).

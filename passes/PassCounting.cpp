@@ -81,8 +81,10 @@ struct CountPasses : public mlir::attn::impl::AttnCountPassesBase<CountPasses> {
       auto levelOf = [&](Value v) { return level.lookup(v); };
       kernel.walk([&](Operation *op) {
         if (!isa<EinsumOp, OnlineOp>(op)) {
-          if (auto f = dyn_cast<FillOp>(op))
-            level[f.getResult()] = levelOf(f.getInput());
+          // A fill, or a scan (its own O(extent) stage before the passes
+          // that read it), makes its result available with its input.
+          if (isa<FillOp, ScanOp>(op))
+            level[op->getResult(0)] = levelOf(op->getOperand(0));
           return;
         }
         unsigned in = 0;

@@ -163,4 +163,18 @@ def AttnReorderContractions : Pass<"attn-reorder-contractions",
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def AttnExpandScans : Pass<"attn-expand-scans", "::mlir::func::FuncOp"> {
+  let summary = "Restate each attn.scan as the filtered reduction it is";
+  let description = [{
+    `attn.scan` along `t` becomes `result[.., t, ..] = kind(r) input[..,
+    r, ..] where r <= t`: an einsum whose points a code generator may
+    evaluate independently (O(extent) per point, O(extent^2) per line),
+    for targets without a recurrence (the CUDA one-thread-per-point path).
+    The CPU target keeps the scan and lowers it as a recurrence (O(extent)
+    per line).
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 #endif // ATTN_PASSES_TD

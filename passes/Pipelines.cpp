@@ -25,7 +25,7 @@ std::optional<std::string> mlir::attn::defaultPipeline(llvm::StringRef target) {
   // fused launch packs 4 grouped heads into a block (decode: one query row
   // per (batch, head)); prefill has that many rows and does not split.
   if (target == "cuda" || target.starts_with("cuda:"))
-    return "func.func(" + rewrites +
+    return "func.func(attn-expand-scans, " + rewrites +
            "attn-split-reduction{parallelism=8448}, " + analyses + ")";
   return std::nullopt;
 }

@@ -7,6 +7,7 @@
 #include "passes/RankAnalysis.h"
 
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "llvm/ADT/DenseSet.h"
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -34,12 +35,27 @@ bool RankAnalysis::unite(unsigned a, unsigned b) {
 }
 
 void RankAnalysis::linkBareAccesses(IterationSpaceOpInterface op) {
+  // A tensor dimension that the op reads through two of its dimensions (a
+  // per-position value read at the query and at the key, F[p] - F[m]) is
+  // shared by two ranks and links neither.
+  DenseMap<std::pair<const void *, unsigned>, unsigned> dimOfSlot;
+  DenseSet<std::pair<const void *, unsigned>> shared;
+  for (auto [tensor, map] :
+       llvm::zip(op.getIndexedTensors(), op.getIndexingMapsArray()))
+    for (auto [pos, expr] : llvm::enumerate(map.getResults()))
+      if (auto d = dyn_cast<AffineDimExpr>(expr)) {
+        std::pair<const void *, unsigned> key(tensor.getAsOpaquePointer(), pos);
+        auto [it, inserted] = dimOfSlot.try_emplace(key, d.getPosition());
+        if (!inserted && it->second != d.getPosition())
+          shared.insert(key);
+      }
   for (auto [tensor, map] :
        llvm::zip(op.getIndexedTensors(), op.getIndexingMapsArray()))
     for (auto [pos, expr] : llvm::enumerate(map.getResults()))
       if (auto d = dyn_cast<AffineDimExpr>(expr))
-        unite(slot(op.getOperation(), d.getPosition()),
-              slot(tensor.getAsOpaquePointer(), pos));
+        if (!shared.count({tensor.getAsOpaquePointer(), pos}))
+          unite(slot(op.getOperation(), d.getPosition()),
+                slot(tensor.getAsOpaquePointer(), pos));
 }
 
 void RankAnalysis::linkTiledAccesses(IterationSpaceOpInterface op) {
@@ -119,11 +135,13 @@ RankAnalysis::RankAnalysis(func::FuncOp kernel) {
         slot(op, d);
       linkBareAccesses(space);
       linkTiledAccesses(space);
-    } else if (auto f = dyn_cast<FillOp>(op)) {
-      auto type = cast<RankedTensorType>(f.getInput().getType());
+    } else if (isa<FillOp, ScanOp>(op)) {
+      // The result's dimensions are the input's.
+      Value input = op->getOperand(0), result = op->getResult(0);
+      auto type = cast<RankedTensorType>(input.getType());
       for (int64_t pos = 0; pos < type.getRank(); ++pos)
-        unite(slot(f.getInput().getAsOpaquePointer(), pos),
-              slot(f.getResult().getAsOpaquePointer(), pos));
+        unite(slot(input.getAsOpaquePointer(), pos),
+              slot(result.getAsOpaquePointer(), pos));
     }
   });
   while (closeTilings()) {

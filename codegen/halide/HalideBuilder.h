@@ -1,7 +1,7 @@
 // Internal to codegen/halide: the pipeline builder (one kernel's algorithm as
 // Halide Funcs under construction), shared by HalideEmitter.cpp (arguments,
-// fill, return), HalideEinsum.cpp, HalideOnline.cpp, HalideRegions.cpp and
-// HalideErrorChecks.cpp.
+// fill, return), HalideEinsum.cpp, HalideOnline.cpp, HalideScan.cpp,
+// HalideRegions.cpp and HalideErrorChecks.cpp.
 #ifndef ATTN_CODEGEN_HALIDE_HALIDEBUILDER_H
 #define ATTN_CODEGEN_HALIDE_HALIDEBUILDER_H
 
@@ -213,6 +213,9 @@ private:
   void boundTileLoop(OnlineLowering &s);
   LogicalResult defineOnlineUpdate(OnlineLowering &s);
   void defineOnlineResults(OnlineLowering &s);
+
+  // HalideScan.cpp: attn.scan as a recurrence along its dimension.
+  LogicalResult visitScan(ScanOp op);
 
   // HalideErrorChecks.cpp: read range checks and their messages.
   H::Expr newReadError(const TensorView &t, unsigned dim, EinsumOp op,

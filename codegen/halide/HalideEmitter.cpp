@@ -252,6 +252,8 @@ LogicalResult PipelineBuilder::visit(Operation *op) {
     return visitOnline(o);
   if (auto f = dyn_cast<FillOp>(op))
     return visitFill(f);
+  if (auto s = dyn_cast<ScanOp>(op))
+    return visitScan(s);
   if (auto r = dyn_cast<func::ReturnOp>(op))
     return visitReturn(r);
   if (auto d = dyn_cast<tensor::DimOp>(op)) {
@@ -319,6 +321,8 @@ std::optional<std::string> PipelineBuilder::tensorDimKey(Value t, unsigned k) {
   }
   if (auto f = t.getDefiningOp<FillOp>())
     return tensorDimKey(f.getInput(), k);
+  if (auto s = t.getDefiningOp<ScanOp>())
+    return tensorDimKey(s.getInput(), k);
   if (auto o = t.getDefiningOp<OnlineOp>()) {
     unsigned r = cast<OpResult>(t).getResultNumber();
     AffineMap map = r == 0 ? o.getMaxMap() : o.getSumMap(r - 1);

@@ -106,6 +106,8 @@ public:
     }
     if (auto f = t.getDefiningOp<FillOp>())
       return tensorDim(f.getInput(), k);
+    if (auto s = t.getDefiningOp<ScanOp>())
+      return tensorDim(s.getInput(), k);
     if (auto o = t.getDefiningOp<OnlineOp>()) {
       unsigned r = cast<OpResult>(t).getResultNumber();
       AffineMap map = r == 0 ? o.getMaxMap() : o.getSumMap(r - 1);

@@ -7,9 +7,7 @@
 #include "codegen/ref/ScalarSemantics.h"
 
 namespace mlir::attn::ref {
-namespace {
 
-/// One contribution combined into an accumulator.
 void combine(ReductionKind kind, double &acc, double v) {
   switch (kind) {
   case ReductionKind::none:
@@ -29,6 +27,8 @@ void combine(ReductionKind kind, double &acc, double v) {
     return;
   }
 }
+
+namespace {
 
 /// An input of the einsum, read through its map.
 struct EinsumInput {

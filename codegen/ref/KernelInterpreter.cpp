@@ -347,6 +347,7 @@ LogicalResult KernelInterpreter::run(ArrayRef<RefArg> args,
         llvm::TypeSwitch<Operation *, LogicalResult>(&op)
             .Case([&](EinsumOp einsum) { return runEinsum(*this, einsum); })
             .Case([&](OnlineOp online) { return runOnline(*this, online); })
+            .Case([&](ScanOp scan) { return runScan(*this, scan); })
             .Case([&](FillOp fill) { return runFill(fill); })
             .Case([&](tensor::DimOp dim) { return runDim(dim); })
             .Default([&](Operation *scalar) { return runScalarOp(scalar); });

@@ -1,6 +1,6 @@
 // The reference interpreter's walk over one kernel: its tensors (row-major
 // doubles with presence flags), its scalars, and the op runners that
-// einsum, online, fill and dim ops are executed by.
+// einsum, online, scan, fill and dim ops are executed by.
 #ifndef ATTN_CODEGEN_REF_KERNELINTERPRETER_H
 #define ATTN_CODEGEN_REF_KERNELINTERPRETER_H
 
@@ -94,6 +94,13 @@ private:
   LogicalResult indexOf(Value v, int64_t &out, Operation *user,
                         const char *what);
 };
+
+/// One contribution `v` combined into an accumulator (EinsumInterpreter.cpp).
+void combine(ReductionKind kind, double &acc, double v);
+
+/// Runs an attn.scan (ScanInterpreter.cpp): each line along the scanned
+/// dimension in order, carrying the running value.
+LogicalResult runScan(KernelInterpreter &interpreter, ScanOp op);
 
 /// Runs an attn.einsum (EinsumInterpreter.cpp): every point of its
 /// iteration space in order, filter, guard, input presence, then the body.

@@ -53,7 +53,7 @@ func.func @map_rank(%a: tensor<?x?xf32>, %n: index) -> tensor<?xf32> {
 
 func.func @static_extent(%a: tensor<8xf32>) -> tensor<8xf32> {
   %n = arith.constant 7 : index
-  // expected-error @+1 {{input 0 dimension 0 has extent 8, but d0 ranges over 7}}
+  // expected-error @+1 {{result dimension 0 has extent 8, but d0 ranges over 7}}
   %r = attn.einsum ins(%a : tensor<8xf32>) sizes(%n)
        {indexing_maps = [affine_map<(i) -> (i)>, affine_map<(i) -> (i)>],
         kind = #attn.reduction<none>} -> tensor<8xf32> {
@@ -387,4 +387,51 @@ func.func @online_ref_foreign_dim(%m: tensor<?x?x?xf32>, %s: tensor<?x?x?xf32>, 
   // expected-error @+1 {{ref map uses d1, which is neither reduced nor named by the max map}}
   %a, %b = attn.online ins(%m, %s : tensor<?x?x?xf32>, tensor<?x?x?xf32>) sizes(%n, %f, %t) {indexing_maps = [#bad, #s3, #m3, #o3], rescale = [-1.0]} -> tensor<?xf32>, tensor<?x?xf32>
   return
+}
+
+// -----
+
+// An input may be read over part of a static extent, never past it.
+func.func @static_extent_past_input(%a: tensor<8xf32>) -> tensor<9xf32> {
+  %n = arith.constant 9 : index
+  // expected-error @+1 {{input 0 dimension 0 has extent 8, but d0 ranges over 9}}
+  %r = attn.einsum ins(%a : tensor<8xf32>) sizes(%n)
+       {indexing_maps = [affine_map<(i) -> (i)>, affine_map<(i) -> (i)>],
+        kind = #attn.reduction<none>} -> tensor<9xf32> {
+  ^bb0(%x: f32, %i: index):
+    attn.yield %x : f32
+  }
+  return %r : tensor<9xf32>
+}
+
+// -----
+
+func.func @scan_dim(%a: tensor<?x?xf32>) -> tensor<?x?xf32> {
+  // expected-error @+1 {{dim 2 is not a dimension of a rank 2 tensor}}
+  %r = attn.scan %a {dim = 2 : i64, kind = #attn.reduction<sum>} : tensor<?x?xf32> -> tensor<?x?xf32>
+  return %r : tensor<?x?xf32>
+}
+
+// -----
+
+func.func @scan_kind(%a: tensor<?xf32>) -> tensor<?xf32> {
+  // expected-error @+1 {{kind must be sum, max, min or prod}}
+  %r = attn.scan %a {dim = 0 : i64, kind = #attn.reduction<none>} : tensor<?xf32> -> tensor<?xf32>
+  return %r : tensor<?xf32>
+}
+
+// -----
+
+func.func @scan_type(%a: tensor<?xf32>) -> tensor<?xf64> {
+  // expected-error @+1 {{result type 'tensor<?xf64>' must equal the input type 'tensor<?xf32>'}}
+  %r = attn.scan %a {dim = 0 : i64, kind = #attn.reduction<sum>} : tensor<?xf32> -> tensor<?xf64>
+  return %r : tensor<?xf64>
+}
+
+// -----
+
+func.func @scan_int(%a: tensor<?xi32>) -> tensor<?xi32> {
+  // expected-error @+1 {{input must have a float element type}}
+  %r = attn.scan %a {dim = 0 : i64, kind = #attn.reduction<sum>} : tensor<?xi32> -> tensor<?xi32>
+  return %r : tensor<?xi32>
 }

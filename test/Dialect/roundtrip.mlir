@@ -91,3 +91,19 @@ func.func @online(%tm: tensor<?x?xf32>, %tl: tensor<?x?xf32>, %to: tensor<?x?x?x
   %m, %s:2 = attn.online ins(%tm, %tl, %to : tensor<?x?xf32>, tensor<?x?xf32>, tensor<?x?x?xf32>) sizes(%p, %f, %t) {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d0, d1, d2)>, affine_map<(d0, d1, d2) -> (d0)>, affine_map<(d0, d1, d2) -> (d0)>, affine_map<(d0, d1, d2) -> (d0, d1)>], rescale = [-1.0, -2.0]} -> tensor<?xf32>, tensor<?xf32>, tensor<?x?xf32>
   return %m, %s#0, %s#1 : tensor<?xf32>, tensor<?xf32>, tensor<?x?xf32>
 }
+
+// CHECK-LABEL: func.func @scan_and_sub_range
+// CHECK: attn.scan %{{.*}} {dim = 1 : i64, kind = #attn.reduction<prod>} : tensor<?x?xf32> -> tensor<?x?xf32>
+func.func @scan_and_sub_range(%a: tensor<?x?xf32>, %b: tensor<8xf32>) -> (tensor<?x?xf32>, tensor<4xf32>) {
+  %r = attn.scan %a {dim = 1 : i64, kind = #attn.reduction<prod>} : tensor<?x?xf32> -> tensor<?x?xf32>
+  %n = arith.constant 4 : index
+  // The first 4 of 8 elements: an input may be read over part of its extent.
+  %s = attn.einsum ins(%b : tensor<8xf32>) sizes(%n)
+       {indexing_maps = [affine_map<(i) -> (i)>, affine_map<(i) -> (i)>],
+        kind = #attn.reduction<none>} -> tensor<4xf32> {
+  ^bb0(%x: f32, %i: index):
+    attn.yield %x : f32
+  }
+  return %r, %s : tensor<?x?xf32>, tensor<4xf32>
+}
+
