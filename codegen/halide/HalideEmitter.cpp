@@ -114,6 +114,18 @@ H::Expr halide::posInf(H::Type t) {
   return HI::make_const(t, std::numeric_limits<double>::infinity());
 }
 
+// The promise holds wherever the read is reached: an extent of 0 has no
+// points to reach it from. Only the upper end is promised: Halide then
+// intersects the clamp's bounds with it, and the lower end stays as simple
+// as the clamp's.
+H::Expr halide::clampToExtent(const H::Expr &c, const H::Expr &extent) {
+  return H::unsafe_promise_clamped(H::clamp(c, 0, extent - 1),
+                                   H::Int(32).min(), extent - 1);
+}
+H::Expr halide::boundAboveByExtent(const H::Expr &c, const H::Expr &extent) {
+  return H::unsafe_promise_clamped(H::min(c, extent - 1), 0, extent - 1);
+}
+
 std::pair<H::Expr, H::Expr>
 TensorView::load(const std::vector<H::Expr> &coords) const {
   std::vector<H::Expr> args(coords.rbegin(), coords.rend());
