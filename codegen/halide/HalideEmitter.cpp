@@ -180,8 +180,8 @@ LogicalResult PipelineBuilder::build() {
     return kernel.emitError("the Halide code generator expects a kernel "
                             "with one block");
   names.reserve("error_code");
-  for (unsigned i = 0; i < kernel.getNumArguments(); ++i)
-    names.reserve("in_" + std::to_string(i));
+  // Arguments first: they keep their names (Halide's own messages then name
+  // the tensor, "Input buffer K"), and Funcs avoid them.
   if (failed(addArguments()))
     return failure();
   for (Operation &op : kernel.getBody().front())
@@ -205,7 +205,7 @@ LogicalResult PipelineBuilder::addArguments() {
       for (Attribute d : dims)
         if (auto s = dyn_cast<StringAttr>(d))
           a.dims.push_back(s.str());
-    std::string hname = "in_" + std::to_string(i);
+    std::string hname = names.unique(a.name);
     if (auto tensor = dyn_cast<RankedTensorType>(a.type)) {
       std::optional<H::Type> st = halideStorageType(tensor.getElementType());
       if (!st || !toRuntimeDType(tensor.getElementType()))
