@@ -23,6 +23,9 @@ for d in tool_dirs[:3]:
     llvm_config.with_environment("PATH", d, append_path=True)
 if config.attn_have_fuzzer:
     config.available_features.add("libfuzzer")
+# Tests of unwritable folders: root ignores file permissions.
+if os.geteuid() != 0:
+    config.available_features.add("non-root")
 
 # ptxas (CUDA toolkit), where installed, checks generated PTX: `%if ptxas`.
 import shutil
