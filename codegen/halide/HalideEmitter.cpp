@@ -119,8 +119,8 @@ H::Expr halide::posInf(H::Type t) {
 // intersects the clamp's bounds with it, and the lower end stays as simple
 // as the clamp's.
 H::Expr halide::clampToExtent(const H::Expr &c, const H::Expr &extent) {
-  return H::unsafe_promise_clamped(H::clamp(c, 0, extent - 1),
-                                   H::Int(32).min(), extent - 1);
+  return H::unsafe_promise_clamped(H::clamp(c, 0, extent - 1), H::Int(32).min(),
+                                   extent - 1);
 }
 H::Expr halide::boundAboveByExtent(const H::Expr &c, const H::Expr &extent) {
   return H::unsafe_promise_clamped(H::min(c, extent - 1), 0, extent - 1);

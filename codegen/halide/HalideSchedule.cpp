@@ -9,7 +9,9 @@
 // by elementwise stages is inlined; a stage read only inside one output's tile
 // loop, whose coordinates follow every tiled output dimension, is computed per
 // tile (compute_at); the rest are materialized (compute_root), parallel over
-// their outermost dimension. Stages read by the error check are materialized.
+// their outermost dimension; an attn.online state so materialized (read by
+// several outputs) is computed per block of rows of a tiled copy. Stages read
+// by the error check are materialized.
 // A vectorized reduction that reads a tensor whose contiguous coordinate is a
 // reduction variable and another coordinate the vector lanes (Q[p, e] in
 // S[m, p] = sum(e) Q[p, e] K[m, e]) reads it through a copy stored with the

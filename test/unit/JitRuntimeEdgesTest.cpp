@@ -1,8 +1,9 @@
 // The runtime's CPU path (attn_run over a shared object compiled through the
 // JIT) at the edges a careless or hostile caller reaches: extents near
 // 2^31 that a kernel's tiles would round past 32 bits, empty axes (checked
-// against the float64 reference; an empty reduced axis gives the fill value), a bool scalar that is not 0 or 1, and
-// attn_load of a bare file name in the working directory.
+// against the float64 reference; an empty reduced axis gives the fill
+// value), a bool scalar that is not 0 or 1, and attn_load of a bare file name
+// in the working directory.
 #include "codegen/jit/JitCompiler.h"
 #include "runtime/Runtime.h"
 
