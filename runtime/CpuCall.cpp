@@ -6,6 +6,7 @@
 #include "runtime/ArgumentChecks.h"
 #include "runtime/SizeSymbols.h"
 
+#include <cctype>
 #include <limits>
 
 using namespace attn::rt;
@@ -167,4 +168,31 @@ attn_status CpuCall::prepare(const KernelManifest &m,
 std::string CpuCall::errorMessage(const KernelManifest &m,
                                   const attn_tensor *tensors) const {
   return runErrorMessage(m, tensors, errorCode, "the CPU kernel " + m.kernel);
+}
+
+std::string CpuCall::describeHalideMessage(const KernelManifest &m,
+                                           std::string message) {
+  auto replaceAll = [&](const std::string &from, const std::string &to) {
+    for (size_t at = message.find(from); at != std::string::npos;
+         at = message.find(from, at + to.size())) {
+      // Whole names only: "Input buffer K" is not "Input buffer Kc".
+      size_t end = at + from.size();
+      if (end < message.size() &&
+          (std::isalnum(static_cast<unsigned char>(message[end])) ||
+           message[end] == '_')) {
+        at += 1;
+        continue;
+      }
+      message.replace(at, from.size(), to);
+    }
+  };
+  for (const ManifestArgument &a : m.arguments) {
+    if (a.isScalar)
+      continue;
+    if (a.isOutput)
+      replaceAll("Output buffer " + a.name + "_out", "output " + a.name);
+    else
+      replaceAll("Input buffer " + a.name, "input " + a.name);
+  }
+  return message;
 }

@@ -60,6 +60,12 @@ public:
   std::string errorMessage(const KernelManifest &m,
                            const attn_tensor *tensors) const;
 
+  /// A message of Halide's (its runtime's or its JIT's) in the kernel's
+  /// terms: "Input buffer K" becomes "input K", "Output buffer O_out"
+  /// (the Func of output O) "output O".
+  static std::string describeHalideMessage(const KernelManifest &m,
+                                           std::string message);
+
   /// One per tensor argument (inputs, then outputs), then the 0-d int32
   /// error code (host: &errorCode).
   std::vector<HalideBuffer> buffers;

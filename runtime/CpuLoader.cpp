@@ -126,7 +126,7 @@ attn_status attn::rt::runCpu(attn_kernel &kernel, const attn_tensor *tensors,
     std::string message = "the CPU kernel " + m.kernel +
                           " failed (Halide error " + std::to_string(rc) + ")";
     if (!halideMessages.empty())
-      message += ": " + halideMessages;
+      message += ": " + CpuCall::describeHalideMessage(m, halideMessages);
     halideMessages.clear();
     return fail(ATTN_ERROR_KERNEL, message);
   }

@@ -446,8 +446,13 @@ bool readNpy(const std::string &path, NpyArray &out, std::string &error) {
 bool serializeNpy(const NpyArray &array, std::vector<uint8_t> &bytes,
                   std::string &error) {
   size_t want = 0;
-  if (!byteCount(array.shape, dtypeSize(array.dtype), want) ||
-      want != array.data.size()) {
+  if (!byteCount(array.shape, dtypeSize(array.dtype), want)) {
+    error = "the shape " + shapeText(array.shape) + " of " +
+            dtypeName(array.dtype) +
+            " has a negative extent or more than 2^64 bytes";
+    return false;
+  }
+  if (want != array.data.size()) {
     error = "the array's data (" + std::to_string(array.data.size()) +
             " bytes) does not match its shape " + shapeText(array.shape) +
             " of " + dtypeName(array.dtype);

@@ -37,6 +37,13 @@ H::Expr firstError(const H::Expr &first, const H::Expr &second);
 H::Expr errorIf(const H::Expr &cond, const H::Expr &code);
 H::Expr negInf(H::Type t);
 H::Expr posInf(H::Type t);
+/// A coordinate `c` clamped to [0, extent), or (`boundAboveByExtent`) one
+/// never below 0 bounded above by `extent - 1`. Halide's bounds see
+/// [0, extent), empty where the extent is 0: a plain clamp reads index 0 of
+/// an empty tensor (M = 0), which Halide's bounds check rejects even though
+/// no loop reaches the read.
+H::Expr clampToExtent(const H::Expr &c, const H::Expr &extent);
+H::Expr boundAboveByExtent(const H::Expr &c, const H::Expr &extent);
 /// The names of the Funcs `e` calls (not arguments).
 std::set<std::string> funcsCalled(const H::Expr &e);
 

@@ -323,12 +323,12 @@ LogicalResult PipelineBuilder::lowerInputs(EinsumLowering &s) {
         return failure();
       H::Expr ext = t.extents[k];
       H::Expr oob = *c < 0 || *c >= ext;
-      coords.push_back(H::clamp(*c, 0, ext - 1));
+      coords.push_back(clampToExtent(*c, ext));
       // In range wherever the filter holds (the last tile's bound,
       // m1 * T + m0 < M): never an error; bounded above for the points
       // outside it (never below 0).
       if (filterBounds(op, e, input, k, pt.syms)) {
-        coords.back() = H::min(*c, ext - 1);
+        coords.back() = boundAboveByExtent(*c, ext);
         continue;
       }
       mapError = firstError(

@@ -114,6 +114,18 @@ H::Expr halide::posInf(H::Type t) {
   return HI::make_const(t, std::numeric_limits<double>::infinity());
 }
 
+// The promise holds wherever the read is reached: an extent of 0 has no
+// points to reach it from. Only the upper end is promised: Halide then
+// intersects the clamp's bounds with it, and the lower end stays as simple
+// as the clamp's.
+H::Expr halide::clampToExtent(const H::Expr &c, const H::Expr &extent) {
+  return H::unsafe_promise_clamped(H::clamp(c, 0, extent - 1), H::Int(32).min(),
+                                   extent - 1);
+}
+H::Expr halide::boundAboveByExtent(const H::Expr &c, const H::Expr &extent) {
+  return H::unsafe_promise_clamped(H::min(c, extent - 1), 0, extent - 1);
+}
+
 std::pair<H::Expr, H::Expr>
 TensorView::load(const std::vector<H::Expr> &coords) const {
   std::vector<H::Expr> args(coords.rbegin(), coords.rend());
@@ -168,8 +180,8 @@ LogicalResult PipelineBuilder::build() {
     return kernel.emitError("the Halide code generator expects a kernel "
                             "with one block");
   names.reserve("error_code");
-  for (unsigned i = 0; i < kernel.getNumArguments(); ++i)
-    names.reserve("in_" + std::to_string(i));
+  // Arguments first: they keep their names (Halide's own messages then name
+  // the tensor, "Input buffer K"), and Funcs avoid them.
   if (failed(addArguments()))
     return failure();
   for (Operation &op : kernel.getBody().front())
@@ -193,7 +205,7 @@ LogicalResult PipelineBuilder::addArguments() {
       for (Attribute d : dims)
         if (auto s = dyn_cast<StringAttr>(d))
           a.dims.push_back(s.str());
-    std::string hname = "in_" + std::to_string(i);
+    std::string hname = names.unique(a.name);
     if (auto tensor = dyn_cast<RankedTensorType>(a.type)) {
       std::optional<H::Type> st = halideStorageType(tensor.getElementType());
       if (!st || !toRuntimeDType(tensor.getElementType()))

@@ -147,7 +147,8 @@ LogicalResult HalideKernel::run(ArrayRef<attn_tensor> tensors,
   try {
     k.halide.realize(H::Realization(outputs), k.target, params);
   } catch (const H::Error &e) {
-    error = "the CPU kernel " + k.manifest.kernel + " failed: " + e.what();
+    error = "the CPU kernel " + k.manifest.kernel + " failed: " +
+            rt::CpuCall::describeHalideMessage(k.manifest, e.what());
     return failure();
   }
   if (call.errorCode != 0) {

@@ -321,7 +321,7 @@ LogicalResult PipelineBuilder::defineOnlineUpdate(OnlineLowering &s) {
       FailureOr<H::Expr> c = translateAffine(e, dims, syms, op);
       if (failed(c))
         return failure();
-      coords.push_back(H::clamp(*c, 0, inputs[i]->extents[k] - 1));
+      coords.push_back(clampToExtent(*c, inputs[i]->extents[k]));
     }
     return inputs[i]->load(coords);
   };

@@ -24,7 +24,7 @@ H::Func PipelineBuilder::clampedImage(const TensorView &t, uint64_t dims) {
   for (unsigned v = 0; v < rank; ++v) {
     vars.push_back(H::Var(f.name() + "_v" + std::to_string(v)));
     unsigned k = rank - 1 - v;
-    args.push_back(dims >> k & 1 ? H::clamp(vars.back(), 0, t.extents[k] - 1)
+    args.push_back(dims >> k & 1 ? clampToExtent(vars.back(), t.extents[k])
                                  : H::Expr(vars.back()));
   }
   f(vars) = t.image(args);
@@ -77,7 +77,7 @@ FailureOr<RegionValue> PipelineBuilder::translateRegion(Block &block,
             // Per-tile stages compute whole tiles and blocks of rows:
             // past the extent, the read repeats the edge (never used).
             coords.push_back(t.isImage && isPadded(pt.op, d)
-                                 ? H::min(pt.dims[d], t.extents[k] - 1)
+                                 ? boundAboveByExtent(pt.dims[d], t.extents[k])
                                  : pt.dims[d]);
             continue;
           }
@@ -93,9 +93,9 @@ FailureOr<RegionValue> PipelineBuilder::translateRegion(Block &block,
         H::Expr oob = i64 < 0 || i64 >= ext64;
         // Clamped twice: in 64 bits (no wrap-around), then in 32 bits so
         // that Halide's bounds inference sees [0, extent).
-        coords.push_back(H::clamp(
+        coords.push_back(clampToExtent(
             H::cast(H::Int(32), H::clamp(i64, H::Expr(int64_t(0)), ext64 - 1)),
-            0, ext - 1));
+            ext));
         code = firstError(
             code, errorIf(oob, newReadError(t, k, pt.op, "by attn.read")));
         oobAny = orE(oobAny, oob);

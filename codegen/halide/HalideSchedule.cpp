@@ -9,7 +9,9 @@
 // by elementwise stages is inlined; a stage read only inside one output's tile
 // loop, whose coordinates follow every tiled output dimension, is computed per
 // tile (compute_at); the rest are materialized (compute_root), parallel over
-// their outermost dimension. Stages read by the error check are materialized.
+// their outermost dimension; an attn.online state so materialized (read by
+// several outputs) is computed per block of rows of a tiled copy. Stages read
+// by the error check are materialized.
 // A vectorized reduction that reads a tensor whose contiguous coordinate is a
 // reduction variable and another coordinate the vector lanes (Q[p, e] in
 // S[m, p] = sum(e) Q[p, e] K[m, e]) reads it through a copy stored with the
@@ -17,6 +19,7 @@
 #include "codegen/halide/HalidePipeline.h"
 
 #include <algorithm>
+#include <optional>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -321,15 +324,49 @@ void scheduleOnline(HalideStage &s, int width) {
   st.reorder(order);
 }
 
+/// An attn.online state that is not computed per output tile (read by
+/// several outputs: O and the log-sum-exp L = GM + log(SD)) is materialized
+/// through a copy tiled like an output: the innermost var vectorized, the
+/// vars outside the block's rows parallel, and the state (with its per-tile
+/// stages) computed per block of rows, in storage of one block, as it is per
+/// output tile otherwise. The loops are nested, not fused: Halide 14 bounds a
+/// state computed inside a fused loop by every later block. Returns the level
+/// of one block, for the copies made per block.
+H::LoopLevel scheduleMaterializedOnline(HalideStage &s, int width) {
+  H::Func state = s.func.in();
+  std::vector<H::Var> args = state.args();
+  state.compute_root();
+  unsigned row = s.blockVar > 0 ? s.blockVar : 1;
+  std::optional<H::Var> block; // the innermost loop outside the rows
+  for (unsigned v = 1; v < args.size(); ++v) {
+    if (v == row)
+      continue;
+    s.func.bound_storage(s.vars[v], 1);
+    state.parallel(args[v]);
+    if (!block)
+      block = args[v];
+  }
+  state.vectorize(args[0], width, H::TailStrategy::GuardWithIf);
+  scheduleOnline(s, width);
+  if (!block) {
+    s.func.compute_root();
+    return H::LoopLevel::root();
+  }
+  H::LoopLevel level(state, *block);
+  s.func.compute_at(level);
+  return level;
+}
+
 /// Transposed copies for vectorized reductions: a reduction vectorized along
 /// `lane[i]` that reads a tensor whose contiguous coordinate is a reduction
 /// variable and another coordinate the lanes reads a copy stored with the
-/// lane coordinate contiguous, made where the reduction is computed.
+/// lane coordinate contiguous, made per block of the reduction's (the
+/// output's tile, or the materialized online state's block: `blockLevel`).
 void scheduleTransposedCopies(HalidePipeline &p,
                               const std::vector<Placement> &placement,
                               const std::vector<int> &lane,
-                              const std::vector<int> &tileOf,
-                              const std::vector<OutputTile> &tiles, int width) {
+                              const std::vector<H::LoopLevel> &blockLevel,
+                              int width) {
   for (HalideMapRead &read : p.mapReads) {
     HalideStage &s = p.stages[read.consumer];
     Placement where = placement[read.consumer];
@@ -359,8 +396,7 @@ void scheduleTransposedCopies(HalidePipeline &p,
     copy.reorder_storage(storage).reorder(loops);
     copy.vectorize(args[laneCoord], width, H::TailStrategy::GuardWithIf);
     if (where == Placement::Tile || where == Placement::PerTile)
-      copy.compute_at(p.outputs[tileOf[read.consumer]].func,
-                      tiles[tileOf[read.consumer]].tileVar);
+      copy.compute_at(blockLevel[read.consumer]);
     else
       copy.compute_root().parallel(args.back());
   }
@@ -445,7 +481,10 @@ void mlir::attn::scheduleHalidePipeline(HalidePipeline &p,
     placement[i] = Placement::Root;
   }
 
-  for (unsigned i = 0; i < numStages; ++i) {
+  // The loop of one block where each stage is computed: an output's tile,
+  // or a materialized online state's block (its per-tile stages' too).
+  std::vector<H::LoopLevel> blockLevel(numStages, H::LoopLevel::root());
+  for (unsigned i = numStages; i-- > 0;) {
     HalideStage &s = p.stages[i];
     if (s.output >= 0)
       continue;
@@ -454,7 +493,8 @@ void mlir::attn::scheduleHalidePipeline(HalidePipeline &p,
       break;
     case Placement::Tile: {
       const HalideOutput &out = p.outputs[tileOf[i]];
-      s.func.compute_at(out.func, tiles[tileOf[i]].tileVar);
+      blockLevel[i] = H::LoopLevel(out.func, tiles[tileOf[i]].tileVar);
+      s.func.compute_at(blockLevel[i]);
       if (s.online)
         scheduleOnline(s, width);
       else
@@ -462,16 +502,21 @@ void mlir::attn::scheduleHalidePipeline(HalidePipeline &p,
       break;
     }
     case Placement::PerTile:
+      blockLevel[i] = blockLevel[owner[i]];
       lane[i] = schedulePerTile(s, p.stages[owner[i]], p, width);
       break;
     case Placement::Root:
+      if (s.online) {
+        blockLevel[i] = scheduleMaterializedOnline(s, width);
+        break;
+      }
       s.func.compute_root();
       scheduleStage(s, width, /*parallel=*/true);
       break;
     }
   }
 
-  scheduleTransposedCopies(p, placement, lane, tileOf, tiles, width);
+  scheduleTransposedCopies(p, placement, lane, blockLevel, width);
 
   // Tile classes: before everything, parallel over their outermost var.
   for (H::Func &f : p.tileClasses) {

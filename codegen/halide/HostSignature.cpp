@@ -39,8 +39,9 @@ std::string shapeText(const int64_t *shape, size_t rank) {
   return s + "]";
 }
 
-/// Per dimension: the size symbol, the literal, the static extent, or "?k"
-/// (unnamed: not checked by the runtime).
+/// Per dimension: the static extent (a literal, or a symbol bound at
+/// compile time: `--bind E=4` makes E's dimensions 4), the size symbol, or
+/// "?k" (unnamed: not checked by the runtime).
 std::vector<std::string> dimNames(ArrayAttr dims, RankedTensorType type) {
   std::vector<std::string> out;
   for (int64_t k = 0; k < type.getRank(); ++k) {
@@ -48,12 +49,12 @@ std::vector<std::string> dimNames(ArrayAttr dims, RankedTensorType type) {
     if (dims && k < static_cast<int64_t>(dims.size()))
       s = dyn_cast<StringAttr>(dims[k]);
     long long literal;
-    if (s && StringRef(s.getValue()).getAsInteger(10, literal))
+    if (!type.isDynamicDim(k))
+      out.push_back(std::to_string(type.getDimSize(k)));
+    else if (s && StringRef(s.getValue()).getAsInteger(10, literal))
       out.push_back(s.str());
     else if (s)
       out.push_back(std::to_string(literal));
-    else if (!type.isDynamicDim(k))
-      out.push_back(std::to_string(type.getDimSize(k)));
     else
       out.push_back("?" + std::to_string(k));
   }

@@ -1,8 +1,9 @@
 // The runtime's CPU path (attn_run over a shared object compiled through the
 // JIT) at the edges a careless or hostile caller reaches: extents near
 // 2^31 that a kernel's tiles would round past 32 bits, empty axes (checked
-// against the float64 reference), a bool scalar that is not 0 or 1, and
-// attn_load of a bare file name in the working directory.
+// against the float64 reference; an empty reduced axis gives the fill
+// value), a bool scalar that is not 0 or 1, and attn_load of a bare file name
+// in the working directory.
 #include "codegen/jit/JitCompiler.h"
 #include "runtime/Runtime.h"
 
@@ -11,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <unistd.h>
@@ -137,6 +139,64 @@ TEST(JitRuntimeEdges, EmptyOutputsMatchTheReference) {
     ASSERT_EQ(got.size(), 1u);
     EXPECT_EQ(got[0].shape, want[0].shape);
     EXPECT_EQ(got[0].values, want[0].values);
+  }
+}
+
+// An empty reduced axis (M = 0): every reduction over the keys has nothing
+// left, so every output point is absent and takes the output's fill value,
+// as on the reference. The empty K and V are also passed with NULL data
+// through the typed run (an empty tensor needs none).
+TEST(JitRuntimeEdges, EmptyReducedAxisGivesTheFillValue) {
+  TempDir cache;
+  for (const char *source : {kDecode, kCausal}) {
+    std::unique_ptr<JitKernel> cpu = compile(source, cache);
+    std::unique_ptr<JitKernel> ref = compile(source, cache, "ref");
+    ASSERT_TRUE(cpu && ref);
+    bool causal = source == kCausal;
+    double fill = causal ? 3 : 7;
+    const int64_t b = 2, p = 67, m = 0, e = 5, f = 3;
+    auto tensor = [](std::vector<int64_t> shape) {
+      RefTensor t;
+      t.shape = shape;
+      int64_t n = 1;
+      for (int64_t d : shape)
+        n *= d;
+      for (int64_t i = 0; i < n; ++i)
+        t.values.push_back(0.25 * static_cast<double>(i % 7) - 0.5);
+      return RefArg::ofTensor(std::move(t));
+    };
+    std::vector<RefArg> args =
+        causal ? std::vector<RefArg>{tensor({b, p, e}), tensor({b, m, e}),
+                                     tensor({b, m, f})}
+               : std::vector<RefArg>{tensor({b, e}), tensor({b, m, e}),
+                                     tensor({b, m, f})};
+    std::vector<RefTensor> want, got;
+    JitStatus status = ref->run(args, want);
+    ASSERT_TRUE(status) << status.message();
+    status = cpu->run(args, got);
+    ASSERT_TRUE(status) << status.message();
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].shape, want[0].shape);
+    EXPECT_EQ(got[0].values, want[0].values);
+    ASSERT_FALSE(got[0].values.empty());
+    for (double v : got[0].values)
+      EXPECT_EQ(v, fill);
+
+    // Typed buffers, the empty ones without data, the output poisoned.
+    std::vector<int64_t> q = causal ? std::vector<int64_t>{b, p, e}
+                                    : std::vector<int64_t>{b, e};
+    std::vector<int64_t> k = {b, m, e}, v = {b, m, f};
+    std::vector<int64_t> o = causal ? std::vector<int64_t>{b, p, f}
+                                    : std::vector<int64_t>{b, f};
+    std::vector<float> qd(causal ? b * p * e : b * e, 0.5f);
+    std::vector<float> od(causal ? b * p * f : b * f, std::nanf(""));
+    std::vector<attn_tensor> tensors = {
+        hostTensor(qd.data(), q), hostTensor(nullptr, k),
+        hostTensor(nullptr, v), hostTensor(od.data(), o)};
+    status = cpu->run(tensors);
+    ASSERT_TRUE(status) << status.message();
+    for (float x : od)
+      EXPECT_EQ(x, static_cast<float>(fill));
   }
 }
 

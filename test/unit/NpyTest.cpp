@@ -367,6 +367,17 @@ TEST_F(NpyTest, WriteErrors) {
   EXPECT_NE(error.find(p), std::string::npos) << error;
   EXPECT_NE(error.find("does not match"), std::string::npos) << error;
 
+  // An element count past 64 bits is named as such (was: "the array's data
+  // (0 bytes) does not match its shape").
+  NpyArray huge = a;
+  huge.shape = {int64_t(1) << 40, int64_t(1) << 40};
+  huge.data.clear();
+  EXPECT_FALSE(writeNpy(p, huge, error));
+  EXPECT_NE(error.find("[1099511627776, 1099511627776] of f32 has a negative "
+                       "extent or more than 2^64 bytes"),
+            std::string::npos)
+      << error;
+
   a.data.assign(24, 0);
   std::string nowhere = path("no/such/dir/x.npy");
   EXPECT_FALSE(writeNpy(nowhere, a, error));
