@@ -9,9 +9,10 @@
 #   gpu-artifacts/<example>-bench/      timing only: bundle + sizes.txt (the
 #                                       harness draws the inputs there)
 #
-# for every kernel of every examples/*.attn, at three checked size sets
+# for every kernel of every examples/*.attn, at four checked size sets
 # (small: odd sizes, every edge; tile: several tiles of 64 with partial ones,
-# head dimension 64; wide: head dimension 128) and one timing size set. The directory is ignored by git: carry it
+# head dimension 64; wide: head dimension 128; empty: no keys, M = 0) and
+# one timing size set. The directory is ignored by git: carry it
 # to the GPU machine (device tool: carry ["gpu-artifacts"]; < 64 MiB).
 #
 #   scripts/gpu-artifacts.sh [OUT_DIR]       (default gpu-artifacts)
@@ -35,6 +36,8 @@ SIZES_tile="B=1,H=4,KVH=1,P=130,M=200,E=64,F=64,R=329,PS=16,NB=13,NP=20,PB=9,MB=
 # head dimension 128 (the fused launch's other variant), odd P and M
 SIZES_wide="B=1,H=2,KVH=1,P=77,M=150,E=128,F=128,R=226,PS=16,NB=10,NP=16,PB=5,MB=10"
 SIZES_bench="B=4,H=16,KVH=4,P=2048,M=2048,E=128,F=128,R=4095,PS=64,NB=32,NP=128,PB=128,MB=128"
+# no keys (M = 0): every output point is absent and takes the fill value
+SIZES_empty="B=2,H=4,KVH=1,P=13,M=0,E=64,F=64,R=12,PS=4,NB=3,NP=7,PB=1,MB=1"
 
 die() { echo "gpu-artifacts: $*" >&2; exit 1; }
 [ -x "$ATTNC" ] || die "no attnc at $ATTNC (build it: ninja -C build attnc, or set ATTNC)"
@@ -113,7 +116,7 @@ runtime's own hand-written cases in test/Runtime/cuda/cases still run there)"
     [ -e "$manifest" ] || die "attnc wrote no manifest (*.attn.json) for $file into $bundle"
     kernel=$(basename "$manifest" .attn.json)
     [ -e "$bundle/$kernel.ptx" ] || die "attnc wrote $manifest but no $kernel.ptx"
-    for set in small tile wide bench; do
+    for set in small tile wide empty bench; do
       sizes_var="SIZES_$set"
       sizes=${!sizes_var}
       case_dir="$OUT/$example-$kernel-$set"
