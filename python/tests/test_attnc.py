@@ -133,6 +133,9 @@ class Torch(unittest.TestCase):
         def f(q, k, v):
             return op(q * 0.5, k, v) + 1
 
+        explain = torch._dynamo.explain(f)(self.q, self.k, self.v)
+        self.assertEqual(explain.graph_break_count, 0)
+        self.assertEqual(explain.graph_count, 1)
         compiled = torch.compile(f, fullgraph=True, backend="aot_eager")
         got = compiled(self.q, self.k, self.v)
         want = attention(self.q.numpy() * 0.5, self.k.numpy(), self.v.numpy()) + 1
