@@ -18,6 +18,7 @@
 #   scripts/gpu-artifacts.sh [OUT_DIR]       (default gpu-artifacts)
 #   ATTNC=path/to/attnc  (default build/tools/attnc/attnc)
 #   ATTN_GPU_TARGET=cuda:sm_90a
+#   ATTNC_FLAGS="--cuda-wgmma"  (more attnc flags for the bundles)
 #
 # A kernel attnc cannot compile for CUDA stops the script, saying which.
 set -euo pipefail
@@ -26,6 +27,7 @@ cd "$(dirname "$0")/.."
 OUT=${1:-gpu-artifacts}
 ATTNC=${ATTNC:-build/tools/attnc/attnc}
 TARGET=${ATTN_GPU_TARGET:-cuda:sm_90a}
+ATTNC_FLAGS=${ATTNC_FLAGS:-}   # more code generation flags, e.g. --cuda-wgmma
 
 # Sizes per symbol (consistent with the examples: H = 4 * KVH for gqa's
 # G = 4, R = P + M - 1 for relative_bias, PB and MB cover P and M in
@@ -105,7 +107,8 @@ count=0
 for file in examples/*.attn; do
   example=$(basename "$file" .attn)
   rm -rf "$bundle"/*
-  if ! msg=$("$ATTNC" "$file" --target="$TARGET" --emit=bundle -o "$bundle" 2>&1); then
+  # shellcheck disable=SC2086 # ATTNC_FLAGS: several flags (e.g. --cuda-wgmma)
+  if ! msg=$("$ATTNC" "$file" --target="$TARGET" $ATTNC_FLAGS --emit=bundle -o "$bundle" 2>&1); then
     die "attnc cannot emit a CUDA bundle for $file yet:
   $ATTNC $file --target=$TARGET --emit=bundle -o DIR
   said: $msg

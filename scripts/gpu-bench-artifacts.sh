@@ -30,6 +30,7 @@ cd "$(dirname "$0")/.."
 OUT=${1:-gpu-bench}
 ATTNC=${ATTNC:-build/tools/attnc/attnc}
 TARGET=${ATTN_GPU_TARGET:-cuda:sm_90a}
+ATTNC_FLAGS=${ATTNC_FLAGS:-}   # more code generation flags, e.g. --cuda-wgmma
 BIND=${ATTN_GPU_BENCH_BIND:-0}
 
 die() { echo "gpu-bench-artifacts: $*" >&2; exit 1; }
@@ -58,7 +59,8 @@ while read -r name file binds; do
   if [ "$BIND" = 1 ]; then
     for b in ${binds//,/ }; do flags+=(--bind "$b"); done
   fi
-  if ! msg=$("$ATTNC" "bench/gpu/$file" --target="$TARGET" --emit=bundle -o "$dir" "${flags[@]}" 2>&1); then
+  # shellcheck disable=SC2086 # ATTNC_FLAGS: several flags (e.g. --cuda-wgmma)
+  if ! msg=$("$ATTNC" "bench/gpu/$file" --target="$TARGET" $ATTNC_FLAGS --emit=bundle -o "$dir" "${flags[@]}" 2>&1); then
     rm -rf "$dir"
     if [ $compiled -eq 0 ] && echo "$msg" | grep -q "is not available yet"; then
       die "attnc cannot emit a CUDA bundle yet:
