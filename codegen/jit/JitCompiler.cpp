@@ -598,6 +598,28 @@ JitStatus mlir::attn::compileAttnFile(llvm::StringRef path,
   return compileAttnSource((*buffer)->getBuffer(), options, kernel, path);
 }
 
+std::future<JitCompileResult>
+mlir::attn::compileAttnSourceAsync(std::string source, JitOptions options,
+                                   std::string bufferName) {
+  return std::async(std::launch::async, [source = std::move(source),
+                                         options = std::move(options),
+                                         bufferName = std::move(bufferName)] {
+    JitCompileResult r;
+    r.status = compileAttnSource(source, options, r.kernel, bufferName);
+    return r;
+  });
+}
+
+std::future<JitCompileResult>
+mlir::attn::compileAttnFileAsync(std::string path, JitOptions options) {
+  return std::async(std::launch::async, [path = std::move(path),
+                                         options = std::move(options)] {
+    JitCompileResult r;
+    r.status = compileAttnFile(path, options, r.kernel);
+    return r;
+  });
+}
+
 JitStats mlir::attn::jitStats() {
   JitStats s;
   s.compileCalls = compileCallCount;

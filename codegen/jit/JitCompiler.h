@@ -15,6 +15,7 @@
 #include "llvm/ADT/StringRef.h"
 
 #include <cstdint>
+#include <future>
 #include <map>
 #include <memory>
 #include <string>
@@ -113,6 +114,22 @@ JitStatus compileAttnSource(llvm::StringRef source, const JitOptions &options,
 /// Reads and compiles the file at `path`.
 JitStatus compileAttnFile(llvm::StringRef path, const JitOptions &options,
                           std::unique_ptr<JitKernel> &kernel);
+
+/// A compile's outcome, for the asynchronous forms below.
+struct JitCompileResult {
+  JitStatus status = JitStatus::ok();
+  std::unique_ptr<JitKernel> kernel; // set when status is ok
+};
+/// compileAttnSource / compileAttnFile on a thread of their own: the
+/// future's value is the status and the kernel. Several compiles may run at
+/// once (each has its own MLIR context and Halide pipeline), e.g. the
+/// specializations a caller will need, one per core; two of the same cache
+/// key wait for one another through the cache's lock.
+std::future<JitCompileResult>
+compileAttnSourceAsync(std::string source, JitOptions options,
+                       std::string bufferName = "<source>");
+std::future<JitCompileResult> compileAttnFileAsync(std::string path,
+                                                   JitOptions options);
 
 /// The cache key of (source, options, target, compiler version): the hex
 /// SHA-256 of jitCacheKeyText. Fails on an unknown target or a Halide target

@@ -399,6 +399,43 @@ TEST(JitCpu, ParamsAndBindsReachTheKernel) {
   EXPECT_FALSE(kernel->run(args, results));
 }
 
+TEST(JitCpu, CompilesInParallelOnBackgroundThreads) {
+  // Two specializations and a file compiled at once, each on its own
+  // thread; the same key twice at once too. Every kernel is right.
+  TempDir cache;
+  JitOptions options;
+  options.cacheDir = cache.path;
+  std::string source = attentionSource();
+  JitOptions bound = options;
+  bound.binds["E"] = 5;
+  std::vector<std::future<JitCompileResult>> futures;
+  futures.push_back(compileAttnSourceAsync(source, options));
+  futures.push_back(compileAttnSourceAsync(source, bound));
+  futures.push_back(compileAttnSourceAsync(source, bound));
+  futures.push_back(compileAttnFileAsync(
+      std::string(ATTN_SOURCE_DIR) + "/examples/causal.attn", options));
+  std::vector<JitCompileResult> results;
+  for (auto &f : futures)
+    results.push_back(f.get());
+  for (JitCompileResult &r : results)
+    ASSERT_TRUE(r.status) << r.status.message();
+  expectMatchesReference(*results[0].kernel, source, options,
+                         randomInputs(*results[0].kernel, 11), 1e-5);
+  std::vector<RefArg> args = randomInputs(*results[1].kernel, 12);
+  for (int i : {0, 1}) {
+    RefTensor &t = args[i].tensor;
+    t.shape[1] = 5;
+    t.values.resize(t.shape[0] * 5, 0.25);
+  }
+  expectMatchesReference(*results[1].kernel, source, bound, args, 1e-5);
+  EXPECT_EQ(results[1].kernel->cacheKey(), results[2].kernel->cacheKey());
+  EXPECT_EQ(results[3].kernel->name(), "causal");
+  // A failing compile comes back through the future as well.
+  JitCompileResult bad = compileAttnSourceAsync("kernel broken(", options).get();
+  EXPECT_FALSE(bad.status);
+  EXPECT_EQ(bad.kernel, nullptr);
+}
+
 TEST(JitCpu, CacheHitSkipsCompilation) {
   TempDir cache;
   JitOptions options;
