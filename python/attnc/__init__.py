@@ -128,37 +128,59 @@ def _tensor_desc(name, a):
         if code is None:
             raise Error("argument %s has dtype %s, which attnc has no "
                         "element type for" % (name, a.dtype))
-        device = _CUDA if a.is_cuda else _CPU
-        if a.device.type not in ("cpu", "cuda"):
+        device = a.device.type
+        if device not in ("cpu", "cuda"):
             raise Error("argument %s is on %s: attnc runs on cpu and cuda "
                         "tensors" % (name, a.device))
         strides = [] if a.is_contiguous() else list(a.stride())
-        return (a.data_ptr(), code, list(a.shape), strides, device), "torch"
-    try:
-        import numpy as np
-    except ImportError:
-        np = None
-    if np is not None and isinstance(a, np.ndarray):
-        code = {np.dtype("float16"): 0, np.dtype("float32"): 2,
-                np.dtype("float64"): 3, np.dtype("int32"): 4,
-                np.dtype("int64"): 5, np.dtype("bool"): 6}.get(a.dtype)
+        return (a.data_ptr(), code, list(a.shape), strides,
+                _CUDA if device == "cuda" else _CPU), "torch"
+    codes = _numpy_codes()
+    if codes is not None and isinstance(a, codes[0]):
+        code = codes[1].get(a.dtype)
         if code is None:
             raise Error("argument %s has NumPy dtype %s, which attnc has no "
                         "element type for" % (name, a.dtype))
-        if any(s % a.itemsize for s in a.strides):
-            raise Error("argument %s has strides that are not whole elements"
-                        % name)
-        strides = [] if a.flags.c_contiguous else [s // a.itemsize
-                                                   for s in a.strides]
+        if a.flags.c_contiguous:
+            strides = []
+        else:
+            size = a.itemsize
+            if any(s % size for s in a.strides):
+                raise Error("argument %s has strides that are not whole "
+                            "elements" % name)
+            strides = [s // size for s in a.strides]
         return (a.ctypes.data, code, list(a.shape), strides, _CPU), "numpy"
     raise Error("argument %s must be a torch tensor or a NumPy array, not %s"
                 % (name, type(a).__name__))
 
 
+_NUMPY = []
+
+
+def _numpy_codes():
+    """(numpy.ndarray, {dtype: attn_dtype}), or None without NumPy."""
+    if not _NUMPY:
+        try:
+            import numpy as np
+            _NUMPY.append((np.ndarray, {
+                np.dtype("float16"): 0, np.dtype("float32"): 2,
+                np.dtype("float64"): 3, np.dtype("int32"): 4,
+                np.dtype("int64"): 5, np.dtype("bool"): 6}))
+        except ImportError:
+            _NUMPY.append(None)
+    return _NUMPY[0]
+
+
+_TORCH_CODES = {}
+
+
 def _TORCH_DTYPES():
-    torch = _torch()
-    return {torch.float16: 0, torch.bfloat16: 1, torch.float32: 2,
-            torch.float64: 3, torch.int32: 4, torch.int64: 5, torch.bool: 6}
+    if not _TORCH_CODES:
+        torch = _torch()
+        _TORCH_CODES.update({torch.float16: 0, torch.bfloat16: 1,
+                             torch.float32: 2, torch.float64: 3,
+                             torch.int32: 4, torch.int64: 5, torch.bool: 6})
+    return _TORCH_CODES
 
 
 def _empty_like_kind(kind, first, shape, dtype):
