@@ -10,10 +10,17 @@ copies. See docs/python.md.
 """
 import os
 
-from ._attnc import Error, JitKernel
-from ._attnc import compile as _compile
+try:
+    # The JIT (links MLIR): absent where only the runtime was installed.
+    from ._attnc import Error
+    from ._attnc import compile as _compile
+except ImportError as e:
+    _compile, _jit_missing = None, str(e)
 
-__all__ = ["compile", "Kernel", "Error"]
+    class Error(RuntimeError):
+        """An attnc error (the runtime's message)."""
+
+__all__ = ["compile", "load", "Kernel", "Error"]
 
 # runtime/attn_runtime.h's attn_dtype and attn_device.
 _DTYPES = {"f16": 0, "bf16": 1, "f32": 2, "f64": 3, "i32": 4, "i64": 5, "bool": 6}
@@ -28,6 +35,9 @@ def compile(source_or_path, target="cpu", params=None, binds=None, kernel=None,
     fixes size symbols at compile time (NAME -> int), `kernel` picks one
     kernel of a file that has several. Raises attnc.Error with the
     compiler's diagnostics (file:line:col: error: ...)."""
+    if _compile is None:
+        raise Error("this attnc has no JIT (" + _jit_missing + "): load "
+                    "kernels compiled elsewhere with attnc.load")
     source, name = source_or_path, "<source>"
     if "{" not in source_or_path and os.path.exists(source_or_path):
         name = os.fspath(source_or_path)
@@ -37,6 +47,15 @@ def compile(source_or_path, target="cpu", params=None, binds=None, kernel=None,
     binds = {k: int(v) for k, v in (binds or {}).items()}
     return Kernel(_compile(source, name, target, params, binds, kernel or "",
                            cache_dir or "", use_cache))
+
+
+def load(path):
+    """A kernel compiled ahead of time (`attnc --emit=so` for the CPU,
+    `attnc --emit=bundle` for CUDA): its manifest NAME.attn.json, or its
+    .so/.ptx beside it, loaded by the runtime alone (no compiler needed).
+    Called like attnc.compile's kernels."""
+    from .runtime import RuntimeKernel
+    return Kernel(RuntimeKernel(path, Error))
 
 
 def _torch():

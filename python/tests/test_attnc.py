@@ -87,6 +87,53 @@ class NumPy(unittest.TestCase):
         with self.assertRaisesRegex(attnc.Error, "unknown target 'tpu'"):
             attnc.compile(MHA_F32, target="tpu", cache_dir=CACHE)
 
+    def test_load_ahead_of_time_kernel_through_the_runtime(self):
+        # attnc --emit=so here; attnc.load needs only libattn_runtime.so.
+        import subprocess
+        attnc_tool = os.environ.get("ATTNC", "attnc")
+        out = os.path.join(CACHE, "mha_f32.so")
+        subprocess.run([attnc_tool, MHA_F32, "--target=cpu", "--emit=so", "-o", out],
+                       check=True)
+        k = attnc.load(out)
+        self.assertEqual(k.name, "mha")
+        self.assertEqual([i["dims"] for i in k.inputs][0], ["B", "H", "P", "E"])
+        o = k(self.q, self.k, self.v)
+        self.assertEqual(o.shape, (1, 3, 67, 23))
+        self.assertLess(rel_err(o, attention(self.q, self.k, self.v)), 1e-5)
+        with self.assertRaisesRegex(attnc.Error, "argument K"):
+            k(self.q, self.k[0], self.v)
+        with self.assertRaisesRegex(attnc.Error, "size symbol E"):
+            k(self.q, self.k[..., :5], self.v)
+        with self.assertRaisesRegex(attnc.Error, "no-such"):
+            attnc.load(os.path.join(CACHE, "no-such.so"))
+
+    def test_runtime_only_install(self):
+        # The package without its JIT extension (a GPU serving machine has
+        # no MLIR): import works, attnc.load works, attnc.compile says why not.
+        import shutil
+        import subprocess
+        import sys
+        src = os.path.dirname(attnc.__file__)
+        pkg = os.path.join(tempfile.mkdtemp(prefix="attnc-runtime-only-"), "attnc")
+        os.makedirs(pkg)
+        for f in ("__init__.py", "runtime.py", "torch_op.py", "libattn_runtime.so"):
+            shutil.copy(os.path.join(src, f), pkg)
+        out = os.path.join(CACHE, "mha_f32_ro.so")
+        subprocess.run([os.environ.get("ATTNC", "attnc"), MHA_F32, "--target=cpu",
+                        "--emit=so", "-o", out], check=True)
+        script = (
+            "import attnc, numpy as np\n"
+            "k = attnc.load(%r)\n"
+            "x = np.ones((1, 1, 3, 2), np.float32)\n"
+            "print(k(x, x, x).shape)\n"
+            "try:\n    attnc.compile('kernel k() -> () {}')\n"
+            "except attnc.Error as e:\n    print('compile:', e)\n" % out)
+        r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           env=dict(os.environ, PYTHONPATH=os.path.dirname(pkg)))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("(1, 1, 3, 2)", r.stdout)
+        self.assertIn("compile: this attnc has no JIT", r.stdout)
+
     def test_cache_hit(self):
         a = attnc.compile(MHA_F32, target="cpu", cache_dir=CACHE)
         b = attnc.compile(MHA_F32, target="cpu", cache_dir=CACHE)
