@@ -79,6 +79,7 @@ class Kernel:
         self.outputs = jit.outputs
         self.cache_key = jit.cache_key
         self._op = None
+        self._shapes = {}
 
     def __repr__(self):
         return "attnc.Kernel(%s, target=%s)" % (self.name, self.target)
@@ -113,7 +114,13 @@ class Kernel:
             raise Error("kernel %s has target ref: call it through the C++ API "
                         "or compile it for cpu" % self.name)
         tensors, scalars, kind = self._describe(args)
-        shapes = self._jit.output_shapes(tensors, scalars)
+        # Output shapes are a function of the input shapes and scalars.
+        key = (tuple(tuple(t[2]) for t in tensors), tuple(scalars))
+        shapes = self._shapes.get(key)
+        if shapes is None:
+            shapes = self._jit.output_shapes(tensors, scalars)
+            if len(self._shapes) < 64:
+                self._shapes[key] = shapes
         first = next(a for a, i in zip(args, self.inputs) if not i["is_scalar"])
         outs = [_empty_like_kind(kind, first, shape, info["dtype"])
                 for shape, info in zip(shapes, self.outputs)]
