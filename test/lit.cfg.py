@@ -1,5 +1,7 @@
 # lit configuration for attnc's FileCheck tests.
 import os
+import shutil
+import subprocess
 import lit.formats
 from lit.llvm import llvm_config
 
@@ -28,6 +30,16 @@ if config.attn_have_fuzzer:
 # Tests of unwritable folders: root ignores file permissions.
 if os.geteuid() != 0:
     config.available_features.add("non-root")
+
+# A CUDA GPU on this machine (the JIT's GPU example runs): `REQUIRES: cuda-gpu`.
+if shutil.which("nvidia-smi") and subprocess.run(
+        ["nvidia-smi", "-L"], capture_output=True).returncode == 0:
+    config.available_features.add("cuda-gpu")
+jit_cuda_example = os.path.join(config.attn_obj_root, "codegen", "jit",
+                                "attn-jit-cuda-example")
+if os.path.exists(jit_cuda_example):
+    config.available_features.add("jit-cuda-example")
+    config.substitutions.append(("%jit_cuda_example", jit_cuda_example))
 
 # The package test (test/Package) builds a consumer project.
 import shutil
