@@ -5,14 +5,13 @@
 // MLIR: the kernels themselves are checked there through bundles.)
 #include "codegen/jit/JitCompiler.h"
 #include "runtime/Runtime.h"
-#include "test/unit/FakeCudaDriver.h"
+#include "test/unit/FakeCudaControls.h"
 
 #include "llvm/Support/FileSystem.h"
 
 #include <gtest/gtest.h>
 
 #include <cstdlib>
-#include <dlfcn.h>
 
 using namespace mlir::attn;
 namespace fs = llvm::sys::fs;
@@ -25,34 +24,6 @@ const std::string kMha = std::string(ATTN_SOURCE_DIR) + "/examples/mha.attn";
 #define EXPECT_HAS(text, part)                                                 \
   EXPECT_NE(std::string(text).find(part), std::string::npos)                  \
       << "'" << (text) << "' lacks '" << (part) << "'"
-
-/// The stub driver's controls and its "device memory".
-struct Fake {
-  void *handle = dlopen(ATTN_FAKE_CUDA_DRIVER, RTLD_NOW | RTLD_LOCAL);
-  template <typename F> F find(const char *name) {
-    return reinterpret_cast<F>(dlsym(handle, name));
-  }
-  void reset() { find<decltype(&fake_cuda_reset)>("fake_cuda_reset")(); }
-  void configure(int major, int minor) {
-    find<decltype(&fake_cuda_configure)>("fake_cuda_configure")(0, major,
-                                                                 minor, 1);
-  }
-  int launches() {
-    return find<decltype(&fake_cuda_num_launches)>("fake_cuda_num_launches")();
-  }
-  void *alloc(size_t bytes) {
-    unsigned long long p = 0;
-    find<int (*)(unsigned long long *, size_t)>("cuMemAlloc_v2")(&p, bytes);
-    owned.push_back(p);
-    return reinterpret_cast<void *>(p);
-  }
-  void freeAll() {
-    for (unsigned long long p : owned)
-      find<int (*)(unsigned long long)>("cuMemFree_v2")(p);
-    owned.clear();
-  }
-  std::vector<unsigned long long> owned;
-};
 
 class CudaJit : public ::testing::Test {
 protected:
@@ -82,14 +53,14 @@ protected:
     }
     return tensors;
   }
-  static Fake fake;
+  static attn::test::FakeCuda fake;
   std::string cache;
   JitOptions options;
   std::vector<std::vector<int64_t>> shapes = {
       {1, 2, 67, 64}, {1, 2, 131, 64}, {1, 2, 131, 64}, {1, 2, 67, 64}};
   std::vector<attn_tensor> tensors;
 };
-Fake CudaJit::fake;
+attn::test::FakeCuda CudaJit::fake;
 
 TEST_F(CudaJit, CompilesLoadsAndRunsThenHitsTheCache) {
   resetJitStats();
@@ -111,7 +82,7 @@ TEST_F(CudaJit, CompilesLoadsAndRunsThenHitsTheCache) {
   int stream = 0; // the stub takes any stream handle
   st = k->run(t, {}, &stream);
   EXPECT_TRUE(st) << st.message();
-  EXPECT_GT(fake.launches(), 0);
+  EXPECT_GT(fake.numLaunches(), 0);
 
   // Again: the entry loads through the runtime, no frontend or codegen.
   uint64_t frontend = jitStats().frontendRuns;
@@ -126,13 +97,13 @@ TEST_F(CudaJit, CompilesLoadsAndRunsThenHitsTheCache) {
 TEST_F(CudaJit, TargetFromTheGpusArchitecture) {
   options.target = "cuda";
   std::string key90, key80;
-  fake.configure(9, 0);
+  fake.configure(0, 9, 0, 1);
   ASSERT_TRUE(jitCacheKey("kernel k() -> () {}", options, key90));
   std::unique_ptr<JitKernel> k;
   JitStatus st = compileAttnFile(kMha, options, k);
   ASSERT_TRUE(st) << st.message();
   EXPECT_EQ(k->target(), "cuda:sm_90a");
-  fake.configure(8, 0);
+  fake.configure(0, 8, 0, 1);
   ASSERT_TRUE(jitCacheKey("kernel k() -> () {}", options, key80));
   EXPECT_NE(key90, key80); // the architecture is part of the key
   st = compileAttnFile(kMha, options, k);
@@ -161,13 +132,13 @@ TEST_F(CudaJit, BadCallsAreRefused) {
   std::vector<RefTensor> results;
   st = k->run(llvm::ArrayRef<RefArg>{}, results);
   EXPECT_HAS(st.message(), "it runs on device pointers");
-  EXPECT_EQ(fake.launches(), 0);
+  EXPECT_EQ(fake.numLaunches(), 0);
 
   // A GPU that cannot run the target: a clear error, the entry kept.
-  fake.configure(8, 0);
+  fake.configure(0, 8, 0, 1);
   st = compileAttnFile(kMha, options, k);
   EXPECT_HAS(st.message(), "cannot run");
-  fake.configure(9, 0);
+  fake.configure(0, 9, 0, 1);
   ASSERT_TRUE(compileAttnFile(kMha, options, k));
   EXPECT_EQ(k->cacheOutcome(), CacheOutcome::Hit);
 

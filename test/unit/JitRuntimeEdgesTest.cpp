@@ -105,6 +105,18 @@ TEST(JitRuntimeEdges, ExtentThatTilesPastTwoToThe31IsRefused) {
   }
 }
 
+/// A tensor argument of `shape` holding a repeating pattern in [-0.5, 1].
+RefArg patternTensor(std::vector<int64_t> shape) {
+  RefTensor t;
+  t.shape = shape;
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  for (int64_t i = 0; i < n; ++i)
+    t.values.push_back(0.25 * static_cast<double>(i % 7) - 0.5);
+  return RefArg::ofTensor(std::move(t));
+}
+
 // Empty free axes: nothing to write, and no error (the reference returns
 // empty outputs too).
 TEST(JitRuntimeEdges, EmptyOutputsMatchTheReference) {
@@ -119,18 +131,9 @@ TEST(JitRuntimeEdges, EmptyOutputsMatchTheReference) {
     SCOPED_TRACE("B=" + std::to_string(s.b) + " P=" + std::to_string(s.p) +
                  " M=" + std::to_string(s.m));
     const int64_t e = 4, f = 3;
-    auto tensor = [](std::vector<int64_t> shape) {
-      RefTensor t;
-      t.shape = shape;
-      int64_t n = 1;
-      for (int64_t d : shape)
-        n *= d;
-      for (int64_t i = 0; i < n; ++i)
-        t.values.push_back(0.25 * static_cast<double>(i % 7) - 0.5);
-      return RefArg::ofTensor(std::move(t));
-    };
-    std::vector<RefArg> args = {tensor({s.b, s.p, e}), tensor({s.b, s.m, e}),
-                                tensor({s.b, s.m, f})};
+    std::vector<RefArg> args = {patternTensor({s.b, s.p, e}),
+                                patternTensor({s.b, s.m, e}),
+                                patternTensor({s.b, s.m, f})};
     std::vector<RefTensor> want, got;
     JitStatus status = ref->run(args, want);
     ASSERT_TRUE(status) << status.message();
@@ -155,21 +158,13 @@ TEST(JitRuntimeEdges, EmptyReducedAxisGivesTheFillValue) {
     bool causal = source == kCausal;
     double fill = causal ? 3 : 7;
     const int64_t b = 2, p = 67, m = 0, e = 5, f = 3;
-    auto tensor = [](std::vector<int64_t> shape) {
-      RefTensor t;
-      t.shape = shape;
-      int64_t n = 1;
-      for (int64_t d : shape)
-        n *= d;
-      for (int64_t i = 0; i < n; ++i)
-        t.values.push_back(0.25 * static_cast<double>(i % 7) - 0.5);
-      return RefArg::ofTensor(std::move(t));
-    };
     std::vector<RefArg> args =
-        causal ? std::vector<RefArg>{tensor({b, p, e}), tensor({b, m, e}),
-                                     tensor({b, m, f})}
-               : std::vector<RefArg>{tensor({b, e}), tensor({b, m, e}),
-                                     tensor({b, m, f})};
+        causal ? std::vector<RefArg>{patternTensor({b, p, e}),
+                                     patternTensor({b, m, e}),
+                                     patternTensor({b, m, f})}
+               : std::vector<RefArg>{patternTensor({b, e}),
+                                     patternTensor({b, m, e}),
+                                     patternTensor({b, m, f})};
     std::vector<RefTensor> want, got;
     JitStatus status = ref->run(args, want);
     ASSERT_TRUE(status) << status.message();
