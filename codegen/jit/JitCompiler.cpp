@@ -562,14 +562,19 @@ JitStatus mlir::attn::compileAttnSource(llvm::StringRef source,
                                         std::unique_ptr<JitKernel> &kernel,
                                         llvm::StringRef bufferName) {
   ++compileCallCount;
-  std::string key;
-  if (JitStatus status = jitCacheKey(source, options, key); !status)
-    return status;
+  // Plain "cuda" is resolved once, through the driver; the key is then
+  // computed on the resolved target (the same text jitCacheKey would give).
   std::string cudaTarget;
-  if (jit::isCudaTarget(options.target))
+  JitOptions keyed = options;
+  if (jit::isCudaTarget(options.target)) {
     if (JitStatus status = jit::resolveCudaTarget(options.target, cudaTarget);
         !status)
       return status;
+    keyed.target = cudaTarget;
+  }
+  std::string key;
+  if (JitStatus status = jitCacheKey(source, keyed, key); !status)
+    return status;
   KernelArtefactBuilder builder(source, bufferName, options, cudaTarget);
   CacheOutcome outcome = CacheOutcome::Uncached;
   JitStatus status = JitStatus::ok();
