@@ -493,16 +493,17 @@ class Report:
         os.replace(tmp, self.path)
 
 
-def preflight(args, cases):
-    """Runs each attnc bundle once at its benchmark shape in child processes
-    (`--preflight-child`), so that a kernel that faults (a sticky CUDA error)
-    cannot stop the main run. Returns {case name: why it is excluded}."""
+def preflight(args, cases, bench_dir):
+    """Runs each attnc bundle of bench_dir once at its benchmark shape in
+    child processes (`--preflight-child`), so that a kernel that faults (a
+    sticky CUDA error) cannot stop the main run. Returns {case name: why it
+    is excluded}."""
     bad = {}
     todo = [c["name"] for c in cases
-            if os.path.isdir(os.path.join(args.bench_dir, c["name"]))]
+            if os.path.isdir(os.path.join(bench_dir, c["name"]))]
     while todo:
         cmd = [sys.executable, os.path.abspath(__file__), "--preflight-child",
-               "--bench-dir", args.bench_dir, "--lib", args.lib,
+               "--bench-dir", bench_dir, "--lib", args.lib,
                "--cases", ",".join(todo)] + (["--quick"] if args.quick else [])
         try:
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
@@ -578,6 +579,9 @@ def main():
     ap.add_argument("--out", default=os.environ.get("OUT") or
                     os.path.join(HERE, "results"),
                     help="the JSON file, or a directory for gpu-<date>.json")
+    ap.add_argument("--also", action="append", default=[], metavar="LABEL=DIR",
+                    help="another set of attnc bundles, timed in the same run "
+                    "as system attnc-LABEL (e.g. wgmma=gpu-bench-wgmma)")
     ap.add_argument("--cases", default="", help="comma-separated case names")
     ap.add_argument("--systems", default="",
                     help="comma-separated prefixes (sdpa,flex,attnc)")
@@ -632,6 +636,13 @@ def main():
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
 
     meta, commit = provenance(args.bench_dir)
+    # The attnc bundle sets: (system name, directory, their bench.json).
+    attnc_sets = [("attnc", args.bench_dir, meta)]
+    for spec in args.also:
+        label, eq, d = spec.partition("=")
+        if not eq or not label or not d:
+            sys.exit("--also wants LABEL=DIR, got %r" % spec)
+        attnc_sets.append(("attnc-" + label, d, provenance(d)[0]))
     info = machine_info()
     print("gpu.py: %s (%s, driver %s), torch %s, commit %s" % (
         info["gpu"], info.get("capability"), info.get("driver", "?"),
@@ -645,8 +656,9 @@ def main():
             rt = ac.AttnRuntime(args.lib)
         except OSError as e:
             rt_error = "cannot load the runtime %s: %s" % (args.lib, e)
-        if rt and not args.no_preflight and os.path.isdir(args.bench_dir):
-            excluded = preflight(args, cases)
+        for system, d, _ in attnc_sets:
+            if rt and not args.no_preflight and os.path.isdir(d):
+                excluded[system] = preflight(args, cases, d)
 
     timer = Timer(args.warmup_ms, args.rep_ms)
     print("ceilings ...", flush=True)
@@ -664,7 +676,9 @@ def main():
             attnc=meta.get("attnc_version"), target=meta.get("target"),
             compile_errors={n: e.get("error") for n, e in
                             meta.get("cases", {}).items() if e.get("error")}
-            if isinstance(meta.get("cases"), dict) else None),
+            if isinstance(meta.get("cases"), dict) else None,
+            also={system: dict(dir=d, made=m.get("date"), flags=m.get("flags"))
+                  for system, d, m in attnc_sets[1:]}),
         machine=info, ceilings=ceil, tolerance=TOL, quick=args.quick,
         timing=dict(method="CUDA events, median, L2 flushed (256 MiB memset) "
                     "before each run", warmup_ms=args.warmup_ms,
@@ -756,18 +770,18 @@ def main():
             except Exception as e:
                 rep.add(dict(base, system="flex", status="FAILED",
                              note=" ".join(("%s: %s" % (type(e).__name__, e)).split())[:400]))
-        if want("attnc"):
-            bundle = os.path.join(args.bench_dir, c["name"])
+        def measure_attnc(system, bench_dir, set_meta):
+            bundle = os.path.join(bench_dir, c["name"])
             cerr = None
-            if isinstance(meta.get("cases"), dict):
-                cerr = (meta["cases"].get(c["name"]) or {}).get("error")
+            if isinstance(set_meta.get("cases"), dict):
+                cerr = (set_meta["cases"].get(c["name"]) or {}).get("error")
             if rt is None:
-                rep.add(dict(base, system="attnc", status="FAILED", note=rt_error))
-            elif c["name"] in excluded:
-                rep.add(dict(base, system="attnc", status="FAILED",
-                             note=excluded[c["name"]]))
+                rep.add(dict(base, system=system, status="FAILED", note=rt_error))
+            elif c["name"] in excluded.get(system, {}):
+                rep.add(dict(base, system=system, status="FAILED",
+                             note=excluded[system][c["name"]]))
             elif not os.path.isdir(bundle):
-                rep.add(dict(base, system="attnc", status="FAILED",
+                rep.add(dict(base, system=system, status="FAILED",
                              note=("not compiled: " + cerr) if cerr else
                              "no bundle %s (scripts/gpu-bench-artifacts.sh)" % bundle))
             else:
@@ -778,13 +792,17 @@ def main():
                     base["attnc"] = dict(manifest=runner.manifest,
                                          compiler=runner.compiler,
                                          kernel=runner.kernel.describe())
-                    measure("attnc", runner, is_attnc=True)
+                    measure(system, runner, is_attnc=True)
                 except Exception as e:
-                    rep.add(dict(base, system="attnc", status="FAILED",
+                    rep.add(dict(base, system=system, status="FAILED",
                                  note=" ".join(str(e).split())[:400]))
                 finally:
+                    base.pop("attnc", None)
                     if runner is not None:
                         runner.close()
+        for system, bench_dir, set_meta in attnc_sets:
+            if want(system):
+                measure_attnc(system, bench_dir, set_meta)
         q = k = v = slopes = ref = None
         torch.cuda.empty_cache()
 

@@ -99,12 +99,13 @@ version=$(python3 -c 'import glob, json, sys
 for m in sorted(glob.glob(sys.argv[1] + "/*/*.attn.json")):
     print(json.load(open(m)).get("compiler", "")); break' "$OUT" 2>/dev/null || true)
 python3 - "$OUT/bench.json" "$cases_json" "$errors" "$commit" "$dirty" \
-  "$TARGET" "$version" "$BIND" <<'EOF'
+  "$TARGET" "$version" "$BIND" "$ATTNC_FLAGS" <<'EOF'
 import datetime, json, sys
-path, cases, errfile, commit, dirty, target, version, bind = sys.argv[1:]
+path, cases, errfile, commit, dirty, target, version, bind, flags = sys.argv[1:]
 errors = dict(l.rstrip("\n").split("\t", 1) for l in open(errfile) if "\t" in l)
 doc = dict(commit=commit, dirty=dirty == "true", target=target,
            attnc_version=version or None, bound_head_dims=bind == "1",
+           flags=flags.split(),
            date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
            cases={c["name"]: dict(c, error=errors.get(c["name"]))
                   for c in json.loads(cases)})
