@@ -36,8 +36,8 @@ install(EXPORT attncRuntimeTargets NAMESPACE attnc::
 
 # The compiler libraries, in link order; attnc::jit (attncConfig.cmake)
 # bundles them with MLIR's and LLVM's include directories.
-set(ATTN_COMPILER_LIBRARIES AttnJit AttnHalideCodegen AttnGpuCodegen
-    AttnRefInterpreter AttnFrontend AttnPasses AttnDialect AttnRuntime)
+set(ATTN_COMPILER_LIBRARIES AttnJit AttnHalideCodegen AttnHostSignature
+    AttnGpuCodegen AttnRefInterpreter AttnFrontend AttnPasses AttnDialect AttnRuntime)
 install(TARGETS ${ATTN_COMPILER_LIBRARIES} EXPORT attncCompilerTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}/attnc COMPONENT jit)
 install(EXPORT attncCompilerTargets NAMESPACE attnc::internal::

@@ -18,6 +18,9 @@
 #     harness once with a missing driver (every case skipped);
 #  4. runs a few small cases, and the out-of-range table cases, under
 #     compute-sanitizer (memcheck) if present;
+#  4b. runs the GPU JIT check (attn-jit-gpu-check on examples/*.attn: the C++
+#     JIT API compiles, runs and checks each kernel, then loads it from the
+#     cache) when gpu-jit/ (scripts/gpu-jit-artifacts.sh) is carried;
 #  5. runs the GPU benchmark, when there is one (the hook below).
 #
 # RESULTS_DIR (default $OUT when set, else gpu-results/) receives at most
@@ -27,6 +30,7 @@
 #   timings.jsonl  the same with timings
 #   sanitizer.txt  compute-sanitizer's output
 #   build.log      the build; tests.txt: the runtime's GoogleTests
+#   jit.txt        the GPU JIT check's lines
 # Exit status: 0 when every case passed (a timing case: ran with every
 # output written) and the sanitizer found nothing, 1 otherwise, 3 when there
 # is no GPU (nothing ran).
@@ -157,6 +161,20 @@ if command -v compute-sanitizer >/dev/null; then
   done
 else
   say "compute-sanitizer: not installed"
+fi
+
+# 4b. The C++ JIT API on this GPU: a static program (no LLVM needed here).
+JIT=${ATTN_GPU_JIT:-gpu-jit}
+if [ -f "$JIT/attn-jit-gpu-check.xz" ]; then
+  xz -dc "$JIT/attn-jit-gpu-check.xz" > build-gpu/attn-jit-gpu-check &&
+    chmod +x build-gpu/attn-jit-gpu-check
+  timeout 300 build-gpu/attn-jit-gpu-check examples/*.attn > "$RES/jit.txt" 2>&1
+  rc=$?
+  say "GPU JIT check (rc $rc): $(tail -1 "$RES/jit.txt")"
+  grep -E '^(FAIL|SKIP)' "$RES/jit.txt" | cut -c1-300 | while read -r line; do say "  $line"; done
+  [ $rc -ne 0 ] && failed=$((failed + 1))
+else
+  say "GPU JIT check: skipped (no $JIT/: scripts/gpu-jit-artifacts.sh makes it)"
 fi
 
 # 5. ---- GPU benchmark hook --------------------------------------------------

@@ -40,6 +40,11 @@ jit_cuda_example = os.path.join(config.attn_obj_root, "codegen", "jit",
 if os.path.exists(jit_cuda_example):
     config.available_features.add("jit-cuda-example")
     config.substitutions.append(("%jit_cuda_example", jit_cuda_example))
+jit_gpu_check = os.path.join(config.attn_obj_root, "codegen", "jit",
+                             "attn-jit-gpu-check")
+if os.path.exists(jit_gpu_check):
+    config.available_features.add("jit-gpu-check")
+    config.substitutions.append(("%jit_gpu_check", jit_gpu_check))
 
 # The package test (test/Package) builds a consumer project.
 import shutil

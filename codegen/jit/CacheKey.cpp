@@ -4,9 +4,8 @@
 // machines never hands one a kernel built for another.
 #include "codegen/jit/CompilerVersion.h"
 #include "codegen/jit/JitCompiler.h"
+#include "codegen/jit/JitCpuBackend.h"
 #include "codegen/jit/JitCuda.h"
-
-#include <Halide.h>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -36,17 +35,9 @@ JitStatus mlir::attn::jitCacheKeyText(llvm::StringRef source,
                               ": a bound size must be a positive integer");
     text += "bind " + name + "=" + std::to_string(value) + "\n";
   }
-  if (options.target == "cpu") {
-    const HalideCodegenOptions &h = options.halide;
-    if (!Halide::Target::validate_target_string(h.target))
-      return JitStatus::error("'" + h.target +
-                              "' is not a Halide target string");
-    text += "halide.target " + Halide::Target(h.target).to_string() + "\n";
-    text += "halide.vectorWidth " + std::to_string(h.vectorWidth) + "\n";
-    text += "halide.rowTile " + std::to_string(h.rowTile) + "\n";
-    text += "halide.computeRoot " + std::to_string(h.computeRoot) + "\n";
-    text += "halide.strictFloat " + std::to_string(h.strictFloat) + "\n";
-  }
+  if (options.target == "cpu")
+    if (JitStatus status = jit::appendCpuKeyText(options.halide, text); !status)
+      return status;
   text += "source " + std::to_string(source.size()) + "\n";
   text += source.str();
   return JitStatus::ok();

@@ -7,8 +7,7 @@
 #include "codegen/jit/JitCompiler.h"
 #include "passes/Pipelines.h"
 
-#include "codegen/halide/HalideAot.h"
-#include "codegen/jit/CompilerVersion.h"
+#include "codegen/jit/JitCpuBackend.h"
 #include "codegen/jit/JitCuda.h"
 
 #include "dialect/AttnOps.h"
@@ -300,9 +299,6 @@ public:
     }
     if (options.target == "cpu") {
       DiagnosticCollector diags(context.get());
-      CpuAotOptions aot;
-      aot.codegen = options.halide;
-      aot.compilerVersion = compilerVersion();
       // The library is compiled from the kernel after the cpu pipeline
       // (the one-pass rewrite, ...); the cached module stays the cascade
       // as written, which is what describes the arguments.
@@ -310,9 +306,8 @@ public:
       auto loweredKernel =
           lowered->lookupSymbol<func::FuncOp>(kernel.getSymName());
       if (failed(runDefaultPipeline(*lowered, "cpu")) || !loweredKernel ||
-          failed(compileKernelAheadOfTime(loweredKernel,
-                                          pathIn(dir, kLibraryFile),
-                                          CpuArtifactKind::SharedObject, aot))) {
+          failed(jit::compileCpuLibrary(
+              loweredKernel, pathIn(dir, kLibraryFile), options.halide))) {
         std::string message = diags.take(
             "the CPU code generator failed on kernel " +
             kernel.getSymName().str());
@@ -629,13 +624,13 @@ JitStats mlir::attn::jitStats() {
   JitStats s;
   s.compileCalls = compileCallCount;
   s.frontendRuns = frontendRunCount;
-  s.halideCompiles = halideCompilations() - halideBaseline;
+  s.halideCompiles = jit::cpuCompilations() - halideBaseline;
   s.cache = KernelCache::counters();
   return s;
 }
 
 void mlir::attn::resetJitStats() {
   compileCallCount = frontendRunCount = 0;
-  halideBaseline = halideCompilations();
+  halideBaseline = jit::cpuCompilations();
   KernelCache::resetCounters();
 }
