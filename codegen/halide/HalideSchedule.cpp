@@ -103,6 +103,27 @@ OutputTile scheduleOutput(HalideStage &s, int width, int rowTile) {
   return tile;
 }
 
+/// The rows of an output's parallel tile: `rowTile`, except where the output
+/// reads attn.online states none of which has a blocked dimension (decode:
+/// every row reads keys of its own, so rows in one tile share no tile of
+/// keys): one row per task, the most parallelism.
+int outputRowTile(const HalidePipeline &p, unsigned outputStage) {
+  std::vector<bool> feeds(p.stages.size(), false);
+  feeds[outputStage] = true;
+  bool anyOnline = false, anyBlocked = false;
+  for (unsigned i = outputStage + 1; i-- > 0;) {
+    const HalideStage &s = p.stages[i];
+    if (i != outputStage)
+      feeds[i] = llvm::any_of(
+          s.uses, [&](const HalideStage::Use &u) { return feeds[u.consumer]; });
+    if (feeds[i] && s.online) {
+      anyOnline = true;
+      anyBlocked |= s.blockVar >= 0;
+    }
+  }
+  return anyOnline && !anyBlocked ? 1 : p.rowTile;
+}
+
 /// For each stage, the attn.online stage whose tiles it is computed for, or
 /// -1: the online's inputs (the per-tile partials) and, transitively, the
 /// producers read only by such stages that carry a tiled index (m1, m0, or
@@ -364,6 +385,7 @@ H::LoopLevel scheduleMaterializedOnline(HalideStage &s, int width) {
 /// output's tile, or the materialized online state's block: `blockLevel`).
 void scheduleTransposedCopies(HalidePipeline &p,
                               const std::vector<Placement> &placement,
+                              const std::vector<int> &owner,
                               const std::vector<int> &lane,
                               const std::vector<H::LoopLevel> &blockLevel,
                               int width) {
@@ -395,7 +417,11 @@ void scheduleTransposedCopies(HalidePipeline &p,
       }
     copy.reorder_storage(storage).reorder(loops);
     copy.vectorize(args[laneCoord], width, H::TailStrategy::GuardWithIf);
-    if (where == Placement::Tile || where == Placement::PerTile)
+    if (where == Placement::PerTile &&
+        p.stages[owner[read.consumer]].blockVar < 0) {
+      const HalideStage &online = p.stages[owner[read.consumer]];
+      copy.compute_at(H::LoopLevel(online.func, online.rvars.back()));
+    } else if (where == Placement::Tile || where == Placement::PerTile)
       copy.compute_at(blockLevel[read.consumer]);
     else
       copy.compute_root().parallel(args.back());
@@ -407,7 +433,7 @@ void scheduleTransposedCopies(HalidePipeline &p,
 void mlir::attn::scheduleHalidePipeline(HalidePipeline &p,
                                         const HalideCodegenOptions &options,
                                         const H::Target &target) {
-  int width = p.vectorWidth, rowTile = p.rowTile;
+  int width = p.vectorWidth;
   unsigned numStages = p.stages.size();
   std::vector<int> owner = perTileOwners(p);
   std::vector<int> lane(numStages, 0); // the vectorized var of each stage
@@ -416,7 +442,7 @@ void mlir::attn::scheduleHalidePipeline(HalidePipeline &p,
   for (const HalideOutput &out : p.outputs) {
     HalideStage &s = p.stages[out.stage];
     s.func.compute_root();
-    tiles[s.output] = scheduleOutput(s, width, rowTile);
+    tiles[s.output] = scheduleOutput(s, width, outputRowTile(p, out.stage));
   }
 
   // Where each stage is computed: an output's tile (by index), or nowhere in
@@ -516,7 +542,7 @@ void mlir::attn::scheduleHalidePipeline(HalidePipeline &p,
     }
   }
 
-  scheduleTransposedCopies(p, placement, lane, blockLevel, width);
+  scheduleTransposedCopies(p, placement, owner, lane, blockLevel, width);
 
   // Tile classes: before everything, parallel over their outermost var.
   for (H::Func &f : p.tileClasses) {
