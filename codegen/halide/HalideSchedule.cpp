@@ -358,8 +358,8 @@ std::vector<int> horizontalReductions(const HalidePipeline &p,
 /// split into vectors (atomic: a horizontal sum per vector), innermost,
 /// inside a block of 4 of the tile's keys (the reductions of 4 keys
 /// interleaved); storage of one tile. Returns the var of the keys.
-int scheduleHorizontalPerTile(HalideStage &s, const HalideStage &online,
-                              int r, int width) {
+int scheduleHorizontalPerTile(HalideStage &s, const HalideStage &online, int r,
+                              int width) {
   const auto guard = H::TailStrategy::GuardWithIf;
   unsigned rank = s.vars.size();
   int v0 = 0;
@@ -466,7 +466,8 @@ void scheduleTransposedCopies(HalidePipeline &p,
     if (s.rvars.empty() || s.vars.empty() || s.output >= 0 || s.online ||
         where == Placement::Inline || read.reductionVar.empty() ||
         read.reductionVar[0] < 0 || lane[read.consumer] < 0 ||
-        (read.producer >= 0 && placement[read.producer] == Placement::PerTile) ||
+        (read.producer >= 0 &&
+         placement[read.producer] == Placement::PerTile) ||
         horizontal[read.consumer] >= 0)
       continue;
     int laneCoord = -1;
