@@ -64,6 +64,10 @@ static cl::opt<std::string>
     loweredDir("lowered",
                cl::desc("Write each kernel's Halide loop nest to DIR"),
                cl::init(""));
+static cl::opt<std::string>
+    onlyCases("cases",
+              cl::desc("Comma-separated variants to run (default: all)"),
+              cl::init(""));
 static cl::opt<bool> quick("quick", cl::desc("Small shapes (a smoke test)"),
                            cl::init(false));
 
@@ -333,7 +337,11 @@ int main(int argc, char **argv) {
   };
   std::vector<CaseState> states;
   std::string error;
+  llvm::SmallVector<StringRef> only;
+  StringRef(onlyCases).split(only, ',', -1, /*KeepEmpty=*/false);
   for (const BenchCase &c : benchCases()) {
+    if (!only.empty() && !llvm::is_contained(only, StringRef(c.variant)))
+      continue;
     states.push_back(CaseState{c, nullptr, nullptr, {}, {}, {}});
     CaseState &st = states.back();
     func::FuncOp kernelOp = loadKernel(context, c, st.module);

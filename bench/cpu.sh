@@ -4,6 +4,7 @@
 # and 2 threads, prints the table and writes bench/results/cpu-<date>.json.
 #
 #   bench/cpu.sh [--quick] [--runs N] [--warmup N] [--thread-counts 1,2]
+#                [--cases decode,mha]   (default: every case)
 #
 # ATTN_BENCH_BUILD_DIR picks the build folder (default build/, as configured
 # by scripts/setup.sh). Installs what is missing: Debian's libopenblas-dev,
@@ -12,14 +13,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-RUNS=11 WARMUP=2 THREADS=1,2 QUICK=()
+RUNS=11 WARMUP=2 THREADS=1,2 QUICK=() CASES=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=(--quick) ;;
     --runs) RUNS="$2"; shift ;;
     --warmup) WARMUP="$2"; shift ;;
     --thread-counts) THREADS="$2"; shift ;;
-    *) echo "usage: bench/cpu.sh [--quick] [--runs N] [--warmup N] [--thread-counts 1,2]" >&2
+    --cases) CASES=(--cases "$2"); shift ;;
+    *) echo "usage: bench/cpu.sh [--quick] [--runs N] [--warmup N] [--thread-counts 1,2] [--cases LIST]" >&2
        exit 1 ;;
   esac
   shift
@@ -75,7 +77,7 @@ WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 status=0
 "$BUILD/bench/attn-bench-cpu" --json "$WORK/attnc.json" --runs "$RUNS" \
-  --warmup "$WARMUP" --thread-counts "$THREADS" "${QUICK[@]}" || status=$?
+  --warmup "$WARMUP" --thread-counts "$THREADS" "${QUICK[@]}" "${CASES[@]}" || status=$?
 if [ ! -f "$WORK/attnc.json" ]; then
   echo "bench: attn-bench-cpu failed (exit $status)" >&2
   exit 1

@@ -541,7 +541,16 @@ void PipelineBuilder::defineReduction(EinsumLowering &s) {
         kind == ReductionKind::sum ? accumulate(acc, value) : strict(combined);
     if (!isTrue(masked))
       next = H::likely_if_innermost(next);
-    upd.push_back(H::select(andE(rvarsUsed, masked), next, acc));
+    // Without a mask, where the term reads every reduction variable, the
+    // update is `acc + term` itself: Halide then proves it associative
+    // (a schedule may vectorize the reduction, HalideSchedule.cpp).
+    bool readsEveryRVar = llvm::all_of(rvars, [&](const H::RVar &r) {
+      return HI::expr_uses_var(value, r.name());
+    });
+    if (isTrue(masked) && readsEveryRVar)
+      upd.push_back(next);
+    else
+      upd.push_back(H::select(andE(rvarsUsed, masked), next, acc));
   }
   if (upd.size() == 1)
     f(pureArgs) = upd[0];

@@ -103,6 +103,27 @@ OutputTile scheduleOutput(HalideStage &s, int width, int rowTile) {
   return tile;
 }
 
+/// The rows of an output's parallel tile: `rowTile`, except where the output
+/// reads attn.online states none of which has a blocked dimension (decode:
+/// every row reads keys of its own, so rows in one tile share no tile of
+/// keys): one row per task, the most parallelism.
+int outputRowTile(const HalidePipeline &p, unsigned outputStage) {
+  std::vector<bool> feeds(p.stages.size(), false);
+  feeds[outputStage] = true;
+  bool anyOnline = false, anyBlocked = false;
+  for (unsigned i = outputStage + 1; i-- > 0;) {
+    const HalideStage &s = p.stages[i];
+    if (i != outputStage)
+      feeds[i] = llvm::any_of(
+          s.uses, [&](const HalideStage::Use &u) { return feeds[u.consumer]; });
+    if (feeds[i] && s.online) {
+      anyOnline = true;
+      anyBlocked |= s.blockVar >= 0;
+    }
+  }
+  return anyOnline && !anyBlocked ? 1 : p.rowTile;
+}
+
 /// For each stage, the attn.online stage whose tiles it is computed for, or
 /// -1: the online's inputs (the per-tile partials) and, transitively, the
 /// producers read only by such stages that carry a tiled index (m1, m0, or
@@ -302,6 +323,76 @@ int schedulePerTile(HalideStage &s, const HalideStage &online,
   return v0;
 }
 
+/// For each stage computed per tile of an attn.online without a blocked
+/// dimension (no rows share a tile: decode), that reduces along the
+/// contiguous coordinate of a tensor it reads (`e` of K[b, h, m, e] in
+/// S[b, h, m] = sum(e) Q[b, h, e] K[b, h, m, e]): the index of that
+/// reduction var in `rvars`, else -1. Such a reduction is vectorized along
+/// it (horizontal sums), reading the tensor as it is stored: a transposed
+/// copy that no other row reads costs more than the reduction.
+std::vector<int> horizontalReductions(const HalidePipeline &p,
+                                      const std::vector<Placement> &placement,
+                                      const std::vector<int> &owner) {
+  // Per stage: the reduction var, -1 none yet, -2 not so (a tensor read
+  // contiguously along a pure var, or along different reduction vars).
+  std::vector<int> rvar(p.stages.size(), -1);
+  for (const HalideMapRead &read : p.mapReads) {
+    unsigned c = read.consumer;
+    const HalideStage &s = p.stages[c];
+    if (placement[c] != Placement::PerTile || s.rvars.empty() ||
+        p.stages[owner[c]].blockVar >= 0 || read.reductionVar.empty() ||
+        s.func.num_update_definitions() != 1)
+      rvar[c] = -2;
+    bool argument = read.isImage || read.source.defined();
+    if (rvar[c] == -2 || !argument)
+      continue;
+    int r = read.reductionVar[0];
+    rvar[c] = r >= 0 && (rvar[c] == -1 || rvar[c] == r) ? r : -2;
+  }
+  for (int &r : rvar)
+    r = std::max(r, -1);
+  return rvar;
+}
+
+/// A per-tile reduction of `horizontalReductions`: the reduction var `r`
+/// split into vectors (atomic: a horizontal sum per vector), innermost,
+/// inside a block of 4 of the tile's keys (the reductions of 4 keys
+/// interleaved); storage of one tile. Returns the var of the keys.
+int scheduleHorizontalPerTile(HalideStage &s, const HalideStage &online, int r,
+                              int width) {
+  const auto guard = H::TailStrategy::GuardWithIf;
+  unsigned rank = s.vars.size();
+  int v0 = 0;
+  for (unsigned v = rank; v-- > 0;)
+    if (s.varRoles[v].tiledSize > 0)
+      v0 = v;
+  s.func.compute_at(H::LoopLevel(online.func, online.rvars.back()));
+  for (unsigned v = 0; v < rank; ++v)
+    if (s.varRoles[v].tileIndex)
+      s.func.bound_storage(s.vars[v], 1);
+    else if (s.varRoles[v].tiledSize > 0)
+      s.func.bound_storage(s.vars[v],
+                           static_cast<int>(s.varRoles[v].tiledSize));
+  s.func.vectorize(s.vars[v0], width, guard);
+  H::Stage st = s.func.update(0);
+  std::string tag = s.name + "_h";
+  H::RVar ro(tag + "_ro"), ri(tag + "_ri");
+  H::Var ko(tag + "_ko"), ki(tag + "_ki");
+  st.split(s.rvars[r], ro, ri, width, guard)
+      .split(s.vars[v0], ko, ki, 4, guard);
+  std::vector<H::VarOrRVar> order{ri, ki, ro};
+  for (unsigned k = 0; k < s.rvars.size(); ++k)
+    if (static_cast<int>(k) != r)
+      order.push_back(s.rvars[k]);
+  order.push_back(ko);
+  for (unsigned v = 0; v < rank; ++v)
+    if (static_cast<int>(v) != v0)
+      order.push_back(s.vars[v]);
+  st.reorder(order).atomic();
+  st.vectorize(ri).unroll(ki);
+  return v0;
+}
+
 /// The state of an attn.online: vectorized along its innermost var; in the
 /// update, the loop over the tiles encloses the vars that vary within an
 /// output tile (the innermost one and the row of the block), so that the
@@ -364,6 +455,8 @@ H::LoopLevel scheduleMaterializedOnline(HalideStage &s, int width) {
 /// output's tile, or the materialized online state's block: `blockLevel`).
 void scheduleTransposedCopies(HalidePipeline &p,
                               const std::vector<Placement> &placement,
+                              const std::vector<int> &owner,
+                              const std::vector<int> &horizontal,
                               const std::vector<int> &lane,
                               const std::vector<H::LoopLevel> &blockLevel,
                               int width) {
@@ -373,7 +466,9 @@ void scheduleTransposedCopies(HalidePipeline &p,
     if (s.rvars.empty() || s.vars.empty() || s.output >= 0 || s.online ||
         where == Placement::Inline || read.reductionVar.empty() ||
         read.reductionVar[0] < 0 || lane[read.consumer] < 0 ||
-        (read.producer >= 0 && placement[read.producer] == Placement::PerTile))
+        (read.producer >= 0 &&
+         placement[read.producer] == Placement::PerTile) ||
+        horizontal[read.consumer] >= 0)
       continue;
     int laneCoord = -1;
     for (unsigned v = 1; v < read.pureVar.size(); ++v)
@@ -395,7 +490,11 @@ void scheduleTransposedCopies(HalidePipeline &p,
       }
     copy.reorder_storage(storage).reorder(loops);
     copy.vectorize(args[laneCoord], width, H::TailStrategy::GuardWithIf);
-    if (where == Placement::Tile || where == Placement::PerTile)
+    if (where == Placement::PerTile &&
+        p.stages[owner[read.consumer]].blockVar < 0) {
+      const HalideStage &online = p.stages[owner[read.consumer]];
+      copy.compute_at(H::LoopLevel(online.func, online.rvars.back()));
+    } else if (where == Placement::Tile || where == Placement::PerTile)
       copy.compute_at(blockLevel[read.consumer]);
     else
       copy.compute_root().parallel(args.back());
@@ -407,7 +506,7 @@ void scheduleTransposedCopies(HalidePipeline &p,
 void mlir::attn::scheduleHalidePipeline(HalidePipeline &p,
                                         const HalideCodegenOptions &options,
                                         const H::Target &target) {
-  int width = p.vectorWidth, rowTile = p.rowTile;
+  int width = p.vectorWidth;
   unsigned numStages = p.stages.size();
   std::vector<int> owner = perTileOwners(p);
   std::vector<int> lane(numStages, 0); // the vectorized var of each stage
@@ -416,7 +515,7 @@ void mlir::attn::scheduleHalidePipeline(HalidePipeline &p,
   for (const HalideOutput &out : p.outputs) {
     HalideStage &s = p.stages[out.stage];
     s.func.compute_root();
-    tiles[s.output] = scheduleOutput(s, width, rowTile);
+    tiles[s.output] = scheduleOutput(s, width, outputRowTile(p, out.stage));
   }
 
   // Where each stage is computed: an output's tile (by index), or nowhere in
@@ -481,6 +580,7 @@ void mlir::attn::scheduleHalidePipeline(HalidePipeline &p,
     placement[i] = Placement::Root;
   }
 
+  std::vector<int> horizontal = horizontalReductions(p, placement, owner);
   // The loop of one block where each stage is computed: an output's tile,
   // or a materialized online state's block (its per-tile stages' too).
   std::vector<H::LoopLevel> blockLevel(numStages, H::LoopLevel::root());
@@ -503,7 +603,10 @@ void mlir::attn::scheduleHalidePipeline(HalidePipeline &p,
     }
     case Placement::PerTile:
       blockLevel[i] = blockLevel[owner[i]];
-      lane[i] = schedulePerTile(s, p.stages[owner[i]], p, width);
+      lane[i] = horizontal[i] >= 0
+                    ? scheduleHorizontalPerTile(s, p.stages[owner[i]],
+                                                horizontal[i], width)
+                    : schedulePerTile(s, p.stages[owner[i]], p, width);
       break;
     case Placement::Root:
       if (s.online) {
@@ -516,7 +619,8 @@ void mlir::attn::scheduleHalidePipeline(HalidePipeline &p,
     }
   }
 
-  scheduleTransposedCopies(p, placement, lane, blockLevel, width);
+  scheduleTransposedCopies(p, placement, owner, horizontal, lane, blockLevel,
+                           width);
 
   // Tile classes: before everything, parallel over their outermost var.
   for (H::Func &f : p.tileClasses) {
