@@ -18,7 +18,7 @@
 #   scripts/gpu-artifacts.sh [OUT_DIR]       (default gpu-artifacts)
 #   ATTNC=path/to/attnc  (default build/tools/attnc/attnc)
 #   ATTN_GPU_TARGET=cuda:sm_90a
-#   ATTNC_FLAGS="--cuda-wgmma"  (more attnc flags for the bundles)
+#   ATTNC_FLAGS="--cuda-wgmma=false"  (more attnc flags for the bundles, e.g. --cuda-wgmma=false for the mma.sync launch)
 #
 # A kernel attnc cannot compile for CUDA stops the script, saying which.
 set -euo pipefail
@@ -27,7 +27,7 @@ cd "$(dirname "$0")/.."
 OUT=${1:-gpu-artifacts}
 ATTNC=${ATTNC:-build/tools/attnc/attnc}
 TARGET=${ATTN_GPU_TARGET:-cuda:sm_90a}
-ATTNC_FLAGS=${ATTNC_FLAGS:-}   # more code generation flags, e.g. --cuda-wgmma
+ATTNC_FLAGS=${ATTNC_FLAGS:-}   # more code generation flags, e.g. --cuda-wgmma=false
 
 # Sizes per symbol (consistent with the examples: H = 4 * KVH for gqa's
 # G = 4, R = P + M - 1 for relative_bias, PB and MB cover P and M in

@@ -29,8 +29,10 @@ struct CudaCodegenOptions {
   bool fuse = true;
   /// On sm_90a, the fused launch on warpgroup MMA (wgmma) where a block is
   /// one warpgroup; otherwise, and on other chips, the mma.sync launch.
-  /// Opt-in until it has been checked on a GPU (attnc --cuda-wgmma).
-  bool wgmma = false;
+  /// Checked on an H100 (gpu-check, bench/results/gpu-2026-12-07T2311Z.json:
+  /// 1.1-1.4x the mma.sync launch on prefill); false gives the mma.sync
+  /// launch on sm_90a too (attnc --cuda-wgmma=false).
+  bool wgmma = true;
   /// Recorded in the manifest ("compiler").
   std::string compilerVersion = "0.1.0";
 };

@@ -526,7 +526,7 @@ mlir::attn::buildCudaDeviceModule(func::FuncOp kernel,
   plan.noWgmma = options.chip != "sm_90a"
                      ? "the target is " + options.chip + ", not sm_90a"
                  : !options.wgmma
-                     ? std::string("the wgmma launch is opt-in (--cuda-wgmma)")
+                     ? std::string("the wgmma launch is turned off (--cuda-wgmma=false)")
                      : std::string();
   if (failed(plan.build()))
     return failure();

@@ -8,7 +8,8 @@
 //   attn-jit-gpu-check [--cache DIR] FILE.attn...
 //
 // Sizes are odd, not multiples of any tile: every size symbol gets the value
-// of kSizes (others 5); inputs are uniform in [-1, 1) rounded to their
+// of kSizes (others 257, enough for a table indexed by p - m); tensor inputs
+// are uniform in [-1, 1), float scalars in [0.25, 0.75), rounded to their
 // element types. Kernels with integer inputs (tables) are reported skipped:
 // their values need meaning this generic check cannot give them.
 // Exit status: 0 when every kernel passed, 1 when one failed, 3 without a
@@ -40,7 +41,7 @@ int64_t sizeOf(const std::string &dim) {
   if (!dim.empty() && std::isdigit(static_cast<unsigned char>(dim[0])))
     return std::stoll(dim);
   auto it = kSizes.find(dim);
-  return it == kSizes.end() ? 5 : it->second;
+  return it == kSizes.end() ? 257 : it->second;
 }
 
 double millisecondsSince(std::chrono::steady_clock::time_point t) {
@@ -65,6 +66,7 @@ struct HostTensor {
 /// One run of `kernel` on device copies of `inputs`; the outputs, read back,
 /// go to `outputs`. Empty string on success, else what failed.
 std::string runOnGpu(JitKernel &kernel, const std::vector<HostTensor> &inputs,
+                     const std::vector<attn_scalar> &scalars,
                      std::vector<HostTensor> &outputs) {
   std::vector<void *> device;
   auto release = [&] {
@@ -86,7 +88,7 @@ std::string runOnGpu(JitKernel &kernel, const std::vector<HostTensor> &inputs,
                                   t.shape.data(), nullptr, ATTN_DEVICE_CUDA});
   }
   std::vector<std::vector<int64_t>> shapes;
-  if (JitStatus s = kernel.outputShapes(tensors, {}, shapes); !s) {
+  if (JitStatus s = kernel.outputShapes(tensors, scalars, shapes); !s) {
     release();
     return "output shapes: " + s.message();
   }
@@ -114,7 +116,7 @@ std::string runOnGpu(JitKernel &kernel, const std::vector<HostTensor> &inputs,
   cudaStream_t stream = nullptr;
   cudaStreamCreate(&stream);
   std::string error;
-  if (JitStatus s = kernel.run(tensors, {}, stream); !s)
+  if (JitStatus s = kernel.run(tensors, scalars, stream); !s)
     error = "run: " + s.message();
   for (size_t i = 0; error.empty() && i < outputs.size(); ++i)
     if (cudaMemcpyAsync(outputs[i].bytes.data(), device[inputs.size() + i],
@@ -169,15 +171,21 @@ Outcome checkFile(const std::string &file, const std::string &cacheDir,
   // Inputs, from the declared signature; outputs of the reference.
   double tolerance = 1e-5;
   std::vector<HostTensor> inputs;
+  std::vector<attn_scalar> scalars;
   std::vector<RefArg> refArgs;
-  std::uniform_real_distribution<double> value(-1, 1);
+  std::uniform_real_distribution<double> value(-1, 1), scalarValue(0.25, 0.75);
   for (const JitValueInfo &in : cold->inputs()) {
     std::optional<rt::DType> dtype = rt::parseDType(in.dtype);
-    if (in.isScalar || !dtype || !rt::isFloat(*dtype))
-      return say("SKIP", "input " + in.name + " is " +
-                             (in.isScalar ? "a scalar" : in.dtype) +
-                             " (this check makes float tensors only)"),
+    if (!dtype || !rt::isFloat(*dtype))
+      return say("SKIP", "input " + in.name + " is " + in.dtype +
+                             " (this check makes float inputs only)"),
              Outcome::Skip;
+    if (in.isScalar) {
+      double v = rt::roundToDType(scalarValue(rng), *dtype);
+      scalars.push_back(attn_scalar{static_cast<int>(*dtype), {v}});
+      refArgs.push_back(RefArg::ofScalar(v));
+      continue;
+    }
     if (*dtype == rt::DType::f16 || *dtype == rt::DType::bf16)
       tolerance = 2e-2;
     HostTensor t;
@@ -207,7 +215,7 @@ Outcome checkFile(const std::string &file, const std::string &cacheDir,
     return say("FAIL", "reference run: " + s.message()), Outcome::Fail;
 
   std::vector<HostTensor> got;
-  if (std::string e = runOnGpu(*cold, inputs, got); !e.empty())
+  if (std::string e = runOnGpu(*cold, inputs, scalars, got); !e.empty())
     return say("FAIL", "first run: " + e), Outcome::Fail;
   double coldError = relativeError(got, want);
 
@@ -215,7 +223,7 @@ Outcome checkFile(const std::string &file, const std::string &cacheDir,
   if (JitStatus s = compileAttnFile(file, options, cached); !s)
     return say("FAIL", "second compile: " + s.message()), Outcome::Fail;
   double cachedMs = millisecondsSince(t1);
-  if (std::string e = runOnGpu(*cached, inputs, got); !e.empty())
+  if (std::string e = runOnGpu(*cached, inputs, scalars, got); !e.empty())
     return say("FAIL", "run from the cache: " + e), Outcome::Fail;
   double cachedError = relativeError(got, want);
 

@@ -106,9 +106,9 @@ cl::opt<bool> remarks("remarks",
 cl::opt<bool> cudaWgmma(
     "cuda-wgmma",
     cl::desc("cuda:sm_90a: the fused attention launch on warpgroup MMA "
-             "(wgmma) where it applies (opt-in, not yet checked on a GPU; "
-             "default: mma.sync)"),
-    cl::init(false), cl::cat(attncCategory));
+             "(wgmma) where it applies (default; --cuda-wgmma=false: the "
+             "mma.sync launch)"),
+    cl::init(true), cl::cat(attncCategory));
 cl::opt<bool> printPipeline("print-pipeline",
                             cl::desc("Print the target's default pass "
                                      "pipeline and exit"),
