@@ -66,6 +66,33 @@ for _c in CASES:
     _c["binds"] = {"E": _c["D"], "F": _c["D"]}
 
 
+# The sequence-length sweep (--sweep): MHA and causal, d64 and d128, S from
+# 512 to 16k at 16k tokens a batch (B = 16384 / S), 16 heads; attnc runs the
+# bundles of the cases above (their sizes are not bound at compile time).
+SWEEP_S = [512, 1024, 2048, 4096, 8192, 16384]
+
+
+def sweep_cases():
+    cases = []
+    for causal in (False, True):
+        for D in (64, 128):
+            for S in SWEEP_S:
+                kind = "causal" if causal else "mha"
+                cases.append(dict(
+                    name="sweep-%s-d%d-s%d" % (kind, D, S), attn=kind + ".attn",
+                    kernel=kind, kind="prefill", B=max(1, 16384 // S), Hq=16,
+                    Hkv=16, S=S, D=D, causal=causal, window=None, alibi=False,
+                    softcap=None, binds={"E": D, "F": D},
+                    bundle=("causal-d128-s4k" if causal else
+                            "mha-d%d-s4k" % D)))
+    return cases
+
+
+def bundle_dir(bench_dir, c):
+    """The attnc bundle of case c: its own, or the one a sweep case reuses."""
+    return os.path.join(bench_dir, c.get("bundle", c["name"]))
+
+
 def quick(case):
     """--quick: the same case at small sizes (a smoke test)."""
     c = dict(case)
@@ -499,12 +526,12 @@ def preflight(args, cases, bench_dir):
     sticky CUDA error) cannot stop the main run. Returns {case name: why it
     is excluded}."""
     bad = {}
-    todo = [c["name"] for c in cases
-            if os.path.isdir(os.path.join(bench_dir, c["name"]))]
+    todo = [c["name"] for c in cases if os.path.isdir(bundle_dir(bench_dir, c))]
     while todo:
         cmd = [sys.executable, os.path.abspath(__file__), "--preflight-child",
                "--bench-dir", bench_dir, "--lib", args.lib,
-               "--cases", ",".join(todo)] + (["--quick"] if args.quick else [])
+               "--cases", ",".join(todo)] + (["--quick"] if args.quick else []) + (
+                   ["--sweep"] if args.sweep else [])
         try:
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
             lines, rc = r.stdout.splitlines(), r.returncode
@@ -540,7 +567,7 @@ def preflight_child(args, cases):
     torch.zeros(1, device="cuda")
     torch.cuda.synchronize()
     for c in cases:
-        d = os.path.join(args.bench_dir, c["name"])
+        d = bundle_dir(args.bench_dir, c)
         if not os.path.isdir(d):
             continue
         print("BEGIN " + c["name"], flush=True)
@@ -586,6 +613,10 @@ def main():
     ap.add_argument("--systems", default="",
                     help="comma-separated prefixes (sdpa,flex,attnc)")
     ap.add_argument("--quick", action="store_true", help="small shapes")
+    ap.add_argument("--sweep", action="store_true",
+                    help="the sequence-length sweep (MHA and causal, d64 and "
+                    "d128, S 512..16k) instead of the cases; "
+                    "bench/plot_gpu.py draws it")
     ap.add_argument("--budget", type=float, default=0,
                     help="seconds; cases that would start later are skipped")
     ap.add_argument("--warmup-ms", type=float, default=25)
@@ -597,14 +628,15 @@ def main():
                     help=argparse.SUPPRESS)
     args = ap.parse_args()
 
-    cases = CASES
+    known = sweep_cases() if args.sweep else CASES
+    cases = known
     if args.cases:
         want = args.cases.split(",")
-        unknown = [w for w in want if w not in [c["name"] for c in CASES]]
+        unknown = [w for w in want if w not in [c["name"] for c in known]]
         if unknown:
             sys.exit("unknown case(s) %s; known: %s" % (
-                ", ".join(unknown), ", ".join(c["name"] for c in CASES)))
-        cases = [c for c in CASES if c["name"] in want]
+                ", ".join(unknown), ", ".join(c["name"] for c in known)))
+        cases = [c for c in known if c["name"] in want]
     if args.quick:
         cases = [quick(c) for c in cases]
     if args.cases_json:
@@ -771,10 +803,11 @@ def main():
                 rep.add(dict(base, system="flex", status="FAILED",
                              note=" ".join(("%s: %s" % (type(e).__name__, e)).split())[:400]))
         def measure_attnc(system, bench_dir, set_meta):
-            bundle = os.path.join(bench_dir, c["name"])
+            bundle = bundle_dir(bench_dir, c)
             cerr = None
             if isinstance(set_meta.get("cases"), dict):
-                cerr = (set_meta["cases"].get(c["name"]) or {}).get("error")
+                cerr = (set_meta["cases"].get(c.get("bundle", c["name"])) or
+                        {}).get("error")
             if rt is None:
                 rep.add(dict(base, system=system, status="FAILED", note=rt_error))
             elif c["name"] in excluded.get(system, {}):

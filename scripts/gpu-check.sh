@@ -128,8 +128,8 @@ fi
 
 # 4. compute-sanitizer (memcheck) on the three smallest cases and on a few
 #    that run the fused attention launch (shared memory, tensor cores:
-#    ATTN_GPU_SANITIZE names them); racecheck (shared-memory hazards) on the
-#    first of those.
+#    ATTN_GPU_SANITIZE names them); racecheck (shared-memory hazards) and
+#    synccheck (barriers) on the first of those.
 sanitizer_failed=0
 FUSED_CASES=${ATTN_GPU_SANITIZE:-mha-tile causal-wide decode-tile gqa-gqa_causal-tile}
 if command -v compute-sanitizer >/dev/null; then
@@ -151,6 +151,7 @@ if command -v compute-sanitizer >/dev/null; then
     fi
   }
   [ ${#fused[@]} -gt 0 ] && sanitize racecheck "${fused[0]}"
+  [ ${#fused[@]} -gt 0 ] && sanitize synccheck "${fused[0]}"
   for c in $(for c in "${cases[@]}"; do [ -f "$c/expect_error.txt" ] || echo "$(du -sk "$c" | cut -f1) $c"; done | sort -n | head -3 | cut -d' ' -f2) "${fused[@]}"; do
     sanitize memcheck "$c"
   done
