@@ -63,6 +63,23 @@ struct HostTensor {
   }
 };
 
+/// A device copy of `t` (one byte more, so that an empty tensor has an
+/// address); appended to `device`. False when it cannot be made.
+bool copyToDevice(const HostTensor &t, std::vector<void *> &device) {
+  void *p = nullptr;
+  if (cudaMalloc(&p, t.bytes.size() + 1) != cudaSuccess)
+    return false;
+  device.push_back(p);
+  return cudaMemcpy(p, t.bytes.data(), t.bytes.size(),
+                    cudaMemcpyHostToDevice) == cudaSuccess;
+}
+
+attn_tensor deviceTensor(void *data, const HostTensor &t) {
+  return attn_tensor{data, static_cast<attn_dtype>(t.dtype),
+                     static_cast<int32_t>(t.shape.size()), t.shape.data(),
+                     nullptr, ATTN_DEVICE_CUDA};
+}
+
 /// One run of `kernel` on device copies of `inputs`; the outputs, read back,
 /// go to `outputs`. Empty string on success, else what failed.
 std::string runOnGpu(JitKernel &kernel, const std::vector<HostTensor> &inputs,
@@ -75,17 +92,11 @@ std::string runOnGpu(JitKernel &kernel, const std::vector<HostTensor> &inputs,
   };
   std::vector<attn_tensor> tensors;
   for (const HostTensor &t : inputs) {
-    void *p = nullptr;
-    if (cudaMalloc(&p, t.bytes.size() + 1) != cudaSuccess ||
-        cudaMemcpy(p, t.bytes.data(), t.bytes.size(),
-                   cudaMemcpyHostToDevice) != cudaSuccess) {
+    if (!copyToDevice(t, device)) {
       release();
       return "cannot allocate or copy an input to the GPU";
     }
-    device.push_back(p);
-    tensors.push_back(attn_tensor{p, static_cast<attn_dtype>(t.dtype),
-                                  static_cast<int32_t>(t.shape.size()),
-                                  t.shape.data(), nullptr, ATTN_DEVICE_CUDA});
+    tensors.push_back(deviceTensor(device.back(), t));
   }
   std::vector<std::vector<int64_t>> shapes;
   if (JitStatus s = kernel.outputShapes(tensors, scalars, shapes); !s) {
@@ -98,21 +109,14 @@ std::string runOnGpu(JitKernel &kernel, const std::vector<HostTensor> &inputs,
     o.dtype = *rt::parseDType(kernel.outputs()[i].dtype);
     o.shape = shapes[i];
     o.bytes.assign(o.count() * rt::dtypeSize(o.dtype), 0xff); // NaN
-    void *p = nullptr;
-    if (cudaMalloc(&p, o.bytes.size() + 1) != cudaSuccess ||
-        cudaMemcpy(p, o.bytes.data(), o.bytes.size(),
-                   cudaMemcpyHostToDevice) != cudaSuccess) {
+    if (!copyToDevice(o, device)) {
       release();
       return "cannot allocate an output on the GPU";
     }
-    device.push_back(p);
     outputs.push_back(std::move(o));
   }
   for (size_t i = 0; i < outputs.size(); ++i)
-    tensors.push_back(attn_tensor{
-        device[inputs.size() + i], static_cast<attn_dtype>(outputs[i].dtype),
-        static_cast<int32_t>(outputs[i].shape.size()),
-        outputs[i].shape.data(), nullptr, ATTN_DEVICE_CUDA});
+    tensors.push_back(deviceTensor(device[inputs.size() + i], outputs[i]));
   cudaStream_t stream = nullptr;
   cudaStreamCreate(&stream);
   std::string error;
