@@ -9,7 +9,8 @@
 #   gpu-artifacts/<example>-bench/      timing only: bundle + sizes.txt (the
 #                                       harness draws the inputs there)
 #
-# for every kernel of every examples/*.attn, at four checked size sets
+# for every kernel of every examples/*.attn and of the kernels below that the
+# examples lack (KERNEL_FILES: the scans), at four checked size sets
 # (small: odd sizes, every edge; tile: several tiles of 64 with partial ones,
 # head dimension 64; wide: head dimension 128; empty: no keys, M = 0) and
 # one timing size set. The directory is ignored by git: carry it
@@ -33,13 +34,18 @@ ATTNC_FLAGS=${ATTNC_FLAGS:-}   # more code generation flags, e.g. --cuda-wgmma=f
 # G = 4, R = P + M - 1 for relative_bias, PB and MB cover P and M in
 # block_sparse's blocks of 16, Page/Len tables drawn in [0, 4) by `attnc
 # inputs` stay inside NP pages and NB * PS positions).
-SIZES_small="B=2,H=4,KVH=1,P=13,M=11,E=8,F=6,R=23,PS=4,NB=3,NP=7,PB=1,MB=1"
-SIZES_tile="B=1,H=4,KVH=1,P=130,M=200,E=64,F=64,R=329,PS=16,NB=13,NP=20,PB=9,MB=13"
+# N is the scans' one sequence length (queries and keys), T their scanned
+# axis.
+SIZES_small="B=2,H=4,KVH=1,P=13,M=11,N=13,T=9,E=8,F=6,R=23,PS=4,NB=3,NP=7,PB=1,MB=1"
+SIZES_tile="B=1,H=4,KVH=1,P=130,M=200,N=130,T=131,E=64,F=64,R=329,PS=16,NB=13,NP=20,PB=9,MB=13"
 # head dimension 128 (the fused launch's other variant), odd P and M
-SIZES_wide="B=1,H=2,KVH=1,P=77,M=150,E=128,F=128,R=226,PS=16,NB=10,NP=16,PB=5,MB=10"
-SIZES_bench="B=4,H=16,KVH=4,P=2048,M=2048,E=128,F=128,R=4095,PS=64,NB=32,NP=128,PB=128,MB=128"
+SIZES_wide="B=1,H=2,KVH=1,P=77,M=150,N=77,T=77,E=128,F=128,R=226,PS=16,NB=10,NP=16,PB=5,MB=10"
+SIZES_bench="B=4,H=16,KVH=4,P=2048,M=2048,N=2048,T=2048,E=128,F=128,R=4095,PS=64,NB=32,NP=128,PB=128,MB=128"
 # no keys (M = 0): every output point is absent and takes the fill value
-SIZES_empty="B=2,H=4,KVH=1,P=13,M=0,E=64,F=64,R=12,PS=4,NB=3,NP=7,PB=1,MB=1"
+SIZES_empty="B=2,H=4,KVH=1,P=13,M=0,N=0,T=0,E=64,F=64,R=12,PS=4,NB=3,NP=7,PB=1,MB=1"
+# Kernels beyond examples/: the scans (cumulative sums and products, FoX,
+# stick-breaking).
+KERNEL_FILES="test/Tools/Inputs/scans.attn"
 
 die() { echo "gpu-artifacts: $*" >&2; exit 1; }
 [ -x "$ATTNC" ] || die "no attnc at $ATTNC (build it: ninja -C build attnc, or set ATTNC)"
@@ -104,7 +110,8 @@ git diff --quiet HEAD 2>/dev/null || echo "dirty" >> "$OUT/COMMIT"
 bundle=$(mktemp -d)
 trap 'rm -rf "$bundle"' EXIT
 count=0
-for file in examples/*.attn; do
+# shellcheck disable=SC2086 # KERNEL_FILES: several paths
+for file in examples/*.attn $KERNEL_FILES; do
   example=$(basename "$file" .attn)
   rm -rf "$bundle"/*
   # shellcheck disable=SC2086 # ATTNC_FLAGS: several flags (e.g. --cuda-wgmma)

@@ -39,6 +39,10 @@ cd "$(dirname "$0")/.."
 
 ART=${1:-gpu-artifacts}
 RES=${2:-${OUT:-gpu-results}}
+# scripts/gpu-pack.sh's one file, unpacked where its directories are absent.
+if [ -f gpu-pack/all.tar.xz ] && [ ! -d "$ART" ]; then
+  tar xJf gpu-pack/all.tar.xz || { echo "gpu-check: cannot unpack gpu-pack/all.tar.xz"; exit 1; }
+fi
 RUNS=${ATTN_GPU_RUNS:-50}
 mkdir -p "$RES"
 SUMMARY="$RES/summary.txt"
