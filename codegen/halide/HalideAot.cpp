@@ -1,9 +1,11 @@
 // Ahead-of-time compilation for the CPU: the pipeline the JIT builds (same
-// emitter, same schedule), compiled to an object with Halide's runtime in it,
-// linked into a shared object by the system compiler driver, and described
-// by a JSON manifest for runtime/attn_runtime.h.
+// emitter, same schedule), compiled to an object (with Halide's runtime in
+// it for --emit=obj) or linked into a shared object with the runtime compiled
+// once per target (HalideRuntimeCache.h) by the system compiler driver, and
+// described by a JSON manifest for runtime/attn_runtime.h.
 #include "codegen/halide/HalideAot.h"
 #include "codegen/halide/HalidePipeline.h"
+#include "codegen/halide/HalideRuntimeCache.h"
 
 #include "runtime/DType.h"
 #include "runtime/KernelManifest.h"
@@ -151,6 +153,17 @@ mlir::attn::compileKernelAheadOfTime(func::FuncOp kernel, StringRef outputPath,
   H::Target aotTarget = target->without_feature(H::Target::NoAsserts)
                             .without_feature(H::Target::NoRuntime)
                             .without_feature(H::Target::JIT);
+  // A shared object links Halide's runtime compiled once per target
+  // (HalideRuntimeCache.h) rather than compiling it again; an object file
+  // (--emit=obj) stands alone and keeps its own, as does a shared object
+  // where no cache directory can be written.
+  std::optional<std::string> runtimeObject;
+  if (kind == CpuArtifactKind::SharedObject) {
+    std::string why;
+    runtimeObject = cachedHalideRuntime(aotTarget, why);
+  }
+  H::Target kernelTarget =
+      runtimeObject ? aotTarget.with_feature(H::Target::NoRuntime) : aotTarget;
 
   CpuArtifact artifact;
   std::string function = "attn_" + kernel.getSymName().str();
@@ -196,7 +209,7 @@ mlir::attn::compileKernelAheadOfTime(func::FuncOp kernel, StringRef outputPath,
     // on a full disk and fails internally on a read-only folder.
     H::Buffer<uint8_t> object =
         H::Pipeline(outputs)
-            .compile_to_module(args, function, aotTarget)
+            .compile_to_module(args, function, kernelTarget)
             .compile_to_buffer();
     if (failed(writeFile(kernel, objectPath,
                          StringRef(reinterpret_cast<const char *>(
@@ -229,14 +242,28 @@ mlir::attn::compileKernelAheadOfTime(func::FuncOp kernel, StringRef outputPath,
     std::string logPath = tempPathBeside(outputPath, ".log");
     // -Bsymbolic: the .so calls its own Halide runtime even when the process
     // holds another one (libHalide, or a second kernel).
-    std::vector<StringRef> argv = {*linker,     "-shared",  "-o",
-                                   soTemp,      objectPath, "-Wl,-Bsymbolic",
-                                   "-lpthread", "-ldl",     "-lm"};
-    std::optional<StringRef> redirects[] = {std::nullopt, StringRef(logPath),
-                                            StringRef(logPath)};
-    std::string execError;
-    int rc = llvm::sys::ExecuteAndWait(*linker, argv, std::nullopt, redirects,
+    auto link = [&](std::string &execError) {
+      std::vector<StringRef> argv = {*linker, "-shared", "-o", soTemp,
+                                     objectPath};
+      if (runtimeObject)
+        argv.push_back(*runtimeObject);
+      for (StringRef flag : {"-Wl,-Bsymbolic", "-lpthread", "-ldl", "-lm"})
+        argv.push_back(flag);
+      std::optional<StringRef> redirects[] = {
+          std::nullopt, StringRef(logPath), StringRef(logPath)};
+      return llvm::sys::ExecuteAndWait(*linker, argv, std::nullopt, redirects,
                                        0, 0, &execError);
+    };
+    std::string execError;
+    int rc = link(execError);
+    if (rc != 0 && runtimeObject) {
+      // A damaged runtime in the cache: compiled again, linked once more.
+      discardHalideRuntime(*runtimeObject);
+      std::string why;
+      runtimeObject = cachedHalideRuntime(aotTarget, why);
+      if (runtimeObject)
+        rc = link(execError);
+    }
     cleanup(objectPath);
     if (rc != 0) {
       std::string log;
