@@ -96,7 +96,9 @@ std::optional<AffineDomain> PipelineBuilder::resultDomainOf(
 ///   new = max(old, ref)
 ///   sum_i = sum_i * exp(c_i (new - old)) + part_i * exp(c_i (new - ref))
 /// where `ref` is present (and part_i too, for its term): the sums are kept
-/// relative to the running maximum, so they are final at the end.
+/// relative to the running maximum, so they are final at the end. `new` is
+/// `old` or `ref`, so one of the two factors is 1 and one exponential per
+/// part, of the other difference, gives both.
 ///
 /// Where presence is affine the loop over the tiles is bounded by it: the
 /// result dimension whose presence `ref` couples with the tiles (the query
@@ -359,9 +361,12 @@ LogicalResult PipelineBuilder::defineOnlineUpdate(OnlineLowering &s) {
     auto [v, vp] = *part;
     H::Expr c = HI::make_const(
         t, cast<FloatAttr>(op.getRescale()[i]).getValueAsDouble());
-    // exp(c * 0) is 1 also where both are infinite.
-    H::Expr alpha = H::select(next == old, one, H::exp(c * (next - old)));
-    H::Expr beta = H::select(next == r, one, H::exp(c * (next - r)));
+    // exp(c * 0) is 1 also where both are infinite. `next` is `old` or `r`
+    // (or NaN), so one exponential serves both factors: the other one is 1.
+    H::Expr other = H::select(next == old, r, old);
+    H::Expr rescale = H::exp(c * (next - other));
+    H::Expr alpha = H::select(next == old, one, rescale);
+    H::Expr beta = H::select(next == r, one, rescale);
     H::Expr contributes = andE(rp, vp);
     update[i] = self[i] * alpha + H::select(contributes, v * beta, zero);
     if (!affinePresence)
