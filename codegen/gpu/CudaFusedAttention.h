@@ -56,6 +56,9 @@ struct FusedAttention {
   /// The Hopper launch (NvvmWgmma.h: wgmma, swizzled shared tiles) rather
   /// than the mma.sync one: sm_90a, and a block is one warpgroup.
   bool wgmma = false;
+  /// On wgmma, the scores of key tile t + 1 are in flight while tile t's
+  /// cascade runs (CudaFusedLaunch.cpp: emitTileLoopOverlapped).
+  bool wgmmaOverlap = false;
   SmallVector<Value> symbols; // canonical symbols
 
   /// Every covered einsum: its dimensions over the canonical ones.

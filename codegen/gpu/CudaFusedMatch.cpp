@@ -616,9 +616,13 @@ void cuda::planFusedAttention(KernelPlan &plan) {
     if (noWgmma.empty() && (m.fa.pDim < 0 || m.fa.group))
       noWgmma = "a block is not a warpgroup of 64 query rows";
     m.fa.wgmma = noWgmma.empty();
+    m.fa.wgmmaOverlap = m.fa.wgmma && plan.wgmmaOverlap;
     if (m.fa.wgmma)
       remark << "; on wgmma (sm_90a: one warpgroup, K and V in 128-byte "
                 "swizzled shared memory)";
+    if (m.fa.wgmmaOverlap)
+      remark << "; overlapped: the next key tile's Q K^T on the tensor cores "
+                "while this tile's softmax runs (3 K/V buffers)";
     else
       remark << "; on mma.sync, not wgmma: " << noWgmma;
     if (succeeded(matchFusedEpilogue(plan, m.fa, why))) {

@@ -12,12 +12,11 @@ using namespace mlir::attn;
 using namespace mlir::attn::cuda;
 using namespace mlir::attn::cuda::emit;
 
-/// S = Q K^T over the tile: per 16-column chunk kc of e, one
+/// S = Q K^T over the tile at `kTile`: per 16-column chunk kc of e, one
 /// wgmma.m64n<tile>k16 of Q's A fragment (registers) with the K tile
 /// (K-major: e is K's contiguous dimension), started 32 bytes further into
 /// the swizzled row per chunk, or at the next 64-column block.
-void FusedLaunchEmitter::computeScoresWgmma() {
-  SmallVector<Value> acc(keyBlocks * 4, fconst(0));
+SmallVector<nvvm::WgmmaStep> FusedLaunchEmitter::scoreSteps(Value kTile) {
   SmallVector<nvvm::WgmmaStep> steps;
   for (int64_t kc = 0; kc < headDim / 16; ++kc) {
     int64_t col = kc * 16;
@@ -30,10 +29,30 @@ void FusedLaunchEmitter::computeScoresWgmma() {
                               f.cst((col / 64) * tile * 64 + col % 64)));
     steps.push_back(s);
   }
-  acc = nvvm::wgmmaBatch(b, loc, fa.elem, steps, acc);
+  return steps;
+}
+
+/// The scores of the current tile (kTile), waited for.
+void FusedLaunchEmitter::computeScoresWgmma() {
+  SmallVector<Value> acc(keyBlocks * 4, fconst(0));
+  acc = nvvm::wgmmaBatch(b, loc, fa.elem, scoreSteps(kTile), acc);
   scores.assign(keyBlocks, {});
   for (int64_t j = 0; j < keyBlocks; ++j)
     scores[j].assign(acc.begin() + 4 * j, acc.begin() + 4 * j + 4);
+}
+
+/// The scores of key tile `tileIndex` (its buffer of the ring) started on
+/// the tensor cores and not waited for, unless the tile is past the end or
+/// empty for the block (then the accumulators are undefined and unused).
+SmallVector<Value> FusedLaunchEmitter::issueScoresWgmma(Value tileIndex) {
+  canon[fa.tileDim] = tileIndex;
+  TileClass cls =
+      classifyTile(f, fa, syms, box(tileIndex, rowBlock, rowsPerBlock));
+  Value go = f.andI(f.cmp(arith::CmpIPredicate::ult, tileIndex, numTiles),
+                    f.notI(cls.empty));
+  Value buffer = kTileAt(remu(tileIndex, stages));
+  return nvvm::wgmmaIssue(b, loc, fa.elem, scoreSteps(buffer), keyBlocks * 4,
+                          go);
 }
 
 /// O = O * alpha + P V: per 16-key chunk kc and 64-column block of the
