@@ -159,7 +159,7 @@ private:
   // CudaFusedWgmma.cpp (the same fragment layouts, NvvmWgmma.h)
   SmallVector<nvvm::WgmmaStep> scoreSteps(Value kTile);
   void computeScoresWgmma();
-  SmallVector<Value> issueScoresWgmma(Value tileIndex);
+  SmallVector<nvvm::WgmmaStep> nextScoreSteps(Value tileIndex, Value &go);
   void accumulateWeightedSumWgmma(ArrayRef<SmallVector<Value>> probs,
                                   const std::array<Value, 2> &alpha);
 

@@ -41,7 +41,9 @@ FusedLaunchEmitter::FusedLaunchEmitter(KernelEmitter &ke, FusedAttention &fa,
       // ldmatrix without bank conflicts, 16-byte aligned rows
       smemStride(headDim + 8), keyBlocks(tile / 8), outputBlocks(headDim / 8),
       bufferElems(2 * tile * (fa.wgmma ? headDim : smemStride)),
-      wgmma(fa.wgmma), overlap(fa.wgmma && fa.wgmmaOverlap),
+      wgmma(fa.wgmma),
+      overlap(fa.wgmma && fa.wgmmaOverlap &&
+              headDim <= FusedAttention::kOverlapMaxHeadDim),
       stages(overlap ? 3 : 2) {
   where = "the fused attention launch of the attn.online at " +
           locationText(fa.online.getLoc());
@@ -524,17 +526,18 @@ LogicalResult FusedLaunchEmitter::computeTileByClass(Value full) {
 ///     last reads of buffer (t + 2) % 3;
 ///   the copies of tile t + 2 into it;
 ///   S of tile t + 1 issued and committed, not waited for (predicated off
-///     past the end or on a tile empty for the block, so no skipped tile
-///     leaves a wgmma in flight);
-///   tile t from the scores kept in the previous iteration (P V waits for
-///     every group, S of t + 1 included);
-///   wgmma.wait_group 0 on S of t + 1, which becomes the kept scores (its
-///     registers are touched by nothing between the issue and this wait).
+///     past the end or on a tile empty for the block);
+///   tile t (full, partial or skipped) from the scores kept in the previous
+///     iteration; its P V waits for every group, S of t + 1 included;
+///   wgmma.wait_group 0 on S of t + 1 (in every case, so no tile leaves a
+///     wgmma in flight), which become the kept scores: between the issue and
+///     this wait nothing reads or writes their registers.
 LogicalResult FusedLaunchEmitter::emitTileLoopOverlapped() {
   numTiles = sizes[fa.tileDim];
-  for (int64_t i = 0; i < keyBlocks * 4; ++i)
+  unsigned n = keyBlocks * 4;
+  for (unsigned i = 0; i < n; ++i)
     scoreState.push_back(f.alloca(b.getF32Type()));
-  auto keepScores = [&](ArrayRef<Value> s) {
+  auto keep = [&](ArrayRef<Value> s) {
     for (auto [v, slot] : llvm::zip_equal(s, scoreState))
       nvvm::store(b, loc, v, slot);
   };
@@ -543,16 +546,21 @@ LogicalResult FusedLaunchEmitter::emitTileLoopOverlapped() {
     nvvm::fenceAsyncShared(b, loc);
     nvvm::barrier(b, loc);
   };
+  auto issueScores = [&](Value index) {
+    Value go;
+    SmallVector<nvvm::WgmmaStep> steps = nextScoreSteps(index, go);
+    return nvvm::wgmmaIssue(b, loc, fa.elem, steps, n, go);
+  };
   issueTileCopies(f.cst(0), f.cst(0));
   awaitCopies();
   issueTileCopies(f.cst(1), f.cst(1));
-  keepScores(nvvm::wgmmaWait(b, loc, issueScoresWgmma(f.cst(0)), 0));
+  keep(nvvm::wgmmaWait(b, loc, issueScores(f.cst(0)), 0));
   OpBuilder::InsertPoint afterLoop = b.saveInsertionPoint();
   Value t = f.beginLoop(numTiles);
   awaitCopies();
   Value ahead = f.add(t, f.cst(2));
   issueTileCopies(ahead, remu(ahead, stages));
-  SmallVector<Value> next = issueScoresWgmma(f.add(t, f.cst(1)));
+  SmallVector<Value> next = issueScores(f.add(t, f.cst(1)));
   canon[fa.tileDim] = t;
   {
     OpBuilder::InsertionGuard guard(b);
@@ -563,13 +571,12 @@ LogicalResult FusedLaunchEmitter::emitTileLoopOverlapped() {
     kTile = kTileAt(buf);
     vTile = vTileAt(buf);
     scores.assign(keyBlocks, {});
-    for (int64_t j = 0; j < keyBlocks; ++j)
-      for (int c = 0; c < 4; ++c)
-        scores[j].push_back(nvvm::loadF32(b, loc, scoreState[4 * j + c]));
+    for (unsigned i = 0; i < n; ++i)
+      scores[i / 4].push_back(nvvm::loadF32(b, loc, scoreState[i]));
     if (failed(computeTileByClass(blockClass.full)))
       return failure();
   }
-  keepScores(nvvm::wgmmaWait(b, loc, next, 0));
+  keep(nvvm::wgmmaWait(b, loc, next, 0));
   b.restoreInsertionPoint(afterLoop);
   return success();
 }

@@ -41,18 +41,17 @@ void FusedLaunchEmitter::computeScoresWgmma() {
     scores[j].assign(acc.begin() + 4 * j, acc.begin() + 4 * j + 4);
 }
 
-/// The scores of key tile `tileIndex` (its buffer of the ring) started on
-/// the tensor cores and not waited for, unless the tile is past the end or
-/// empty for the block (then the accumulators are undefined and unused).
-SmallVector<Value> FusedLaunchEmitter::issueScoresWgmma(Value tileIndex) {
+/// The wgmma steps of key tile `tileIndex`'s scores (from its buffer of
+/// the ring), and in `go` whether to run them: not past the end nor on a
+/// tile empty for the block (nvvm::wgmmaIssue).
+SmallVector<nvvm::WgmmaStep> FusedLaunchEmitter::nextScoreSteps(Value tileIndex,
+                                                                Value &go) {
   canon[fa.tileDim] = tileIndex;
   TileClass cls =
       classifyTile(f, fa, syms, box(tileIndex, rowBlock, rowsPerBlock));
-  Value go = f.andI(f.cmp(arith::CmpIPredicate::ult, tileIndex, numTiles),
-                    f.notI(cls.empty));
-  Value buffer = kTileAt(remu(tileIndex, stages));
-  return nvvm::wgmmaIssue(b, loc, fa.elem, scoreSteps(buffer), keyBlocks * 4,
-                          go);
+  go = f.andI(f.cmp(arith::CmpIPredicate::ult, tileIndex, numTiles),
+              f.notI(cls.empty));
+  return scoreSteps(kTileAt(remu(tileIndex, stages)));
 }
 
 /// O = O * alpha + P V: per 16-key chunk kc and 64-column block of the

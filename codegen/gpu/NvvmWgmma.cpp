@@ -67,13 +67,15 @@ struct WgmmaAsm {
   unsigned next = 0; // the next operand's number
 };
 
-/// The steps (A registers, B descriptors as operands), each prefixed by
-/// `guard`, accumulating into outputs $0.. (scale-d: the predicate p).
+/// The steps (A registers, B descriptors as operands), accumulating into
+/// outputs $0.. (scale-d: the predicate p; the first step's `first` if
+/// given, so that it overwrites them).
 static void appendSteps(WgmmaAsm &w, Type elem, ArrayRef<WgmmaStep> steps,
-                        const std::string &guard) {
+                        const std::string &first = "p") {
   std::string type = elem.isBF16() ? "bf16" : "f16";
   for (const WgmmaStep &s : steps) {
-    w.ptx += guard + "wgmma.mma_async.sync.aligned.m64n" +
+    std::string scaleD = &s == &steps.front() ? first : "p";
+    w.ptx += "wgmma.mma_async.sync.aligned.m64n" +
              std::to_string(s.n) + "k16.f32." + type + "." + type + " {";
     for (int64_t i = 0; i < s.n / 2; ++i)
       w.ptx += (i ? ", $" : "$") + std::to_string(s.first + i);
@@ -83,7 +85,7 @@ static void appendSteps(WgmmaAsm &w, Type elem, ArrayRef<WgmmaStep> steps,
       w.constraints += ",r";
       w.operands.push_back(s.a[i]);
     }
-    w.ptx += "}, $" + std::to_string(w.next++) + ", p, 1, 1, " +
+    w.ptx += "}, $" + std::to_string(w.next++) + ", " + scaleD + ", 1, 1, " +
              (s.transposeB ? "1" : "0") + ";\n";
     w.constraints += ",l";
     w.operands.push_back(s.bDescriptor);
@@ -128,7 +130,7 @@ SmallVector<Value> wgmmaBatch(OpBuilder &b, Location loc, Type elem,
   w.constraints += "r";
   w.operands.push_back(constantI32(b, loc, 1));
   w.ptx += "wgmma.fence.sync.aligned;\n";
-  appendSteps(w, elem, steps, "");
+  appendSteps(w, elem, steps);
   w.ptx += "wgmma.commit_group.sync.aligned;\n";
   w.ptx += "wgmma.wait_group.sync.aligned 0;\n}";
   return emitAsm(b, loc, w, n);
@@ -144,13 +146,19 @@ SmallVector<Value> wgmmaIssue(OpBuilder &b, Location loc, Type elem,
   std::string pNum = std::to_string(w.next++);
   std::string goNum = std::to_string(w.next++);
   w.constraints += "r,r";
-  w.operands.push_back(constantI32(b, loc, 0));
+  w.operands.push_back(constantI32(b, loc, 1));
   w.operands.push_back(arith::ExtUIOp::create(b, loc, b.getI32Type(), go));
-  w.ptx += "{\n.reg .pred p, g;\n";
+  // One uniform branch around the steps (${:uid}: a label unique to this
+  // asm block); the commit either way (an empty group without them).
+  std::string skip = "$$wgmma_skip_${:uid}";
+  w.ptx += "{\n.reg .pred p, zero, skip;\n";
   w.ptx += "setp.ne.b32 p, $" + pNum + ", 0;\n";
-  w.ptx += "setp.ne.b32 g, $" + goNum + ", 0;\n";
-  w.ptx += "@g wgmma.fence.sync.aligned;\n";
-  appendSteps(w, elem, steps, "@g ");
+  w.ptx += "setp.eq.b32 zero, $" + pNum + ", 0;\n";
+  w.ptx += "setp.eq.b32 skip, $" + goNum + ", 0;\n";
+  w.ptx += "wgmma.fence.sync.aligned;\n";
+  w.ptx += "@skip bra.uni " + skip + ";\n";
+  appendSteps(w, elem, steps, "zero");
+  w.ptx += skip + ":\n";
   w.ptx += "wgmma.commit_group.sync.aligned;\n}";
   return emitAsm(b, loc, w, n);
 }
