@@ -620,14 +620,14 @@ void cuda::planFusedAttention(KernelPlan &plan) {
     if (m.fa.wgmma)
       remark << "; on wgmma (sm_90a: one warpgroup, K and V in 128-byte "
                 "swizzled shared memory)";
+    else
+      remark << "; on mma.sync, not wgmma: " << noWgmma;
     if (m.fa.wgmmaOverlap)
       remark << "; overlapped at head dims up to "
              << FusedAttention::kOverlapMaxHeadDim
              << " (the next key tile's Q K^T on the tensor cores while this "
                 "tile's softmax runs; 3 K/V buffers), not above (a second set "
                 "of scores does not fit the registers)";
-    else
-      remark << "; on mma.sync, not wgmma: " << noWgmma;
     if (succeeded(matchFusedEpilogue(plan, m.fa, why))) {
       planEpilogue(plan, m.fa);
       remark << "; with one split worker it also writes the output";
