@@ -75,8 +75,8 @@ static void appendSteps(WgmmaAsm &w, Type elem, ArrayRef<WgmmaStep> steps,
   std::string type = elem.isBF16() ? "bf16" : "f16";
   for (const WgmmaStep &s : steps) {
     std::string scaleD = &s == &steps.front() ? first : "p";
-    w.ptx += "wgmma.mma_async.sync.aligned.m64n" +
-             std::to_string(s.n) + "k16.f32." + type + "." + type + " {";
+    w.ptx += "wgmma.mma_async.sync.aligned.m64n" + std::to_string(s.n) +
+             "k16.f32." + type + "." + type + " {";
     for (int64_t i = 0; i < s.n / 2; ++i)
       w.ptx += (i ? ", $" : "$") + std::to_string(s.first + i);
     w.ptx += "}, {";
@@ -137,8 +137,7 @@ SmallVector<Value> wgmmaBatch(OpBuilder &b, Location loc, Type elem,
 }
 
 SmallVector<Value> wgmmaIssue(OpBuilder &b, Location loc, Type elem,
-                              ArrayRef<WgmmaStep> steps, unsigned n,
-                              Value go) {
+                              ArrayRef<WgmmaStep> steps, unsigned n, Value go) {
   WgmmaAsm w;
   for (unsigned i = 0; i < n; ++i)
     w.constraints += "=f,";

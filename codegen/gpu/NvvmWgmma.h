@@ -57,9 +57,9 @@ SmallVector<Value> wgmmaBatch(OpBuilder &b, Location loc, Type elem,
 /// Starts `steps` on the tensor cores when `go` (i1, the same in every
 /// thread of the warpgroup) and commits them as one wgmma group, waiting
 /// for nothing: returns the `n` accumulators (the first step overwrites
-/// them: scale-d 0), in flight until a wgmmaWait. Without `go` the group is empty and
-/// the accumulators are undefined. Between the two, nothing may read or
-/// write them (the PTX ISA's wgmma register rules).
+/// them: scale-d 0), in flight until a wgmmaWait. Without `go` the group is
+/// empty and the accumulators are undefined. Between the two, nothing may read
+/// or write them (the PTX ISA's wgmma register rules).
 SmallVector<Value> wgmmaIssue(OpBuilder &b, Location loc, Type elem,
                               ArrayRef<WgmmaStep> steps, unsigned n, Value go);
 
