@@ -42,7 +42,7 @@ FusedLaunchEmitter::FusedLaunchEmitter(KernelEmitter &ke, FusedAttention &fa,
       smemStride(headDim + 8), keyBlocks(tile / 8), outputBlocks(headDim / 8),
       bufferElems(2 * tile * (fa.wgmma ? headDim : smemStride)),
       wgmma(fa.wgmma), overlap(fa.wgmma && fa.wgmmaOverlap &&
-                               headDim <= FusedAttention::kOverlapMaxHeadDim),
+                               headDim <= fa.overlapMaxHeadDim),
       stages(overlap ? 3 : 2) {
   where = "the fused attention launch of the attn.online at " +
           locationText(fa.online.getLoc());
