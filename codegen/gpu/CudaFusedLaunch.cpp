@@ -41,8 +41,8 @@ FusedLaunchEmitter::FusedLaunchEmitter(KernelEmitter &ke, FusedAttention &fa,
       // ldmatrix without bank conflicts, 16-byte aligned rows
       smemStride(headDim + 8), keyBlocks(tile / 8), outputBlocks(headDim / 8),
       bufferElems(2 * tile * (fa.wgmma ? headDim : smemStride)),
-      wgmma(fa.wgmma), overlap(fa.wgmma && fa.wgmmaOverlap &&
-                               headDim <= fa.overlapMaxHeadDim),
+      wgmma(fa.wgmma),
+      overlap(fa.wgmma && fa.wgmmaOverlap && headDim <= fa.overlapMaxHeadDim),
       stages(overlap ? 3 : 2) {
   where = "the fused attention launch of the attn.online at " +
           locationText(fa.online.getLoc());

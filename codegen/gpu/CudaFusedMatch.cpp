@@ -594,7 +594,8 @@ bool combinesWorkers(OnlineOp online) {
 static bool masksRows(FusedAttention &fa) {
   if (fa.pDim < 0)
     return false;
-  auto beyond = [&](std::optional<ArrayAttr> filter, ArrayRef<AffineExpr> dims) {
+  auto masks = [&](std::optional<ArrayAttr> filter,
+                    ArrayRef<AffineExpr> dims) {
     if (!filter)
       return false;
     for (Attribute a : *filter)
@@ -607,10 +608,10 @@ static bool masksRows(FusedAttention &fa) {
   SmallVector<AffineExpr> onlineDims;
   for (unsigned d = 0; d < fa.numOnline; ++d)
     onlineDims.push_back(fa.dim(d));
-  if (beyond(fa.online.getFilter(), onlineDims))
+  if (masks(fa.online.getFilter(), onlineDims))
     return true;
   for (auto &entry : fa.dimsOf)
-    if (beyond(cast<EinsumOp>(entry.first).getFilter(), entry.second))
+    if (masks(cast<EinsumOp>(entry.first).getFilter(), entry.second))
       return true;
   return false;
 }
