@@ -594,8 +594,7 @@ bool combinesWorkers(OnlineOp online) {
 static bool masksRows(FusedAttention &fa) {
   if (fa.pDim < 0)
     return false;
-  auto masks = [&](std::optional<ArrayAttr> filter,
-                    ArrayRef<AffineExpr> dims) {
+  auto masks = [&](std::optional<ArrayAttr> filter, ArrayRef<AffineExpr> dims) {
     if (!filter)
       return false;
     for (Attribute a : *filter)
