@@ -28,7 +28,7 @@ cd "$(dirname "$0")/.."
 OUT=${1:-gpu-artifacts}
 ATTNC=${ATTNC:-build/tools/attnc/attnc}
 TARGET=${ATTN_GPU_TARGET:-cuda:sm_90a}
-ATTNC_FLAGS=${ATTNC_FLAGS:-}   # more code generation flags, e.g. --cuda-wgmma=false
+ATTNC_FLAGS=${ATTNC_FLAGS:-}   # more code generation flags, e.g. --cuda-wgmma=false, --cuda-wgmma-overlap
 
 # Sizes per symbol (consistent with the examples: H = 4 * KVH for gqa's
 # G = 4, R = P + M - 1 for relative_bias, PB and MB cover P and M in

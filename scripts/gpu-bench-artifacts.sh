@@ -30,7 +30,7 @@ cd "$(dirname "$0")/.."
 OUT=${1:-gpu-bench}
 ATTNC=${ATTNC:-build/tools/attnc/attnc}
 TARGET=${ATTN_GPU_TARGET:-cuda:sm_90a}
-ATTNC_FLAGS=${ATTNC_FLAGS:-}   # more code generation flags, e.g. --cuda-wgmma=false
+ATTNC_FLAGS=${ATTNC_FLAGS:-}   # more code generation flags, e.g. --cuda-wgmma=false, --cuda-wgmma-overlap
 BIND=${ATTN_GPU_BENCH_BIND:-0}
 
 die() { echo "gpu-bench-artifacts: $*" >&2; exit 1; }

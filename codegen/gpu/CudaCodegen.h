@@ -33,6 +33,11 @@ struct CudaCodegenOptions {
   /// 1.1-1.4x the mma.sync launch on prefill); false gives the mma.sync
   /// launch on sm_90a too (attnc --cuda-wgmma=false).
   bool wgmma = true;
+  /// The wgmma launch with the next key tile's scores in flight on the
+  /// tensor cores while this tile's cascade and softmax run (FA3's
+  /// intra-warpgroup overlap; 3 shared K/V buffers). Off by default: not yet
+  /// run on a GPU (attnc --cuda-wgmma-overlap).
+  bool wgmmaOverlap = false;
   /// Recorded in the manifest ("compiler").
   std::string compilerVersion = "0.1.0";
 };

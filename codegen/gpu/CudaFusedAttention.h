@@ -56,6 +56,16 @@ struct FusedAttention {
   /// The Hopper launch (NvvmWgmma.h: wgmma, swizzled shared tiles) rather
   /// than the mma.sync one: sm_90a, and a block is one warpgroup.
   bool wgmma = false;
+  /// On wgmma, the scores of key tile t + 1 are in flight while tile t's
+  /// cascade runs (CudaFusedLaunch.cpp: emitTileLoopOverlapped).
+  bool wgmmaOverlap = false;
+  /// The overlap's largest head dimension (CudaFusedMatch.cpp): 128, or 64
+  /// where a filter relates the keys to the query rows (a causal, window or
+  /// sink mask). The second set of scores (32 registers a thread) on top of Q's
+  /// fragments (D / 4) and the weighted sum's accumulators (D / 2) leaves
+  /// such a cascade (masks, presence) too few of the 255 at D = 128 (ptxas
+  /// spills), so that variant stays serial.
+  int64_t overlapMaxHeadDim = 0;
   SmallVector<Value> symbols; // canonical symbols
 
   /// Every covered einsum: its dimensions over the canonical ones.

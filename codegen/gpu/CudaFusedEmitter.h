@@ -16,6 +16,7 @@
 #include "codegen/gpu/CudaEmitter.h"
 #include "codegen/gpu/CudaFusedAttention.h"
 #include "codegen/gpu/CudaTileClasses.h"
+#include "codegen/gpu/NvvmWgmma.h"
 
 #include <array>
 
@@ -55,6 +56,8 @@ private:
   const int64_t outputBlocks; // 8-column blocks of the weighted sum
   const int64_t bufferElems;  // one pipeline buffer: the K tile, the V tile
   const bool wgmma;           // the Hopper launch (CudaFusedWgmma.cpp)
+  const bool overlap;         // wgmma, next tile's scores in flight
+  const int64_t stages;       // pipeline buffers: 2, 3 with `overlap`
   std::string where;          // the launch, in messages
 
   // Launch-wide values.
@@ -86,6 +89,7 @@ private:
   // The tile being computed.
   Value kTile, vTile;                     // its buffers in shared memory
   SmallVector<SmallVector<Value>> scores; // per key block, 4 C registers
+  SmallVector<Value> scoreState; // overlap: the scores waited for, allocas
   Value laneInMatrix, matrixOfLane;       // ldmatrix.x4: lane % 8, lane / 8
 
   // The score element being evaluated (CudaFusedCascade.cpp).
@@ -127,6 +131,8 @@ private:
   Value vTileAt(Value buffer);
   void issueTileCopies(Value tileIndex, Value buffer);
   LogicalResult emitTileLoop();
+  LogicalResult emitTileLoopOverlapped();
+  LogicalResult computeTileByClass(Value full);
 
   // CudaFusedTile.cpp
   void computeScores();
@@ -151,7 +157,9 @@ private:
                              const std::array<Value, 2> &alpha);
 
   // CudaFusedWgmma.cpp (the same fragment layouts, NvvmWgmma.h)
+  SmallVector<nvvm::WgmmaStep> scoreSteps(Value kTile);
   void computeScoresWgmma();
+  SmallVector<nvvm::WgmmaStep> nextScoreSteps(Value tileIndex, Value &go);
   void accumulateWeightedSumWgmma(ArrayRef<SmallVector<Value>> probs,
                                   const std::array<Value, 2> &alpha);
 

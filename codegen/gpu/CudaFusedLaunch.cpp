@@ -41,7 +41,9 @@ FusedLaunchEmitter::FusedLaunchEmitter(KernelEmitter &ke, FusedAttention &fa,
       // ldmatrix without bank conflicts, 16-byte aligned rows
       smemStride(headDim + 8), keyBlocks(tile / 8), outputBlocks(headDim / 8),
       bufferElems(2 * tile * (fa.wgmma ? headDim : smemStride)),
-      wgmma(fa.wgmma) {
+      wgmma(fa.wgmma),
+      overlap(fa.wgmma && fa.wgmmaOverlap && headDim <= fa.overlapMaxHeadDim),
+      stages(overlap ? 3 : 2) {
   where = "the fused attention launch of the attn.online at " +
           locationText(fa.online.getLoc());
 }
@@ -62,20 +64,22 @@ void FusedLaunchEmitter::setRow(int i) {
 
 LogicalResult FusedLaunchEmitter::emit(const SizeText &when) {
   // Shared memory: two buffers (tile t and the prefetch of tile t + 1),
-  // each the K tile then the V tile.
+  // each the K tile then the V tile; overlapped, three (tile t + 1 is read
+  // while tile t's V is, and tile t + 2 is copied).
   // The wgmma launch's swizzled tiles start at a multiple of 1024 bytes.
   smem = nvvm::dynamicSharedMemory(f.pro, loc, ke.module);
   if (wgmma)
     smem = nvvm::alignShared1024(f.pro, loc, smem);
   f.launch.sharedBytes = SizeText::constant(
-      2 * bufferElems * (fa.elem.getIntOrFloatBitWidth() / 8) +
+      stages * bufferElems * (fa.elem.getIntOrFloatBitWidth() / 8) +
       (wgmma ? 1024 : 0));
   if (failed(bindSizes()))
     return failure();
   emitGeometry(when);
   loadQFragments();
   initRunningState();
-  if (failed(emitTileLoop()) || failed(emitResults()))
+  if (failed(overlap ? emitTileLoopOverlapped() : emitTileLoop()) ||
+      failed(emitResults()))
     return failure();
   f.launch.blocks = blocks;
   f.launch.threads = static_cast<unsigned>(threads);
@@ -486,7 +490,16 @@ LogicalResult FusedLaunchEmitter::emitTileLoop() {
           ? classifyTile(f, fa, syms, box(t, rowBlock, rowsPerBlock))
           : classifyTile(f, fa, syms,
                          box(t, rowWarp, std::min<int64_t>(16, rowsPerBlock)));
-  auto ifFull = scf::IfOp::create(b, loc, warpClass.full, /*withElse=*/true);
+  if (failed(computeTileByClass(warpClass.full)))
+    return failure();
+  b.restoreInsertionPoint(afterLoop);
+  return success();
+}
+
+/// The cascade, the online update and P V of the tile whose scores are
+/// `scores`: without filters where `full`, with every filter elsewhere.
+LogicalResult FusedLaunchEmitter::computeTileByClass(Value full) {
+  auto ifFull = scf::IfOp::create(b, loc, full, /*withElse=*/true);
   for (Value sym : fa.online.getSymbols()) {
     std::string why;
     onlineSyms.push_back(f.size(*plan.sizeOf(sym, why)));
@@ -500,6 +513,69 @@ LogicalResult FusedLaunchEmitter::emitTileLoop() {
     if (failed(computeTile(true)))
       return failure();
   }
+  return success();
+}
+
+/// The wgmma loop with the scores of tile t + 1 on the tensor cores while
+/// tile t's cascade and online update run on the CUDA cores (FA3's
+/// intra-warpgroup overlap), on a ring of 3 buffers. Before the loop, tile
+/// 0's copies and scores (waited for) and tile 1's copies. Per tile t:
+///   wait for tile t + 1's copies, fence (the tensor cores read them),
+///     barrier: every thread is also past the wgmma waits of tile t - 1, the
+///     last reads of buffer (t + 2) % 3;
+///   the copies of tile t + 2 into it;
+///   S of tile t + 1 issued and committed, not waited for (predicated off
+///     past the end or on a tile empty for the block);
+///   tile t (full, partial or skipped) from the scores kept in the previous
+///     iteration; its P V waits for every group, S of t + 1 included;
+///   wgmma.wait_group 0 on S of t + 1 (in every case, so no tile leaves a
+///     wgmma in flight), which become the kept scores: between the issue and
+///     this wait nothing reads or writes their registers.
+LogicalResult FusedLaunchEmitter::emitTileLoopOverlapped() {
+  numTiles = sizes[fa.tileDim];
+  unsigned n = keyBlocks * 4;
+  for (unsigned i = 0; i < n; ++i)
+    scoreState.push_back(f.alloca(b.getF32Type()));
+  auto keep = [&](ArrayRef<Value> s) {
+    for (auto [v, slot] : llvm::zip_equal(s, scoreState))
+      nvvm::store(b, loc, v, slot);
+  };
+  auto awaitCopies = [&] {
+    nvvm::waitCopies(b, loc, 0);
+    nvvm::fenceAsyncShared(b, loc);
+    nvvm::barrier(b, loc);
+  };
+  auto issueScores = [&](Value index) {
+    Value go;
+    SmallVector<nvvm::WgmmaStep> steps = nextScoreSteps(index, go);
+    return nvvm::wgmmaIssue(b, loc, fa.elem, steps, n, go);
+  };
+  issueTileCopies(f.cst(0), f.cst(0));
+  awaitCopies();
+  issueTileCopies(f.cst(1), f.cst(1));
+  keep(nvvm::wgmmaWait(b, loc, issueScores(f.cst(0)), 0));
+  OpBuilder::InsertPoint afterLoop = b.saveInsertionPoint();
+  Value t = f.beginLoop(numTiles);
+  awaitCopies();
+  Value ahead = f.add(t, f.cst(2));
+  issueTileCopies(ahead, remu(ahead, stages));
+  SmallVector<Value> next = issueScores(f.add(t, f.cst(1)));
+  canon[fa.tileDim] = t;
+  {
+    OpBuilder::InsertionGuard guard(b);
+    TileClass blockClass =
+        classifyTile(f, fa, syms, box(t, rowBlock, rowsPerBlock));
+    f.enterIf(f.notI(blockClass.empty));
+    Value buf = remu(t, stages);
+    kTile = kTileAt(buf);
+    vTile = vTileAt(buf);
+    scores.assign(keyBlocks, {});
+    for (unsigned i = 0; i < n; ++i)
+      scores[i / 4].push_back(nvvm::loadF32(b, loc, scoreState[i]));
+    if (failed(computeTileByClass(blockClass.full)))
+      return failure();
+  }
+  keep(nvvm::wgmmaWait(b, loc, next, 0));
   b.restoreInsertionPoint(afterLoop);
   return success();
 }

@@ -587,6 +587,34 @@ bool combinesWorkers(OnlineOp online) {
 
 } // namespace
 
+/// Whether a filter of the covered einsums or the online op relates the
+/// keys to the query rows (a causal, window or sink mask; not the key
+/// range's bounds, of the tiling or the split workers), which the overlap
+/// cannot afford at head dim 128 (FusedAttention::overlapMaxHeadDim).
+static bool masksRows(FusedAttention &fa) {
+  if (fa.pDim < 0)
+    return false;
+  auto masks = [&](std::optional<ArrayAttr> filter, ArrayRef<AffineExpr> dims) {
+    if (!filter)
+      return false;
+    for (Attribute a : *filter)
+      for (AffineExpr c : cast<IntegerSetAttr>(a).getValue().getConstraints())
+        for (auto [d, x] : llvm::enumerate(dims))
+          if (c.isFunctionOfDim(d) && x.isFunctionOfDim(fa.pDim))
+            return true;
+    return false;
+  };
+  SmallVector<AffineExpr> onlineDims;
+  for (unsigned d = 0; d < fa.numOnline; ++d)
+    onlineDims.push_back(fa.dim(d));
+  if (masks(fa.online.getFilter(), onlineDims))
+    return true;
+  for (auto &entry : fa.dimsOf)
+    if (masks(cast<EinsumOp>(entry.first).getFilter(), entry.second))
+      return true;
+  return false;
+}
+
 void cuda::planFusedAttention(KernelPlan &plan) {
   bool anyOnline = false;
   for (Operation &op : plan.kernel.getBody().front()) {
@@ -616,11 +644,21 @@ void cuda::planFusedAttention(KernelPlan &plan) {
     if (noWgmma.empty() && (m.fa.pDim < 0 || m.fa.group))
       noWgmma = "a block is not a warpgroup of 64 query rows";
     m.fa.wgmma = noWgmma.empty();
+    m.fa.wgmmaOverlap = m.fa.wgmma && plan.wgmmaOverlap;
+    bool filtered = masksRows(m.fa);
+    m.fa.overlapMaxHeadDim = filtered ? 64 : 128;
     if (m.fa.wgmma)
       remark << "; on wgmma (sm_90a: one warpgroup, K and V in 128-byte "
                 "swizzled shared memory)";
     else
       remark << "; on mma.sync, not wgmma: " << noWgmma;
+    if (m.fa.wgmmaOverlap) {
+      remark << "; overlapped (the next key tile's Q K^T on the tensor cores "
+                "while this tile's softmax runs; 3 K/V buffers)";
+      if (filtered)
+        remark << " at head dim 64, not 128 (with a mask on the query rows, "
+                  "a second set of scores does not fit the registers)";
+    }
     if (succeeded(matchFusedEpilogue(plan, m.fa, why))) {
       planEpilogue(plan, m.fa);
       remark << "; with one split worker it also writes the output";

@@ -12,12 +12,11 @@ using namespace mlir::attn;
 using namespace mlir::attn::cuda;
 using namespace mlir::attn::cuda::emit;
 
-/// S = Q K^T over the tile: per 16-column chunk kc of e, one
+/// S = Q K^T over the tile at `kTile`: per 16-column chunk kc of e, one
 /// wgmma.m64n<tile>k16 of Q's A fragment (registers) with the K tile
 /// (K-major: e is K's contiguous dimension), started 32 bytes further into
 /// the swizzled row per chunk, or at the next 64-column block.
-void FusedLaunchEmitter::computeScoresWgmma() {
-  SmallVector<Value> acc(keyBlocks * 4, fconst(0));
+SmallVector<nvvm::WgmmaStep> FusedLaunchEmitter::scoreSteps(Value kTile) {
   SmallVector<nvvm::WgmmaStep> steps;
   for (int64_t kc = 0; kc < headDim / 16; ++kc) {
     int64_t col = kc * 16;
@@ -30,10 +29,29 @@ void FusedLaunchEmitter::computeScoresWgmma() {
                               f.cst((col / 64) * tile * 64 + col % 64)));
     steps.push_back(s);
   }
-  acc = nvvm::wgmmaBatch(b, loc, fa.elem, steps, acc);
+  return steps;
+}
+
+/// The scores of the current tile (kTile), waited for.
+void FusedLaunchEmitter::computeScoresWgmma() {
+  SmallVector<Value> acc(keyBlocks * 4, fconst(0));
+  acc = nvvm::wgmmaBatch(b, loc, fa.elem, scoreSteps(kTile), acc);
   scores.assign(keyBlocks, {});
   for (int64_t j = 0; j < keyBlocks; ++j)
     scores[j].assign(acc.begin() + 4 * j, acc.begin() + 4 * j + 4);
+}
+
+/// The wgmma steps of key tile `tileIndex`'s scores (from its buffer of
+/// the ring), and in `go` whether to run them: not past the end nor on a
+/// tile empty for the block (nvvm::wgmmaIssue).
+SmallVector<nvvm::WgmmaStep> FusedLaunchEmitter::nextScoreSteps(Value tileIndex,
+                                                                Value &go) {
+  canon[fa.tileDim] = tileIndex;
+  TileClass cls =
+      classifyTile(f, fa, syms, box(tileIndex, rowBlock, rowsPerBlock));
+  go = f.andI(f.cmp(arith::CmpIPredicate::ult, tileIndex, numTiles),
+              f.notI(cls.empty));
+  return scoreSteps(kTileAt(remu(tileIndex, stages)));
 }
 
 /// O = O * alpha + P V: per 16-key chunk kc and 64-column block of the

@@ -528,6 +528,7 @@ mlir::attn::buildCudaDeviceModule(func::FuncOp kernel,
                  : !options.wgmma
                      ? std::string("the wgmma launch is turned off (--cuda-wgmma=false)")
                      : std::string();
+  plan.wgmmaOverlap = options.wgmmaOverlap;
   if (failed(plan.build()))
     return failure();
 

@@ -118,6 +118,9 @@ public:
   /// Why a fused launch may not be the wgmma one (sm_90a), or empty when it
   /// may (CudaCodegenOptions::wgmma and the chip).
   std::string noWgmma = "the target is not sm_90a";
+  /// The wgmma launch overlaps the next tile's scores with this tile's
+  /// softmax (CudaCodegenOptions::wgmmaOverlap).
+  bool wgmmaOverlap = false;
   /// The attn.online ops that a fused launch computes; for the ops whose
   /// work a fused launch may take over, the run-time factor (0 or 1) that
   /// scales their launches (`launchScale`) and their results' workspace

@@ -60,48 +60,45 @@ Value swizzledDescriptor(OpBuilder &b, Location loc, Value ptr) {
   return arith::OrIOp::create(b, loc, field, i64Constant(b, loc, fixed));
 }
 
-SmallVector<Value> wgmmaBatch(OpBuilder &b, Location loc, Type elem,
-                              ArrayRef<WgmmaStep> steps,
-                              ArrayRef<Value> accumulators) {
-  unsigned n = accumulators.size();
-  std::string type = elem.isBF16() ? "bf16" : "f16";
-  std::string constraints, ptx;
+/// The text, constraints and operands of a wgmma inline-PTX block.
+struct WgmmaAsm {
+  std::string ptx, constraints;
   SmallVector<Value> operands;
-  for (unsigned i = 0; i < n; ++i)
-    constraints += "=f,";
-  for (unsigned i = 0; i < n; ++i) {
-    constraints += std::to_string(i) + ",";
-    operands.push_back(accumulators[i]);
-  }
-  unsigned next = 2 * n;
-  ptx += "{\n.reg .pred p;\n";
-  ptx += "setp.ne.b32 p, $" + std::to_string(next++) + ", 0;\n";
-  constraints += "r";
-  operands.push_back(
-      arith::ConstantIntOp::create(b, loc, b.getI32Type(), 1).getResult());
-  ptx += "wgmma.fence.sync.aligned;\n";
+  unsigned next = 0; // the next operand's number
+};
+
+/// The steps (A registers, B descriptors as operands), accumulating into
+/// outputs $0.. (scale-d: the predicate p; the first step's `first` if
+/// given, so that it overwrites them).
+static void appendSteps(WgmmaAsm &w, Type elem, ArrayRef<WgmmaStep> steps,
+                        const std::string &first = "p") {
+  std::string type = elem.isBF16() ? "bf16" : "f16";
   for (const WgmmaStep &s : steps) {
-    ptx += "wgmma.mma_async.sync.aligned.m64n" + std::to_string(s.n) +
-           "k16.f32." + type + "." + type + " {";
+    std::string scaleD = &s == &steps.front() ? first : "p";
+    w.ptx += "wgmma.mma_async.sync.aligned.m64n" + std::to_string(s.n) +
+             "k16.f32." + type + "." + type + " {";
     for (int64_t i = 0; i < s.n / 2; ++i)
-      ptx += (i ? ", $" : "$") + std::to_string(s.first + i);
-    ptx += "}, {";
+      w.ptx += (i ? ", $" : "$") + std::to_string(s.first + i);
+    w.ptx += "}, {";
     for (unsigned i = 0; i < 4; ++i) {
-      ptx += (i ? ", $" : "$") + std::to_string(next++);
-      constraints += ",r";
-      operands.push_back(s.a[i]);
+      w.ptx += (i ? ", $" : "$") + std::to_string(w.next++);
+      w.constraints += ",r";
+      w.operands.push_back(s.a[i]);
     }
-    ptx += "}, $" + std::to_string(next++) + ", p, 1, 1, " +
-           (s.transposeB ? "1" : "0") + ";\n";
-    constraints += ",l";
-    operands.push_back(s.bDescriptor);
+    w.ptx += "}, $" + std::to_string(w.next++) + ", " + scaleD + ", 1, 1, " +
+             (s.transposeB ? "1" : "0") + ";\n";
+    w.constraints += ",l";
+    w.operands.push_back(s.bDescriptor);
   }
-  ptx += "wgmma.commit_group.sync.aligned;\n";
-  ptx += "wgmma.wait_group.sync.aligned 0;\n}";
+}
+
+/// The inline-PTX op of `w` with `n` f32 results, and its results.
+static SmallVector<Value> emitAsm(OpBuilder &b, Location loc, WgmmaAsm &w,
+                                  unsigned n) {
   SmallVector<Type> types(n, b.getF32Type());
   auto resultType = LLVM::LLVMStructType::getLiteral(b.getContext(), types);
   auto op = LLVM::InlineAsmOp::create(
-      b, loc, resultType, operands, ptx, constraints,
+      b, loc, resultType, w.operands, w.ptx, w.constraints,
       /*has_side_effects=*/true, /*is_align_stack=*/false,
       LLVM::tailcallkind::TailCallKind::None,
       LLVM::AsmDialectAttr::get(b.getContext(), LLVM::AsmDialect::AD_ATT),
@@ -110,6 +107,73 @@ SmallVector<Value> wgmmaBatch(OpBuilder &b, Location loc, Type elem,
   for (unsigned i = 0; i < n; ++i)
     d.push_back(LLVM::ExtractValueOp::create(b, loc, op.getRes(), i));
   return d;
+}
+
+static Value constantI32(OpBuilder &b, Location loc, int32_t v) {
+  return arith::ConstantIntOp::create(b, loc, b.getI32Type(), v).getResult();
+}
+
+SmallVector<Value> wgmmaBatch(OpBuilder &b, Location loc, Type elem,
+                              ArrayRef<WgmmaStep> steps,
+                              ArrayRef<Value> accumulators) {
+  unsigned n = accumulators.size();
+  WgmmaAsm w;
+  for (unsigned i = 0; i < n; ++i)
+    w.constraints += "=f,";
+  for (unsigned i = 0; i < n; ++i) {
+    w.constraints += std::to_string(i) + ",";
+    w.operands.push_back(accumulators[i]);
+  }
+  w.next = 2 * n;
+  w.ptx += "{\n.reg .pred p;\n";
+  w.ptx += "setp.ne.b32 p, $" + std::to_string(w.next++) + ", 0;\n";
+  w.constraints += "r";
+  w.operands.push_back(constantI32(b, loc, 1));
+  w.ptx += "wgmma.fence.sync.aligned;\n";
+  appendSteps(w, elem, steps);
+  w.ptx += "wgmma.commit_group.sync.aligned;\n";
+  w.ptx += "wgmma.wait_group.sync.aligned 0;\n}";
+  return emitAsm(b, loc, w, n);
+}
+
+SmallVector<Value> wgmmaIssue(OpBuilder &b, Location loc, Type elem,
+                              ArrayRef<WgmmaStep> steps, unsigned n, Value go) {
+  WgmmaAsm w;
+  for (unsigned i = 0; i < n; ++i)
+    w.constraints += "=f,";
+  w.next = n;
+  std::string pNum = std::to_string(w.next++);
+  std::string goNum = std::to_string(w.next++);
+  w.constraints += "r,r";
+  w.operands.push_back(constantI32(b, loc, 1));
+  w.operands.push_back(arith::ExtUIOp::create(b, loc, b.getI32Type(), go));
+  // One uniform branch around the steps (${:uid}: a label unique to this
+  // asm block); the commit either way (an empty group without them).
+  std::string skip = "$$wgmma_skip_${:uid}";
+  w.ptx += "{\n.reg .pred p, zero, skip;\n";
+  w.ptx += "setp.ne.b32 p, $" + pNum + ", 0;\n";
+  w.ptx += "setp.eq.b32 zero, $" + pNum + ", 0;\n";
+  w.ptx += "setp.eq.b32 skip, $" + goNum + ", 0;\n";
+  w.ptx += "wgmma.fence.sync.aligned;\n";
+  w.ptx += "@skip bra.uni " + skip + ";\n";
+  appendSteps(w, elem, steps, "zero");
+  w.ptx += skip + ":\n";
+  w.ptx += "wgmma.commit_group.sync.aligned;\n}";
+  return emitAsm(b, loc, w, n);
+}
+
+SmallVector<Value> wgmmaWait(OpBuilder &b, Location loc,
+                             ArrayRef<Value> accumulators, unsigned pending) {
+  unsigned n = accumulators.size();
+  WgmmaAsm w;
+  for (unsigned i = 0; i < n; ++i)
+    w.constraints += "=f,";
+  for (unsigned i = 0; i < n; ++i) {
+    w.constraints += std::to_string(i) + (i + 1 < n ? "," : "");
+    w.operands.push_back(accumulators[i]);
+  }
+  w.ptx = "wgmma.wait_group.sync.aligned " + std::to_string(pending) + ";";
+  return emitAsm(b, loc, w, n);
 }
 
 void fenceAsyncShared(OpBuilder &b, Location loc) {

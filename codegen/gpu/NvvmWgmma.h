@@ -54,6 +54,21 @@ SmallVector<Value> wgmmaBatch(OpBuilder &b, Location loc, Type elem,
                               ArrayRef<WgmmaStep> steps,
                               ArrayRef<Value> accumulators);
 
+/// Starts `steps` on the tensor cores when `go` (i1, the same in every
+/// thread of the warpgroup) and commits them as one wgmma group, waiting
+/// for nothing: returns the `n` accumulators (the first step overwrites
+/// them: scale-d 0), in flight until a wgmmaWait. Without `go` the group is
+/// empty and the accumulators are undefined. Between the two, nothing may read
+/// or write them (the PTX ISA's wgmma register rules).
+SmallVector<Value> wgmmaIssue(OpBuilder &b, Location loc, Type elem,
+                              ArrayRef<WgmmaStep> steps, unsigned n, Value go);
+
+/// wgmma.wait_group `pending`: the accumulators of every group but the
+/// `pending` newest are complete; returns `accumulators` (tied through the
+/// wait, so no use of them comes before it).
+SmallVector<Value> wgmmaWait(OpBuilder &b, Location loc,
+                             ArrayRef<Value> accumulators, unsigned pending);
+
 /// fence.proxy.async.shared::cta: this thread's shared-memory writes are
 /// visible to the tensor cores' (async proxy) reads after the next barrier.
 void fenceAsyncShared(OpBuilder &b, Location loc);

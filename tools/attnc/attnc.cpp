@@ -109,6 +109,12 @@ cl::opt<bool> cudaWgmma(
              "(wgmma) where it applies (default; --cuda-wgmma=false: the "
              "mma.sync launch)"),
     cl::init(true), cl::cat(attncCategory));
+cl::opt<bool> cudaWgmmaOverlap(
+    "cuda-wgmma-overlap",
+    cl::desc("cuda:sm_90a: in the wgmma launch, issue the next key tile's "
+             "scores before this tile's softmax (FA3's intra-warpgroup "
+             "overlap; off by default: not yet run on a GPU)"),
+    cl::init(false), cl::cat(attncCategory));
 cl::opt<bool> printPipeline("print-pipeline",
                             cl::desc("Print the target's default pass "
                                      "pipeline and exit"),
@@ -424,6 +430,7 @@ int emitCuda(ModuleOp module) {
   mlir::attn::CudaCodegenOptions options;
   options.chip = *mlir::attn::cudaChipOfTarget(target);
   options.wgmma = cudaWgmma;
+  options.wgmmaOverlap = cudaWgmmaOverlap;
   options.compilerVersion = mlir::attn::compilerVersion();
   for (func::FuncOp kernel : kernels) {
     auto progress = progressOf(kernel);
