@@ -1,6 +1,6 @@
 // Halide's runtime for a CPU target, compiled once and kept on disk: every
 // kernel's shared object links this object instead of compiling the runtime
-// into its own (about 1.3 s of each CPU compile otherwise, most of a small
+// into its own (about 0.4-0.6 s of each CPU compile otherwise, half of a small
 // kernel's).
 #ifndef ATTN_CODEGEN_HALIDE_HALIDERUNTIMECACHE_H
 #define ATTN_CODEGEN_HALIDE_HALIDERUNTIMECACHE_H
