@@ -117,6 +117,21 @@ RefArg patternTensor(std::vector<int64_t> shape) {
   return RefArg::ofTensor(std::move(t));
 }
 
+/// Runs `args` on `ref` and on `cpu`: both succeed with one output of the
+/// same shape and values; `got` is cpu's.
+void expectSameAsReference(JitKernel &cpu, JitKernel &ref,
+                           const std::vector<RefArg> &args,
+                           std::vector<RefTensor> &got) {
+  std::vector<RefTensor> want;
+  JitStatus status = ref.run(args, want);
+  ASSERT_TRUE(status) << status.message();
+  status = cpu.run(args, got);
+  ASSERT_TRUE(status) << status.message();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].shape, want[0].shape);
+  EXPECT_EQ(got[0].values, want[0].values);
+}
+
 // Empty free axes: nothing to write, and no error (the reference returns
 // empty outputs too).
 TEST(JitRuntimeEdges, EmptyOutputsMatchTheReference) {
@@ -134,14 +149,8 @@ TEST(JitRuntimeEdges, EmptyOutputsMatchTheReference) {
     std::vector<RefArg> args = {patternTensor({s.b, s.p, e}),
                                 patternTensor({s.b, s.m, e}),
                                 patternTensor({s.b, s.m, f})};
-    std::vector<RefTensor> want, got;
-    JitStatus status = ref->run(args, want);
-    ASSERT_TRUE(status) << status.message();
-    status = cpu->run(args, got);
-    ASSERT_TRUE(status) << status.message();
-    ASSERT_EQ(got.size(), 1u);
-    EXPECT_EQ(got[0].shape, want[0].shape);
-    EXPECT_EQ(got[0].values, want[0].values);
+    std::vector<RefTensor> got;
+    ASSERT_NO_FATAL_FAILURE(expectSameAsReference(*cpu, *ref, args, got));
   }
 }
 
@@ -165,14 +174,8 @@ TEST(JitRuntimeEdges, EmptyReducedAxisGivesTheFillValue) {
                : std::vector<RefArg>{patternTensor({b, e}),
                                      patternTensor({b, m, e}),
                                      patternTensor({b, m, f})};
-    std::vector<RefTensor> want, got;
-    JitStatus status = ref->run(args, want);
-    ASSERT_TRUE(status) << status.message();
-    status = cpu->run(args, got);
-    ASSERT_TRUE(status) << status.message();
-    ASSERT_EQ(got.size(), 1u);
-    EXPECT_EQ(got[0].shape, want[0].shape);
-    EXPECT_EQ(got[0].values, want[0].values);
+    std::vector<RefTensor> got;
+    ASSERT_NO_FATAL_FAILURE(expectSameAsReference(*cpu, *ref, args, got));
     ASSERT_FALSE(got[0].values.empty());
     for (double v : got[0].values)
       EXPECT_EQ(v, fill);
@@ -188,7 +191,7 @@ TEST(JitRuntimeEdges, EmptyReducedAxisGivesTheFillValue) {
     std::vector<attn_tensor> tensors = {
         hostTensor(qd.data(), q), hostTensor(nullptr, k),
         hostTensor(nullptr, v), hostTensor(od.data(), o)};
-    status = cpu->run(tensors);
+    JitStatus status = cpu->run(tensors);
     ASSERT_TRUE(status) << status.message();
     for (float x : od)
       EXPECT_EQ(x, static_cast<float>(fill));
