@@ -158,9 +158,10 @@ mlir::attn::compileKernelAheadOfTime(func::FuncOp kernel, StringRef outputPath,
   // (--emit=obj) stands alone and keeps its own, as does a shared object
   // where no cache directory can be written.
   std::optional<std::string> runtimeObject;
-  if (kind == CpuArtifactKind::SharedObject) {
+  if (kind == CpuArtifactKind::SharedObject &&
+      !options.runtimeCacheDir.empty()) {
     std::string why;
-    runtimeObject = cachedHalideRuntime(aotTarget, why);
+    runtimeObject = cachedHalideRuntime(aotTarget, options.runtimeCacheDir, why);
   }
   H::Target kernelTarget =
       runtimeObject ? aotTarget.with_feature(H::Target::NoRuntime) : aotTarget;
@@ -260,7 +261,8 @@ mlir::attn::compileKernelAheadOfTime(func::FuncOp kernel, StringRef outputPath,
       // A damaged runtime in the cache: compiled again, linked once more.
       discardHalideRuntime(*runtimeObject);
       std::string why;
-      runtimeObject = cachedHalideRuntime(aotTarget, why);
+      runtimeObject =
+          cachedHalideRuntime(aotTarget, options.runtimeCacheDir, why);
       if (runtimeObject)
         rc = link(execError);
     }

@@ -29,6 +29,11 @@ struct CpuAotOptions {
   /// Recorded in the manifest ("compiler"); attnc and the JIT pass
   /// compilerVersion() (codegen/jit/CompilerVersion.h).
   std::string compilerVersion = "0.1.0";
+  /// A shared object links Halide's runtime compiled once per target and
+  /// kept under this directory (HalideRuntimeCache.h; attnc and the JIT pass
+  /// KernelCache::defaultDirectory()); empty, or not writable: the runtime is
+  /// compiled into the kernel's object.
+  std::string runtimeCacheDir;
 };
 
 /// The files one compilation wrote.

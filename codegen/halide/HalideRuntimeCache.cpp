@@ -5,7 +5,6 @@
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
-#include "llvm/Support/Process.h"
 
 #include <mutex>
 
@@ -15,31 +14,18 @@ namespace fs = llvm::sys::fs;
 
 namespace {
 
-/// $ATTN_CACHE_DIR, else $XDG_CACHE_HOME/attnc, else $HOME/.cache/attnc (the
-/// JIT's cache directory), with halide-runtime/ appended; "" without any.
-std::string runtimeDirectory() {
-  using llvm::sys::Process;
-  std::string root;
-  if (auto dir = Process::GetEnv("ATTN_CACHE_DIR"); dir && !dir->empty())
-    root = *dir;
-  else if (auto xdg = Process::GetEnv("XDG_CACHE_HOME"); xdg && !xdg->empty())
-    root = *xdg + "/attnc";
-  else if (auto home = Process::GetEnv("HOME"); home && !home->empty())
-    root = *home + "/.cache/attnc";
-  return root.empty() ? root : root + "/halide-runtime";
-}
-
 std::mutex compileMutex; // one runtime compile at a time in a process
 
 } // namespace
 
 std::optional<std::string>
-mlir::attn::cachedHalideRuntime(const H::Target &target, std::string &why) {
-  std::string dir = runtimeDirectory();
-  if (dir.empty()) {
-    why = "no cache directory ($ATTN_CACHE_DIR, $XDG_CACHE_HOME or $HOME)";
+mlir::attn::cachedHalideRuntime(const H::Target &target,
+                                const std::string &cacheDir, std::string &why) {
+  if (cacheDir.empty()) {
+    why = "no cache directory";
     return std::nullopt;
   }
+  std::string dir = cacheDir + "/halide-runtime";
   H::Target t = target.without_feature(H::Target::NoRuntime)
                     .without_feature(H::Target::JIT);
   // The file is named by Halide's version (the one this project builds

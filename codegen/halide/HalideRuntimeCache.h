@@ -13,13 +13,14 @@
 namespace mlir::attn {
 
 /// The path of the object file holding Halide's runtime for `target` (its
-/// features; NoRuntime and JIT do not matter), in
-/// $ATTN_CACHE_DIR/halide-runtime (else $XDG_CACHE_HOME/attnc/..., else
-/// $HOME/.cache/attnc/...), compiling it there first if it is not there
-/// (written to a temporary file and renamed, so concurrent compilers never
-/// see half a file). nullopt, with `why`, when no cache directory can be
-/// written: the caller then compiles the runtime into its own object.
+/// features; NoRuntime and JIT do not matter), in `cacheDir`/halide-runtime
+/// (the JIT's cache directory: KernelCache::defaultDirectory()), compiling
+/// it there first if it is not there (written to a temporary file and
+/// renamed, so concurrent compilers never see half a file). nullopt, with
+/// `why`, when the directory cannot be written: the caller then compiles
+/// the runtime into its own object.
 std::optional<std::string> cachedHalideRuntime(const Halide::Target &target,
+                                               const std::string &cacheDir,
                                                std::string &why);
 
 /// Forgets a cached runtime object that did not link (a damaged file): the

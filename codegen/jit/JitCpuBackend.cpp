@@ -4,6 +4,7 @@
 
 #include "codegen/halide/HalideAot.h"
 #include "codegen/jit/CompilerVersion.h"
+#include "codegen/jit/KernelCache.h"
 
 #include <Halide.h>
 
@@ -28,6 +29,7 @@ LogicalResult jit::compileCpuLibrary(func::FuncOp kernel,
   CpuAotOptions aot;
   aot.codegen = options;
   aot.compilerVersion = compilerVersion();
+  aot.runtimeCacheDir = KernelCache::defaultDirectory();
   return compileKernelAheadOfTime(kernel, library,
                                   CpuArtifactKind::SharedObject, aot);
 }

@@ -10,6 +10,7 @@
 #include "codegen/halide/HalideAot.h"
 #include "codegen/halide/HalideEmitter.h"
 #include "codegen/jit/CompilerVersion.h"
+#include "codegen/jit/KernelCache.h"
 #include "codegen/ref/ReferenceInterpreter.h"
 #include "dialect/AttnOps.h"
 #include "dialect/RuntimeDType.h"
@@ -484,6 +485,7 @@ int emitModule(ModuleOp module) {
                        "PATH (the manifest goes beside it)");
     mlir::attn::CpuAotOptions options;
     options.compilerVersion = mlir::attn::compilerVersion();
+    options.runtimeCacheDir = mlir::attn::KernelCache::defaultDirectory();
     auto progress = progressOf(kernel);
     FailureOr<func::FuncOp> lowered = loweredForCpu(kernel);
     if (failed(lowered))
