@@ -31,6 +31,7 @@
 #   sanitizer.txt  compute-sanitizer's output
 #   build.log      the build; tests.txt: the runtime's GoogleTests
 #   jit.txt        the GPU JIT check's lines
+#   python.txt     the Python package's check on CUDA tensors
 # Exit status: 0 when every case passed (a timing case: ran with every
 # output written) and the sanitizer found nothing, 1 otherwise, 3 when there
 # is no GPU (nothing ran).
@@ -180,6 +181,21 @@ if [ -f "$JIT/attn-jit-gpu-check.xz" ]; then
   [ $rc -ne 0 ] && failed=$((failed + 1))
 else
   say "GPU JIT check: skipped (no $JIT/: scripts/gpu-jit-artifacts.sh makes it)"
+fi
+
+# 4c. attnc's Python package without its JIT (as a serving machine installs
+#     it: the .py files and libattn_runtime.so) on CUDA tensors, when torch
+#     is here: attnc.load of a carried bundle, against SDPA, under
+#     torch.compile, and its per-call overhead.
+if [ -f build-gpu/libattn_runtime.so ] && [ -d "$ART/mha-tile" ]; then
+  timeout 600 python3 python/tests/gpu_runtime_check.py "$ART" build-gpu/libattn_runtime.so > "$RES/python.txt" 2>&1
+  rc=$?
+  say "Python package on CUDA tensors (rc $rc): $(grep -c PASS "$RES/python.txt") passed"
+  grep -E '^python-gpu: (FAIL|SKIP|overhead)' "$RES/python.txt" | cut -c1-300 | while read -r line; do say "  $line"; done
+  [ $rc -eq 1 ] && failed=$((failed + 1))
+  [ $rc -ne 0 ] && [ $rc -ne 1 ] && tail -5 "$RES/python.txt" | while read -r line; do say "  $line"; done
+else
+  say "Python package: skipped (no build-gpu/libattn_runtime.so or $ART/mha-tile)"
 fi
 
 # 5. ---- GPU benchmark hook --------------------------------------------------
