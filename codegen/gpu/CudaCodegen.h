@@ -38,6 +38,12 @@ struct CudaCodegenOptions {
   /// intra-warpgroup overlap; 3 shared K/V buffers). Off by default: not yet
   /// run on a GPU (attnc --cuda-wgmma-overlap).
   bool wgmmaOverlap = false;
+  /// Warpgroups per block of the wgmma launch (1 or 2): with 2, a block
+  /// owns 128 query rows and its two warpgroups share each K/V tile in
+  /// shared memory (half the copies per row, as FlashAttention-3's two
+  /// consumer warpgroups), each deciding its own tiles' classes
+  /// (attnc --cuda-wgmma-warpgroups=2).
+  unsigned wgmmaWarpgroups = 1;
   /// Recorded in the manifest ("compiler").
   std::string compilerVersion = "0.1.0";
 };

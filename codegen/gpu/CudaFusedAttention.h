@@ -59,6 +59,9 @@ struct FusedAttention {
   /// On wgmma, the scores of key tile t + 1 are in flight while tile t's
   /// cascade runs (CudaFusedLaunch.cpp: emitTileLoopOverlapped).
   bool wgmmaOverlap = false;
+  /// On wgmma, warpgroups per block (1 or 2: 64 or 128 query rows sharing
+  /// each K/V tile).
+  int64_t warpgroups = 1;
   /// The overlap's largest head dimension (CudaFusedMatch.cpp): 128, or 64
   /// where a filter relates the keys to the query rows (a causal, window or
   /// sink mask). The second set of scores (32 registers a thread) on top of Q's

@@ -70,6 +70,7 @@ private:
   Value tid, lane, warp;
   Value groupId, laneInGroup; // lane / 4, lane % 4 (mma's g and q)
   Value rowBlock, rowWarp;    // the first row of the block, of the warp
+  Value rowGroup; // the first row of the warpgroup (wgmma), else rowBlock
   std::array<Value, 2> rows, rowValid;
   const TensorStorage *qStorage = nullptr, *kStorage = nullptr,
                       *vStorage = nullptr;
@@ -111,6 +112,7 @@ private:
                                const TensorStorage &s);
   void loadQFragments();
   void initRunningState();
+  SmallVector<std::optional<DimInterval>> groupBox(Value tileIndex);
   SmallVector<std::optional<DimInterval>> box(Value tileIndex, Value rowLo,
                                               int64_t rowCount);
   Value keyLive();

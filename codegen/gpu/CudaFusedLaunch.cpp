@@ -36,7 +36,9 @@ LogicalResult KernelEmitter::emitFused(FusedAttention &fa, int64_t headDim,
 FusedLaunchEmitter::FusedLaunchEmitter(KernelEmitter &ke, FusedAttention &fa,
                                        DeviceFunction &f, int64_t headDim)
     : ke(ke), plan(ke.plan), fa(fa), f(f), b(f.b), loc(f.loc), headDim(headDim),
-      tile(fa.tile), warps(fa.pDim >= 0 && !fa.group ? 4 : 1),
+      tile(fa.tile),
+      warps(fa.pDim >= 0 && !fa.group ? 4 * (fa.wgmma ? fa.warpgroups : 1)
+                                      : 1),
       threads(32 * warps), rowsPerBlock(fa.group ? fa.group : 16 * warps),
       // ldmatrix without bank conflicts, 16-byte aligned rows
       smemStride(headDim + 8), keyBlocks(tile / 8), outputBlocks(headDim / 8),
@@ -135,6 +137,8 @@ void FusedLaunchEmitter::emitGeometry(const SizeText &when) {
   rowBlock =
       fa.pDim >= 0 ? f.mul(blockCoords.back(), f.cst(rowsPerBlock)) : f.cst(0);
   rowWarp = f.add(rowBlock, f.mul(warp, f.cst(16)));
+  rowGroup = warps > 4 ? f.add(rowBlock, f.mul(divu(warp, 4), f.cst(64)))
+                       : rowBlock;
   rows = {f.add(rowWarp, groupId), f.add(rowWarp, f.add(groupId, f.cst(8)))};
   for (int i = 0; i < 2; ++i) {
     rowValid[i] = f.cmp(arith::CmpIPredicate::ult, rows[i],
@@ -269,6 +273,14 @@ FusedLaunchEmitter::box(Value tileIndex, Value rowLo, int64_t rowCount) {
     bx[fa.pDim] = DimInterval{rowLo, f.add(rowLo, f.cst(rowCount - 1))};
   bx[fa.m0] = DimInterval{f.cst(0), f.cst(tile - 1)};
   return bx;
+}
+
+/// The box of a key tile for the rows that compute together: the block's
+/// (mma.sync), or the warpgroup's 64 (wgmma: a warpgroup issues wgmma
+/// together; with two, each skips or unmasks its own tiles).
+SmallVector<std::optional<DimInterval>>
+FusedLaunchEmitter::groupBox(Value tileIndex) {
+  return box(tileIndex, rowGroup, wgmma ? 64 : rowsPerBlock);
 }
 
 /// Whether the key row is inside the root's domain (all its dimensions but
@@ -473,8 +485,7 @@ LogicalResult FusedLaunchEmitter::emitTileLoop() {
   nvvm::barrier(b, loc);
   Operation *endBarrier = nvvm::barrier(b, loc);
   b.setInsertionPoint(endBarrier);
-  TileClass blockClass =
-      classifyTile(f, fa, syms, box(t, rowBlock, rowsPerBlock));
+  TileClass blockClass = classifyTile(f, fa, syms, groupBox(t));
   f.enterIf(f.notI(blockClass.empty));
   kTile = kTileAt(buf);
   vTile = vTileAt(buf);
@@ -487,7 +498,7 @@ LogicalResult FusedLaunchEmitter::emitTileLoop() {
   // with every filter elsewhere.
   TileClass warpClass =
       wgmma
-          ? classifyTile(f, fa, syms, box(t, rowBlock, rowsPerBlock))
+          ? classifyTile(f, fa, syms, groupBox(t))
           : classifyTile(f, fa, syms,
                          box(t, rowWarp, std::min<int64_t>(16, rowsPerBlock)));
   if (failed(computeTileByClass(warpClass.full)))
@@ -563,8 +574,7 @@ LogicalResult FusedLaunchEmitter::emitTileLoopOverlapped() {
   canon[fa.tileDim] = t;
   {
     OpBuilder::InsertionGuard guard(b);
-    TileClass blockClass =
-        classifyTile(f, fa, syms, box(t, rowBlock, rowsPerBlock));
+    TileClass blockClass = classifyTile(f, fa, syms, groupBox(t));
     f.enterIf(f.notI(blockClass.empty));
     Value buf = remu(t, stages);
     kTile = kTileAt(buf);

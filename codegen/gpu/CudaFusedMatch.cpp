@@ -645,10 +645,16 @@ void cuda::planFusedAttention(KernelPlan &plan) {
       noWgmma = "a block is not a warpgroup of 64 query rows";
     m.fa.wgmma = noWgmma.empty();
     m.fa.wgmmaOverlap = m.fa.wgmma && plan.wgmmaOverlap;
+    m.fa.warpgroups = m.fa.wgmma ? plan.wgmmaWarpgroups : 1;
     bool filtered = masksRows(m.fa);
     m.fa.overlapMaxHeadDim = filtered ? 64 : 128;
-    if (m.fa.wgmma)
+    if (m.fa.wgmma && m.fa.warpgroups == 1)
       remark << "; on wgmma (sm_90a: one warpgroup, K and V in 128-byte "
+                "swizzled shared memory)";
+    else if (m.fa.wgmma)
+      remark << "; on wgmma (sm_90a: " << m.fa.warpgroups
+             << " warpgroups, " << 64 * m.fa.warpgroups
+             << " query rows a block sharing each K and V tile in 128-byte "
                 "swizzled shared memory)";
     else
       remark << "; on mma.sync, not wgmma: " << noWgmma;

@@ -47,8 +47,7 @@ void FusedLaunchEmitter::computeScoresWgmma() {
 SmallVector<nvvm::WgmmaStep> FusedLaunchEmitter::nextScoreSteps(Value tileIndex,
                                                                 Value &go) {
   canon[fa.tileDim] = tileIndex;
-  TileClass cls =
-      classifyTile(f, fa, syms, box(tileIndex, rowBlock, rowsPerBlock));
+  TileClass cls = classifyTile(f, fa, syms, groupBox(tileIndex));
   go = f.andI(f.cmp(arith::CmpIPredicate::ult, tileIndex, numTiles),
               f.notI(cls.empty));
   return scoreSteps(kTileAt(remu(tileIndex, stages)));

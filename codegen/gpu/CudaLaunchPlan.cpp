@@ -529,6 +529,7 @@ mlir::attn::buildCudaDeviceModule(func::FuncOp kernel,
                      ? std::string("the wgmma launch is turned off (--cuda-wgmma=false)")
                      : std::string();
   plan.wgmmaOverlap = options.wgmmaOverlap;
+  plan.wgmmaWarpgroups = options.wgmmaWarpgroups;
   if (failed(plan.build()))
     return failure();
 

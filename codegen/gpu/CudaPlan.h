@@ -121,6 +121,9 @@ public:
   /// The wgmma launch overlaps the next tile's scores with this tile's
   /// softmax (CudaCodegenOptions::wgmmaOverlap).
   bool wgmmaOverlap = false;
+  /// Warpgroups per block of the wgmma launch
+  /// (CudaCodegenOptions::wgmmaWarpgroups).
+  unsigned wgmmaWarpgroups = 1;
   /// The attn.online ops that a fused launch computes; for the ops whose
   /// work a fused launch may take over, the run-time factor (0 or 1) that
   /// scales their launches (`launchScale`) and their results' workspace

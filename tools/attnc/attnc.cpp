@@ -116,6 +116,11 @@ cl::opt<bool> cudaWgmmaOverlap(
              "scores before this tile's softmax (FA3's intra-warpgroup "
              "overlap; off by default: not yet run on a GPU)"),
     cl::init(false), cl::cat(attncCategory));
+cl::opt<unsigned> cudaWgmmaWarpgroups(
+    "cuda-wgmma-warpgroups",
+    cl::desc("cuda:sm_90a: warpgroups per block of the wgmma launch, 1 or 2 "
+             "(2: 128 query rows a block share each K/V tile)"),
+    cl::init(1), cl::cat(attncCategory));
 cl::opt<bool> printPipeline("print-pipeline",
                             cl::desc("Print the target's default pass "
                                      "pipeline and exit"),
@@ -432,6 +437,12 @@ int emitCuda(ModuleOp module) {
   options.chip = *mlir::attn::cudaChipOfTarget(target);
   options.wgmma = cudaWgmma;
   options.wgmmaOverlap = cudaWgmmaOverlap;
+  if (cudaWgmmaWarpgroups != 1 && cudaWgmmaWarpgroups != 2) {
+    llvm::errs() << "attnc: --cuda-wgmma-warpgroups must be 1 or 2, not "
+                 << cudaWgmmaWarpgroups << "\n";
+    return kUserError;
+  }
+  options.wgmmaWarpgroups = cudaWgmmaWarpgroups;
   options.compilerVersion = mlir::attn::compilerVersion();
   for (func::FuncOp kernel : kernels) {
     auto progress = progressOf(kernel);
