@@ -44,6 +44,11 @@ struct CudaCodegenOptions {
   /// consumer warpgroups), each deciding its own tiles' classes
   /// (attnc --cuda-wgmma-warpgroups=2).
   unsigned wgmmaWarpgroups = 1;
+  /// Where a filter relates the keys to the query rows (causal: the last
+  /// rows see the most key tiles), the fused launch's row blocks run last
+  /// rows first, so the longest blocks do not start at the grid's end
+  /// (attnc --cuda-longest-first=false turns it off).
+  bool longestFirst = true;
   /// Recorded in the manifest ("compiler").
   std::string compilerVersion = "0.1.0";
 };

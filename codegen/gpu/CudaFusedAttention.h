@@ -62,6 +62,9 @@ struct FusedAttention {
   /// On wgmma, warpgroups per block (1 or 2: 64 or 128 query rows sharing
   /// each K/V tile).
   int64_t warpgroups = 1;
+  /// The row blocks run last rows first (a filter relates the keys to the
+  /// query rows, so later rows have more key tiles).
+  bool longestFirst = false;
   /// The overlap's largest head dimension (CudaFusedMatch.cpp): 128, or 64
   /// where a filter relates the keys to the query rows (a causal, window or
   /// sink mask). The second set of scores (32 registers a thread) on top of Q's

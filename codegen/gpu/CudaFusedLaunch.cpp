@@ -134,8 +134,10 @@ void FusedLaunchEmitter::emitGeometry(const SizeText &when) {
                                        : f.unflatten(bid, gridExtents);
   for (auto [k, d] : llvm::enumerate(fa.blockDims))
     canon[d] = blockCoords[k];
-  rowBlock =
-      fa.pDim >= 0 ? f.mul(blockCoords.back(), f.cst(rowsPerBlock)) : f.cst(0);
+  Value rowTile = fa.pDim >= 0 ? blockCoords.back() : Value();
+  if (rowTile && fa.longestFirst)
+    rowTile = f.sub(f.sub(gridExtents.back(), f.cst(1)), rowTile);
+  rowBlock = rowTile ? f.mul(rowTile, f.cst(rowsPerBlock)) : f.cst(0);
   rowWarp = f.add(rowBlock, f.mul(warp, f.cst(16)));
   rowGroup = warps > 4 ? f.add(rowBlock, f.mul(divu(warp, 4), f.cst(64)))
                        : rowBlock;

@@ -648,6 +648,7 @@ void cuda::planFusedAttention(KernelPlan &plan) {
     m.fa.warpgroups = m.fa.wgmma ? plan.wgmmaWarpgroups : 1;
     bool filtered = masksRows(m.fa);
     m.fa.overlapMaxHeadDim = filtered ? 64 : 128;
+    m.fa.longestFirst = filtered && plan.longestFirst;
     if (m.fa.wgmma && m.fa.warpgroups == 1)
       remark << "; on wgmma (sm_90a: one warpgroup, K and V in 128-byte "
                 "swizzled shared memory)";
@@ -671,6 +672,9 @@ void cuda::planFusedAttention(KernelPlan &plan) {
     } else {
       remark << "; the output is written by separate launches: " << why;
     }
+    if (m.fa.longestFirst)
+      remark << "; row blocks run last rows first (a mask relates the keys "
+                "to the query rows: the last have the most key tiles)";
     plan.fused.push_back(std::make_shared<FusedAttention>(std::move(m.fa)));
   }
   if (!anyOnline)

@@ -530,6 +530,7 @@ mlir::attn::buildCudaDeviceModule(func::FuncOp kernel,
                      : std::string();
   plan.wgmmaOverlap = options.wgmmaOverlap;
   plan.wgmmaWarpgroups = options.wgmmaWarpgroups;
+  plan.longestFirst = options.longestFirst;
   if (failed(plan.build()))
     return failure();
 

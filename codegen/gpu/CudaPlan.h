@@ -124,6 +124,9 @@ public:
   /// Warpgroups per block of the wgmma launch
   /// (CudaCodegenOptions::wgmmaWarpgroups).
   unsigned wgmmaWarpgroups = 1;
+  /// Row blocks last rows first under a row mask
+  /// (CudaCodegenOptions::longestFirst).
+  bool longestFirst = true;
   /// The attn.online ops that a fused launch computes; for the ops whose
   /// work a fused launch may take over, the run-time factor (0 or 1) that
   /// scales their launches (`launchScale`) and their results' workspace

@@ -121,6 +121,12 @@ cl::opt<unsigned> cudaWgmmaWarpgroups(
     cl::desc("cuda:sm_90a: warpgroups per block of the wgmma launch, 1 or 2 "
              "(2: 128 query rows a block share each K/V tile)"),
     cl::init(1), cl::cat(attncCategory));
+cl::opt<bool> cudaLongestFirst(
+    "cuda-longest-first",
+    cl::desc("cuda: under a mask relating keys to query rows (causal), run "
+             "the fused launch's last row blocks (the longest) first "
+             "(default)"),
+    cl::init(true), cl::cat(attncCategory));
 cl::opt<bool> printPipeline("print-pipeline",
                             cl::desc("Print the target's default pass "
                                      "pipeline and exit"),
@@ -443,6 +449,7 @@ int emitCuda(ModuleOp module) {
     return kUserError;
   }
   options.wgmmaWarpgroups = cudaWgmmaWarpgroups;
+  options.longestFirst = cudaLongestFirst;
   options.compilerVersion = mlir::attn::compilerVersion();
   for (func::FuncOp kernel : kernels) {
     auto progress = progressOf(kernel);
