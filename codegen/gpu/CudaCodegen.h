@@ -47,8 +47,8 @@ struct CudaCodegenOptions {
   /// Where a filter relates the keys to the query rows (causal: the last
   /// rows see the most key tiles), the fused launch's row blocks run last
   /// rows first, so the longest blocks do not start at the grid's end
-  /// (attnc --cuda-longest-first=false turns it off).
-  bool longestFirst = true;
+  /// (attnc --cuda-longest-first). Off by default: not yet run on a GPU.
+  bool longestFirst = false;
   /// Recorded in the manifest ("compiler").
   std::string compilerVersion = "0.1.0";
 };

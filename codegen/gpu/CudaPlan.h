@@ -126,7 +126,7 @@ public:
   unsigned wgmmaWarpgroups = 1;
   /// Row blocks last rows first under a row mask
   /// (CudaCodegenOptions::longestFirst).
-  bool longestFirst = true;
+  bool longestFirst = false;
   /// The attn.online ops that a fused launch computes; for the ops whose
   /// work a fused launch may take over, the run-time factor (0 or 1) that
   /// scales their launches (`launchScale`) and their results' workspace

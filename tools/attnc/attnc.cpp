@@ -125,8 +125,8 @@ cl::opt<bool> cudaLongestFirst(
     "cuda-longest-first",
     cl::desc("cuda: under a mask relating keys to query rows (causal), run "
              "the fused launch's last row blocks (the longest) first "
-             "(default)"),
-    cl::init(true), cl::cat(attncCategory));
+             "(off by default: not yet run on a GPU)"),
+    cl::init(false), cl::cat(attncCategory));
 cl::opt<bool> printPipeline("print-pipeline",
                             cl::desc("Print the target's default pass "
                                      "pipeline and exit"),
