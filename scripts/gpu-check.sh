@@ -8,7 +8,8 @@
 #  1. builds the runtime and the harness attn-gpu-run (runtime/ as a CMake
 #     project of its own, in build-gpu/), and the runtime's GoogleTests where
 #     GoogleTest is installed;
-#  2. runs every case: the runtime's hand-written ones (test/Runtime/cuda/
+#  2. runs every case (and, 2c, the cases the opt-in flags of
+#     gpu-variants/ change, with their bundles): the runtime's hand-written ones (test/Runtime/cuda/
 #     cases) and those under ARTIFACTS_DIR (default gpu-artifacts/, made by
 #     scripts/gpu-artifacts.sh), each in a process of its own (a kernel that
 #     faults cannot spoil the next);
@@ -49,6 +50,7 @@ mkdir -p "$RES"
 SUMMARY="$RES/summary.txt"
 : > "$SUMMARY"
 : > "$RES/results.jsonl"
+: > "$RES/sanitizer.txt"
 say() { echo "$*" | tee -a "$SUMMARY"; }
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
@@ -121,6 +123,45 @@ rc=$?
 say "missing driver: harness exit $rc (3 expected: skipped)"
 [ $rc -ne 3 ] && failed=$((failed + 1))
 
+# 2c. The opt-in flags (scripts/gpu-variants.sh, gpu-variants/LABEL/): every
+#     checked case whose kernel's PTX they change, again with their bundle
+#     (same inputs, same expected outputs), and racecheck and synccheck on
+#     the first such fused case. A failure counts as any other.
+VAR=${ATTN_GPU_VARIANTS_DIR:-gpu-variants}
+for vdir in "$VAR"/*/; do
+  [ -d "$vdir/bundles" ] || continue
+  label=$(basename "$vdir")
+  vpass=0 vfail=0 first=""
+  for c in "${cases[@]}"; do
+    case "$c" in "$ART"/*) ;; *) continue ;; esac
+    [ -d "$c/expected" ] || [ -f "$c/expect_error.txt" ] || continue
+    m=$(ls "$c"/*.attn.json 2>/dev/null | head -1)
+    k=$(basename "$m" .attn.json)
+    [ -f "$vdir/bundles/$k.ptx" ] && ! cmp -s "$vdir/bundles/$k.ptx" "$c/$k.ptx" || continue
+    vc="build-gpu/variants/$(basename "$c")@$label"
+    rm -rf "$vc" && mkdir -p "$(dirname "$vc")" && cp -r "$c" "$vc" &&
+      cp "$vdir/bundles/$k.attn.json" "$vdir/bundles/$k.ptx" "$vc/"
+    if timeout 300 "$HARNESS" --json "$RES/results.jsonl" "$vc" > /dev/null 2>&1; then
+      vpass=$((vpass + 1))
+      case "$c" in *-tile|*-wide) [ -z "$first" ] && first=$vc ;; esac
+    else
+      vfail=$((vfail + 1))
+      say "variant $label ($(cat "$vdir/FLAGS")): $(basename "$c") FAILED"
+    fi
+  done
+  say "variant $label ($(cat "$vdir/FLAGS")): $vpass cases passed, $vfail failed (the cases whose PTX it changes)"
+  failed=$((failed + vfail))
+  if [ -n "$first" ] && command -v compute-sanitizer >/dev/null; then
+    for tool in racecheck synccheck; do
+      echo "== $tool $first" >> "$RES/sanitizer.txt"
+      timeout 300 compute-sanitizer --tool $tool --error-exitcode 9 "$HARNESS" "$first" >> "$RES/sanitizer.txt" 2>&1
+      rc=$?
+      say "variant $label: compute-sanitizer $tool on $(basename "$first"): $([ $rc -eq 0 ] && echo clean || echo "rc $rc (sanitizer.txt)")"
+      [ $rc -eq 9 ] && failed=$((failed + 1))
+    done
+  fi
+done
+
 # 3. Timing of the carried cases that passed (or ran).
 if [ "$RUNS" -gt 0 ] && [ -d "$ART" ]; then
   : > "$RES/timings.jsonl"
@@ -138,7 +179,6 @@ fi
 sanitizer_failed=0
 FUSED_CASES=${ATTN_GPU_SANITIZE:-mha-tile causal-wide decode-tile gqa-gqa_causal-tile}
 if command -v compute-sanitizer >/dev/null; then
-  : > "$RES/sanitizer.txt"
   fused=()
   for n in $FUSED_CASES; do [ -d "$ART/$n" ] && fused+=("$ART/$n"); done
   # sanitize TOOL CASE: runs the case under compute-sanitizer's TOOL.
@@ -204,7 +244,12 @@ fi
 # table as bench/cpu.sh), it runs here and writes its one file to $RES.
 # ATTN_GPU_BENCH=0 skips it.
 if [ -x bench/gpu.sh ] && [ "${ATTN_GPU_BENCH:-1}" = 1 ]; then
-  bench/gpu.sh --harness "$HARNESS" --artifacts "$ART" --out "$RES" 2>&1 | tee -a "$SUMMARY"
+  also=""
+  for vdir in "$VAR"/*/; do
+    [ -f "$vdir/bench/bench.json" ] && also="$also --also $(basename "$vdir")=${vdir%/}/bench"
+  done
+  ATTN_GPU_BENCH_ARGS="${ATTN_GPU_BENCH_ARGS:-}$also" \
+    bench/gpu.sh --harness "$HARNESS" --artifacts "$ART" --out "$RES" 2>&1 | tee -a "$SUMMARY"
 else
   say "benchmark: skipped (ATTN_GPU_BENCH=0, or no bench/gpu.sh)"
 fi
