@@ -177,4 +177,19 @@ def AttnExpandScans : Pass<"attn-expand-scans", "::mlir::func::FuncOp"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def AttnHoistSumFactors : Pass<"attn-hoist-sum-factors", "::mlir::func::FuncOp"> {
+  let summary = "Take factors that do not vary along a sum's reduced dimensions out of it";
+  let description = [{
+    A sum-einsum whose body is a product with factors that read no input
+    through a map naming a reduced dimension, no reduced dimension's index
+    and no table (the `rsqrt(E)` of `Q K rsqrt(E)`, a per-head scale) is
+    split into the sum of the other factors and an elementwise einsum that
+    multiplies it by those factors: one multiply-add per term instead of a
+    multiply and a multiply-add, the factors applied once per result point.
+    Presence, filters and tables stay on the sum. Emits a remark per sum it
+    splits.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 #endif // ATTN_PASSES_TD

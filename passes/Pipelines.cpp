@@ -18,8 +18,13 @@ std::optional<std::string> mlir::attn::defaultPipeline(llvm::StringRef target) {
   // The CPU's fused schedule (codegen/halide) handles one attn.online per
   // tiled rank; split reductions (nested attn.online) are not scheduled
   // there yet, so the CPU pipeline does not split.
+  // On the CPU, the factors of a score's sum that do not vary along e
+  // (the scale) leave the sum: each term is then one FMA. (The CUDA fused
+  // launch already applies them once per score, after the MMA.)
   if (target == "cpu")
-    return "func.func(" + rewrites + analyses + ")";
+    return "func.func(attn-fuse-elementwise, attn-reorder-contractions, "
+           "attn-hoist-sum-factors, attn-one-pass{tile-size=64}, " +
+           analyses + ")";
   // The split-reduction cost model aims for rows x workers >= 8448: 16
   // single-warp blocks on each of the 132 SMs of an H100/H200 when the
   // fused launch packs 4 grouped heads into a block (decode: one query row

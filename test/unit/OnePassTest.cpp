@@ -87,11 +87,14 @@ TEST(OnePass, EveryExampleKeepsItsResults) {
         mlir::attn::interpretKernel(kernel, args, want, error)))
         << error;
 
-    // One pass with tiles that do (not) divide M = 37, then split
+    // One pass with tiles that do (not) divide M = 37 (after hoisting the
+    // sums' invariant factors), then split
     // reductions with a fixed K and with the run-time cost model.
     for (std::string pipeline :
          {"attn-one-pass{tile-size=1}", "attn-one-pass{tile-size=7}",
           "attn-one-pass{tile-size=16}", "attn-one-pass{tile-size=64}",
+          // The CPU pipeline's order: the scale out of the score's sum.
+          "attn-hoist-sum-factors,attn-one-pass{tile-size=7}",
           "attn-one-pass{tile-size=4},attn-split-reduction{workers=3}",
           "attn-one-pass{tile-size=2},attn-split-reduction{workers=5}",
           "attn-one-pass{tile-size=4},attn-split-reduction{parallelism=1000}"}) {
