@@ -443,11 +443,14 @@ void PipelineBuilder::reductionBounds(EinsumLowering &s, H::Expr &where,
           return true;
       return false;
     };
+    bool anyRow = llvm::any_of(contribution->getDisjuncts()[0], [&](const AffineConstraint &c) {
+      return usesReduced(c) && usesRow(c);
+    });
     where = contribution->containsIf(pt.dims, [&](const AffineConstraint &c) {
-      return usesReduced(c) && !usesRow(c);
+      return usesReduced(c) && !usesRow(c) && !anyRow;
     });
     masked = contribution->containsIf(pt.dims, [&](const AffineConstraint &c) {
-      return usesReduced(c) && usesRow(c);
+      return usesReduced(c) && (usesRow(c) || anyRow);
     });
   } else if (resultDomain) {
     where = contribution->contains(pt.dims);

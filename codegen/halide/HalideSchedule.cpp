@@ -281,6 +281,9 @@ int schedulePerTile(HalideStage &s, const HalideStage &online,
   for (unsigned v = 0; v < rank; ++v)
     if (fixed[v] > 0)
       computed.bound_storage(computed.args()[v], fixed[v]);
+  for (unsigned v = 0; v < rank; ++v)
+    if (fixed[v] == 1)
+      computed.bound_extent(computed.args()[v], 1);
 
   // The stage itself: vectorized, and in a register block fully unrolled.
   if (!registerTile)
