@@ -244,8 +244,17 @@ int schedulePerTile(HalideStage &s, const HalideStage &online,
         .vectorize(i0)
         .unroll(u0);
     std::vector<H::VarOrRVar> order{i0, u0};
+    // A second var of run-time extent whose argument reads are clamped
+    // (the values' dimension of P V): rounded up to the block, no guard.
+    // (A guard would stay inside the reduction loop at masked tiles, which
+    // loop partitioning does not reach, and keep the accumulators in
+    // memory.)
+    bool roundUp1 = v1 >= 0 && !fixed[v1] && s.varRoles[v1].padded;
     if (v1 >= 0) {
-      computed.split(args[v1], o1, i1, 4, guard).unroll(i1);
+      computed
+          .split(args[v1], o1, i1, 4,
+                 roundUp1 ? H::TailStrategy::RoundUp : guard)
+          .unroll(i1);
       order.push_back(i1);
     }
     order.push_back(o0);
@@ -267,7 +276,7 @@ int schedulePerTile(HalideStage &s, const HalideStage &online,
     std::vector<H::Var> storage{s.vars[v0]};
     if (v1 >= 0) {
       s.func.bound_storage(s.vars[v1], 4);
-      if (fixed[v1] > 0)
+      if (fixed[v1] > 0 || roundUp1)
         s.func.bound_extent(s.vars[v1], 4);
       storage.push_back(s.vars[v1]);
     }
