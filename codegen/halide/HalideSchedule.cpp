@@ -285,14 +285,16 @@ int schedulePerTile(HalideStage &s, const HalideStage &online,
         storage.push_back(s.vars[v]);
     s.func.reorder_storage(storage);
   }
-  // At most a tile of keys and a block of rows: a fixed allocation.
+  // At most a tile of keys and a block of rows: a fixed allocation; one
+  // tile along the tile index: no loop there (fewer loops for Halide's loop
+  // partitioning to copy, a shorter compile).
   computed.compute_at(tile);
-  for (unsigned v = 0; v < rank; ++v)
+  for (unsigned v = 0; v < rank; ++v) {
     if (fixed[v] > 0)
       computed.bound_storage(computed.args()[v], fixed[v]);
-  for (unsigned v = 0; v < rank; ++v)
     if (fixed[v] == 1)
       computed.bound_extent(computed.args()[v], 1);
+  }
 
   // The stage itself: vectorized, and in a register block fully unrolled.
   if (!registerTile)
