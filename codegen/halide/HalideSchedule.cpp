@@ -609,9 +609,15 @@ void mlir::attn::scheduleHalidePipeline(HalidePipeline &p,
       const HalideOutput &out = p.outputs[tileOf[i]];
       blockLevel[i] = H::LoopLevel(out.func, tiles[tileOf[i]].tileVar);
       s.func.compute_at(blockLevel[i]);
-      if (s.online)
+      if (s.online) {
         scheduleOnline(s, width);
-      else
+        // One block of rows per output tile (the block's var follows the
+        // row's, HalideOnline.cpp): no loop over blocks for Halide's loop
+        // partitioning to copy (half of sliding_window's compile time).
+        int block = s.blockVar + 1;
+        if (s.blockVar >= 0 && block < static_cast<int>(s.vars.size()))
+          s.func.bound_extent(s.vars[block], 1);
+      } else
         scheduleStage(s, width, /*parallel=*/false);
       break;
     }
