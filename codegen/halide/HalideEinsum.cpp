@@ -416,7 +416,9 @@ void PipelineBuilder::lowerPresenceDomain(EinsumLowering &s) {
 /// bound a reduced dimension by another one that varies within a tile (the
 /// rows of a causal diagonal) select the reduction's identity instead, so
 /// that the rows stay free to be vectorized; the others (the last tile's
-/// bound) bound the reduction loops.
+/// bound) bound the reduction loops, except beside such a mask: there they
+/// join it, so that the masked loops (the tiles that loop partitioning
+/// leaves masked) have no branch and keep their accumulators in registers.
 void PipelineBuilder::reductionBounds(EinsumLowering &s, H::Expr &where,
                                       H::Expr &masked) {
   EinsumOp op = s.op;
@@ -443,11 +445,15 @@ void PipelineBuilder::reductionBounds(EinsumLowering &s, H::Expr &where,
           return true;
       return false;
     };
+    auto rowMask = [&](const AffineConstraint &c) {
+      return usesReduced(c) && usesRow(c);
+    };
+    bool anyMask = llvm::any_of(contribution->getDisjuncts()[0], rowMask);
     where = contribution->containsIf(pt.dims, [&](const AffineConstraint &c) {
-      return usesReduced(c) && !usesRow(c);
+      return usesReduced(c) && !anyMask;
     });
     masked = contribution->containsIf(pt.dims, [&](const AffineConstraint &c) {
-      return usesReduced(c) && usesRow(c);
+      return usesReduced(c) && anyMask;
     });
   } else if (resultDomain) {
     where = contribution->contains(pt.dims);

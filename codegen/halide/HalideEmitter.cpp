@@ -387,6 +387,7 @@ HalideVarRole PipelineBuilder::varRole(Operation *op, unsigned d) {
   role.rank = roles.rankOf(op, d);
   role.tileIndex = roles.isTileIndex(role.rank);
   role.tiledSize = roles.tiledSize(role.rank);
+  role.padded = roles.isPadded(role.rank);
   return role;
 }
 

@@ -49,6 +49,8 @@ struct HalideVarRole {
   int rank = -1;
   bool tileIndex = false;
   int64_t tiledSize = 0;
+  /// Argument reads along it are clamped (DimensionRoles::isPadded).
+  bool padded = false;
 };
 
 /// One Func of the algorithm as the scheduler sees it.

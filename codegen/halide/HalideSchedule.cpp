@@ -244,8 +244,17 @@ int schedulePerTile(HalideStage &s, const HalideStage &online,
         .vectorize(i0)
         .unroll(u0);
     std::vector<H::VarOrRVar> order{i0, u0};
+    // A second var of run-time extent whose argument reads are clamped
+    // (the values' dimension of P V): rounded up to the block, no guard.
+    // (A guard would stay inside the reduction loop at masked tiles, which
+    // loop partitioning does not reach, and keep the accumulators in
+    // memory.)
+    bool roundUp1 = v1 >= 0 && !fixed[v1] && s.varRoles[v1].padded;
     if (v1 >= 0) {
-      computed.split(args[v1], o1, i1, 4, guard).unroll(i1);
+      computed
+          .split(args[v1], o1, i1, 4,
+                 roundUp1 ? H::TailStrategy::RoundUp : guard)
+          .unroll(i1);
       order.push_back(i1);
     }
     order.push_back(o0);
@@ -267,7 +276,7 @@ int schedulePerTile(HalideStage &s, const HalideStage &online,
     std::vector<H::Var> storage{s.vars[v0]};
     if (v1 >= 0) {
       s.func.bound_storage(s.vars[v1], 4);
-      if (fixed[v1] > 0)
+      if (fixed[v1] > 0 || roundUp1)
         s.func.bound_extent(s.vars[v1], 4);
       storage.push_back(s.vars[v1]);
     }
@@ -276,11 +285,16 @@ int schedulePerTile(HalideStage &s, const HalideStage &online,
         storage.push_back(s.vars[v]);
     s.func.reorder_storage(storage);
   }
-  // At most a tile of keys and a block of rows: a fixed allocation.
+  // At most a tile of keys and a block of rows: a fixed allocation; one
+  // tile along the tile index: no loop there (fewer loops for Halide's loop
+  // partitioning to copy, a shorter compile).
   computed.compute_at(tile);
-  for (unsigned v = 0; v < rank; ++v)
+  for (unsigned v = 0; v < rank; ++v) {
     if (fixed[v] > 0)
       computed.bound_storage(computed.args()[v], fixed[v]);
+    if (fixed[v] == 1)
+      computed.bound_extent(computed.args()[v], 1);
+  }
 
   // The stage itself: vectorized, and in a register block fully unrolled.
   if (!registerTile)
@@ -595,9 +609,15 @@ void mlir::attn::scheduleHalidePipeline(HalidePipeline &p,
       const HalideOutput &out = p.outputs[tileOf[i]];
       blockLevel[i] = H::LoopLevel(out.func, tiles[tileOf[i]].tileVar);
       s.func.compute_at(blockLevel[i]);
-      if (s.online)
+      if (s.online) {
         scheduleOnline(s, width);
-      else
+        // One block of rows per output tile (the block's var follows the
+        // row's, HalideOnline.cpp): no loop over blocks for Halide's loop
+        // partitioning to copy (half of sliding_window's compile time).
+        int block = s.blockVar + 1;
+        if (s.blockVar >= 0 && block < static_cast<int>(s.vars.size()))
+          s.func.bound_extent(s.vars[block], 1);
+      } else
         scheduleStage(s, width, /*parallel=*/false);
       break;
     }

@@ -72,7 +72,7 @@ int64_t DimensionRoles::tiledSize(int rank) const {
 }
 
 bool DimensionRoles::isPadded(int rank) const {
-  return tiled.count(rank) || rows.count(rank);
+  return tiled.count(rank) || rows.count(rank) || values.count(rank);
 }
 
 DimensionRoles::DimensionRoles(func::FuncOp kernel) {
@@ -104,6 +104,10 @@ DimensionRoles::DimensionRoles(func::FuncOp kernel) {
       tileIndices.insert(rankOf(o, r));
     for (AffineExpr e : o.getMaxMap().getResults())
       rows.insert(rankOf(o, cast<AffineDimExpr>(e).getPosition()));
+    for (unsigned i = 0; i < o.getNumParts(); ++i)
+      for (AffineExpr e : o.getSumMap(i).getResults())
+        if (!rows.count(rankOf(o, cast<AffineDimExpr>(e).getPosition())))
+          values.insert(rankOf(o, cast<AffineDimExpr>(e).getPosition()));
     auto ref = o.getRef().getDefiningOp<EinsumOp>();
     for (unsigned r : ref ? ref.getReducedDims() : SmallVector<unsigned>())
       if (std::optional<int64_t> t = getConstantIntValue(ref.getSizes()[r])) {

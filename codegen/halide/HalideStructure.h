@@ -51,7 +51,8 @@ public:
   /// else 0.
   int64_t tiledSize(int rank) const;
   /// Where per-tile stages may read past the extent: a tiled rank, a tile
-  /// element, or a result dimension of an attn.online (its rows).
+  /// element, or a result dimension of an attn.online (its rows, and the
+  /// values' dimension of its sums: register blocks of P V round it up).
   bool isPadded(int rank) const;
   /// The dimensions of arguments read along a tiled rank (keys, values), in
   /// the coordinates that do not involve it.
@@ -70,7 +71,7 @@ private:
 
   llvm::DenseMap<std::pair<const void *, int>, int> slots;
   SmallVector<int> parent;
-  std::set<int> tileIndices, rows, keySide;
+  std::set<int> tileIndices, rows, values, keySide;
   std::map<int, int64_t> tiled; // tiled ranks and tile elements: T
   SmallVector<int64_t> sizes;
 };
