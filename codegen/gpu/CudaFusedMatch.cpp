@@ -488,8 +488,23 @@ SizeText sizeMultipleOf(const SizeText &a, int64_t n) {
                             sizeBinary("%", a, SizeText::constant(n))));
 }
 
-/// The head dimensions the launch has variants for.
-constexpr int64_t kHeadDims[] = {64, 128};
+/// 1 when a > b, else 0.
+SizeText sizeAbove(const SizeText &a, int64_t b) {
+  return sizeBinary("min", SizeText::constant(1),
+                    sizeBinary("max", SizeText::constant(0),
+                               sizeSub(a, SizeText::constant(b))));
+}
+
+/// The variant of head dimension d runs the sizes whose wider head
+/// dimension `widest` is at most d and above the next smaller variant's.
+SizeText variantFits(const SizeText &widest, int64_t d) {
+  int64_t below = 0;
+  for (int64_t other : kHeadDims)
+    if (other < d)
+      below = std::max(below, other);
+  SizeText fits = sizeSub(SizeText::constant(1), sizeAbove(widest, d));
+  return below ? sizeMul(sizeAbove(widest, below), fits) : fits;
+}
 
 /// Adds the manifest's factors of a matched launch (attn_aligned<k>,
 /// attn_fused<k>_<D>, attn_naive<k>) and scales what it replaces; failure,
@@ -498,8 +513,9 @@ constexpr int64_t kHeadDims[] = {64, 128};
 LogicalResult planVariants(KernelPlan &plan, FusedAttention &fa,
                            std::string &why) {
   OnlineOp online = fa.online;
-  // The head dimension: e's extent and f's; the innermost extents of Q,
-  // K and V multiples of 8 (16-byte rows for cp.async).
+  // The head dimensions: e's extent and f's, the wider one picks the
+  // variant; the innermost extents of Q, K and V multiples of 8 (16-byte
+  // rows for cp.async).
   std::optional<SizeText> eSize =
       plan.sizeOf(fa.root.getSizes()[fa.root.getReducedDims()[0]], why);
   std::optional<SizeText> fSize = plan.sizeOf(online.getSizes()[fa.fDim], why);
@@ -515,14 +531,15 @@ LogicalResult planVariants(KernelPlan &plan, FusedAttention &fa,
   SizeText aligned = sizeMul(sizeMul(sizeMultipleOf(qs->shape.back(), 8),
                                      sizeMultipleOf(ks->shape.back(), 8)),
                              sizeMultipleOf(vs->shape.back(), 8));
+  SizeText widest = sizeBinary("max", *eSize, *fSize);
   if (llvm::all_of(kHeadDims, [&](int64_t d) {
-        return sizeMul(sizeMul(sizeEq(*eSize, d), sizeEq(*fSize, d)), aligned)
-                   .value == 0;
+        return sizeMul(variantFits(widest, d), aligned).value == 0;
       })) {
     why = "the head dimension is " + eSize->text + " (contracted) and " +
           fSize->text +
-          " (weighted); the launch has variants for 64 and "
-          "128, with rows of a multiple of 8 elements";
+          " (weighted); the launch runs head dimensions up to 128 (256 "
+          "would not fit the registers: codegen/gpu/README.md), with rows of "
+          "a multiple of 8 elements (16 bytes)";
     return failure();
   }
   // Named in the manifest ("sizes"): attn_fused<k>_<D> is 1 when the
@@ -533,7 +550,7 @@ LogicalResult planVariants(KernelPlan &plan, FusedAttention &fa,
   for (int64_t d : kHeadDims) {
     std::string name = "attn_fused" + k + "_" + std::to_string(d);
     plan.definitions.push_back(
-        {name, sizeMul(sizeMul(sizeEq(*eSize, d), sizeEq(*fSize, d)),
+        {name, sizeMul(variantFits(widest, d),
                        SizeText::symbol("attn_aligned" + k))});
     fa.variants.push_back({d, SizeText::symbol(name)});
     any = sizeAdd(any, SizeText::symbol(name));
@@ -615,6 +632,16 @@ static bool masksRows(FusedAttention &fa) {
   return false;
 }
 
+/// The variants' head dimensions that `pick` accepts, ascending: "32, 96".
+static std::string headDimList(function_ref<bool(int64_t)> pick) {
+  SmallVector<int64_t> dims(llvm::make_filter_range(kHeadDims, pick));
+  llvm::sort(dims);
+  std::string text;
+  for (int64_t d : dims)
+    text += (text.empty() ? "" : ", ") + std::to_string(d);
+  return text;
+}
+
 void cuda::planFusedAttention(KernelPlan &plan) {
   bool anyOnline = false;
   for (Operation &op : plan.kernel.getBody().front()) {
@@ -635,7 +662,8 @@ void cuda::planFusedAttention(KernelPlan &plan) {
       continue;
     }
     InFlightDiagnostic remark = online.emitRemark();
-    remark << "fused attention launch: head dims 64, 128; "
+    remark << "fused attention launch: head dims up to 128 (variants "
+           << headDimList([](int64_t) { return true; }) << "); "
            << (m.fa.pDim < 0 ? std::string("1 row")
                : m.fa.group  ? std::to_string(m.fa.group) + " grouped heads"
                              : std::string("64 query rows"))
@@ -649,7 +677,10 @@ void cuda::planFusedAttention(KernelPlan &plan) {
     m.fa.overlapMaxHeadDim = filtered ? 64 : 128;
     if (m.fa.wgmma)
       remark << "; on wgmma (sm_90a: one warpgroup, K and V in 128-byte "
-                "swizzled shared memory)";
+                "swizzled shared memory) at "
+             << headDimList(wgmmaFitsHeadDim) << ", on mma.sync at "
+             << headDimList([](int64_t d) { return !wgmmaFitsHeadDim(d); })
+             << " (the last 64-column block would be partial)";
     else
       remark << "; on mma.sync, not wgmma: " << noWgmma;
     if (m.fa.wgmmaOverlap) {

@@ -47,6 +47,12 @@ void FusedLaunchEmitter::reduceRowSums() {
       }
 }
 
+/// Whether the weighted sum's 8-column block n is inside F (a multiple of
+/// 8): the variant's columns past it are padding, not stored.
+Value FusedLaunchEmitter::columnLive(int64_t n) {
+  return f.cmp(arith::CmpIPredicate::ult, f.cst(n * 8), fSize);
+}
+
 /// Stores `v` (0 where absent) and its presence `has` into `result` at the
 /// canonical coordinates `map` names, when `when`.
 void FusedLaunchEmitter::storeResult(Value result, AffineMap map, Value v,
@@ -88,7 +94,7 @@ void FusedLaunchEmitter::writeInnerResults() {
           canon[fa.fDim] =
               f.add(f.cst(n * 8 + (c & 1)), f.mul(laneInGroup, f.cst(2)));
           storeResult(result, map, nvvm::loadF32(b, loc, outputAcc[n][c]), has,
-                      rowValid[i]);
+                      f.andI(rowValid[i], columnLive(n)));
         }
     }
   }
@@ -124,7 +130,8 @@ LogicalResult FusedLaunchEmitter::writeOutput() {
           index.push_back(canon[cast<AffineDimExpr>(e).getPosition()]);
         Value at = f.offset(index, outExtents);
         OpBuilder::InsertionGuard guard(b);
-        auto ifOp = scf::IfOp::create(b, loc, rowValid[i], false);
+        auto ifOp = scf::IfOp::create(b, loc,
+                                      f.andI(rowValid[i], columnLive(n)), false);
         b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
         f.store(f.valuesOf(outS), outS.elementType, at, v);
       }
