@@ -232,17 +232,33 @@ void FusedLaunchEmitter::loadQFragments() {
     return LLVM::LoadOp::create(b, loc, b.getI32Type(), p, /*alignment=*/4)
         .getResult();
   };
+  // Per 8 columns, one uniform branch: the pairs of both rows where the
+  // columns are inside E, zeros past it.
   qFragments.assign(headDim / 16, {});
+  Type i32 = b.getI32Type();
   for (int64_t kc = 0; kc < headDim / 16; ++kc)
-    for (int h = 0; h < 2; ++h)
-      for (int i = 0; i < 2; ++i) {
-        Value live = f.andI(qLive[i], f.cmp(arith::CmpIPredicate::ult,
-                                            f.cst(kc * 16 + h * 8), eSize));
-        Value off = f.add(qBase[i], f.add(f.cst(kc * 16 + h * 8),
-                                          f.mul(laneInGroup, f.cst(2))));
-        off = f.select(live, off, f.cst(0));
-        qFragments[kc].push_back(f.select(live, loadPair(qPtr, off), zeroI32));
+    for (int h = 0; h < 2; ++h) {
+      int64_t col = kc * 16 + h * 8;
+      auto ifOp = scf::IfOp::create(
+          b, loc, TypeRange{i32, i32},
+          f.cmp(arith::CmpIPredicate::ult, f.cst(col), eSize), true);
+      {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(ifOp.thenBlock());
+        SmallVector<Value> pairs;
+        for (int i = 0; i < 2; ++i) {
+          Value off = f.add(qBase[i],
+                            f.add(f.cst(col), f.mul(laneInGroup, f.cst(2))));
+          off = f.select(qLive[i], off, f.cst(0));
+          pairs.push_back(
+              f.select(qLive[i], loadPair(qPtr, off), zeroI32));
+        }
+        scf::YieldOp::create(b, loc, pairs);
+        b.setInsertionPointToStart(ifOp.elseBlock());
+        scf::YieldOp::create(b, loc, ValueRange{zeroI32, zeroI32});
       }
+      qFragments[kc].append(ifOp.getResults().begin(), ifOp.getResults().end());
+    }
 }
 
 /// The running maximum (-inf), sums (0) and weighted-sum accumulators (0).
@@ -335,7 +351,7 @@ void FusedLaunchEmitter::copyTile(const TensorStorage &s,
   // coefficient (and no checked one depends on it): the address of the
   // first chunk, then one step per chunk.
   SmallVector<int64_t> perRow;
-  bool linear = threads % chunksPerRow == 0;
+  bool linear = true;
   SmallVector<bool> check = needsCheck(coords, s);
   for (auto [k, x] : llvm::enumerate(coords)) {
     AffineExpr next = x.replace(fa.dim(fa.m0), fa.dim(fa.m0) + 1);
@@ -371,8 +387,14 @@ void FusedLaunchEmitter::copyTileStepped(const TensorStorage &s,
                                          ArrayRef<Value> extents, Value base,
                                          ArrayRef<int64_t> perRow,
                                          Value colExtent) {
-  int64_t chunksPerRow = headDim / 8, total = tile * chunksPerRow;
+  // rowStep rows of chunks per step; where a row's chunk count does not
+  // divide the threads (96 columns), the last threads copy nothing.
+  int64_t chunksPerRow = headDim / 8;
   int64_t rowStep = threads / chunksPerRow;
+  Value idle = rowStep * chunksPerRow < threads
+                   ? f.cmp(arith::CmpIPredicate::uge, tid,
+                           f.cst(rowStep * chunksPerRow))
+                   : Value();
   Value row0 = divu(tid, chunksPerRow);
   Value col = f.mul(remu(tid, chunksPerRow), f.cst(8));
   canon[fa.m0] = row0;
@@ -381,10 +403,11 @@ void FusedLaunchEmitter::copyTileStepped(const TensorStorage &s,
   for (AffineExpr x : coords)
     index.push_back(emitAffine(f, x, canon, syms));
   Value colLive = f.cmp(arith::CmpIPredicate::ult, col, colExtent);
-  raiseIfOutOfRange(s, coords, index, extents, colLive, name);
+  raiseIfOutOfRange(s, coords, index, extents,
+                    idle ? f.andI(colLive, f.notI(idle)) : colLive, name);
   // Row-major strides; the coordinates fixed across the chunks.
   SmallVector<Value> strides(extents.size());
-  Value str = f.cst(1), step = f.cst(0), fixedOk = colLive;
+  Value str = f.cst(1), step = f.cst(0), fixedOk;
   for (size_t k = extents.size(); k-- > 0;) {
     strides[k] = str;
     str = f.mul(str, extents[k]);
@@ -394,8 +417,9 @@ void FusedLaunchEmitter::copyTileStepped(const TensorStorage &s,
       fixedOk = f.andI(fixedOk,
                        f.cmp(arith::CmpIPredicate::ult, index[k], extents[k]));
   }
+  fixedOk = fixedOk ? f.andI(fixedOk, colLive) : colLive;
   Value offset0 = f.offset(index, extents);
-  for (int64_t c = 0; c * threads < total; ++c) {
+  for (int64_t c = 0; c * rowStep < tile; ++c) {
     Value ok = fixedOk;
     for (size_t k = 0; k < extents.size(); ++k)
       if (perRow[k])
@@ -404,9 +428,11 @@ void FusedLaunchEmitter::copyTileStepped(const TensorStorage &s,
                               extents[k]));
     Value off = f.select(ok, f.add(offset0, f.mul(step, f.cst(c))), f.cst(0));
     Value row = f.add(row0, f.cst(c * rowStep));
-    Value inTile = (c + 1) * threads > total
+    Value inTile = (c + 1) * rowStep > tile
                        ? f.cmp(arith::CmpIPredicate::ult, row, f.cst(tile))
                        : Value();
+    if (idle)
+      inTile = inTile ? f.andI(inTile, f.notI(idle)) : f.notI(idle);
     copyChunkIf(
         inTile,
         nvvm::sharedElementAt(b, loc, fa.elem, tileBase, tileOffset(row, col)),
@@ -434,9 +460,10 @@ void FusedLaunchEmitter::copyTileChunked(const TensorStorage &s,
                        ? f.cmp(arith::CmpIPredicate::ult, chunk, f.cst(total))
                        : Value();
     Value colLive = f.cmp(arith::CmpIPredicate::ult, col, colExtent);
-    Value ok = colLive;
+    Value ok;
     for (auto [k, v] : llvm::enumerate(index))
       ok = f.andI(ok, f.cmp(arith::CmpIPredicate::ult, v, extents[k]));
+    ok = ok ? f.andI(ok, colLive) : colLive;
     raiseIfOutOfRange(s, coords, index, extents,
                       inTile ? f.andI(inTile, colLive) : colLive, name);
     SmallVector<Value> safe(index);
