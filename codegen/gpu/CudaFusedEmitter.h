@@ -117,7 +117,7 @@ private:
   Value keyLive();
   void raiseIfOutOfRange(const TensorStorage &s, ArrayRef<AffineExpr> coords,
                          ArrayRef<Value> index, ArrayRef<Value> extents,
-                         Value colLive, const char *name);
+                         unsigned colDim, Value colLive, const char *name);
   void copyTile(const TensorStorage &s, ArrayRef<AffineExpr> coords,
                 unsigned colDim, Value tileBase, const char *name);
   void copyTileStepped(const TensorStorage &s, ArrayRef<AffineExpr> coords,
@@ -182,6 +182,7 @@ private:
   LogicalResult emitResults();
   void reduceRowSums();
   Value columnLive(int64_t n);
+  Value storedColumn(int64_t n, int c);
   void storeResult(Value result, AffineMap map, Value v, Value has, Value when);
   void writeInnerResults();
   LogicalResult writeOutput();
