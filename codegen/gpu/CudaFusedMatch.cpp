@@ -677,10 +677,11 @@ void cuda::planFusedAttention(KernelPlan &plan) {
     m.fa.overlapMaxHeadDim = filtered ? 64 : 128;
     if (m.fa.wgmma)
       remark << "; on wgmma (sm_90a: one warpgroup, K and V in 128-byte "
-                "swizzled shared memory) at "
-             << headDimList(wgmmaFitsHeadDim) << ", on mma.sync at "
+                "swizzled shared memory) for head dims "
+             << headDimList(wgmmaFitsHeadDim) << "; on mma.sync for "
              << headDimList([](int64_t d) { return !wgmmaFitsHeadDim(d); })
-             << " (the last 64-column block would be partial)";
+             << " (their tiles would end in a partial 64-column swizzle "
+                "block)";
     else
       remark << "; on mma.sync, not wgmma: " << noWgmma;
     if (m.fa.wgmmaOverlap) {
