@@ -548,6 +548,9 @@ LogicalResult planVariants(KernelPlan &plan, FusedAttention &fa,
   plan.definitions.push_back({"attn_aligned" + k, aligned});
   SizeText any = SizeText::constant(0);
   for (int64_t d : kHeadDims) {
+    // A variant that constant sizes rule out has no launch.
+    if (variantFits(widest, d).value == 0)
+      continue;
     std::string name = "attn_fused" + k + "_" + std::to_string(d);
     plan.definitions.push_back(
         {name, sizeMul(variantFits(widest, d),
@@ -632,13 +635,38 @@ static bool masksRows(FusedAttention &fa) {
   return false;
 }
 
-/// The variants' head dimensions that `pick` accepts, ascending: "32, 96".
-static std::string headDimList(function_ref<bool(int64_t)> pick) {
-  SmallVector<int64_t> dims(llvm::make_filter_range(kHeadDims, pick));
+/// The head dimensions of fa's variants that `pick` accepts, ascending:
+/// "32, 96".
+static std::string headDimList(const FusedAttention &fa,
+                               function_ref<bool(int64_t)> pick) {
+  SmallVector<int64_t> dims;
+  for (const auto &variant : fa.variants)
+    if (pick(variant.first))
+      dims.push_back(variant.first);
   llvm::sort(dims);
   std::string text;
   for (int64_t d : dims)
     text += (text.empty() ? "" : ", ") + std::to_string(d);
+  return text;
+}
+
+/// Which launch runs the variants: wgmma, mma.sync and why not wgmma, or
+/// both (a variant whose swizzled tiles would end in a partial block).
+static std::string launchRemark(const FusedAttention &fa,
+                                const std::string &noWgmma) {
+  if (!fa.wgmma)
+    return "on mma.sync, not wgmma: " + noWgmma;
+  std::string on = headDimList(fa, wgmmaFitsHeadDim);
+  std::string off =
+      headDimList(fa, [](int64_t d) { return !wgmmaFitsHeadDim(d); });
+  std::string text;
+  if (!on.empty())
+    text = "on wgmma (sm_90a: one warpgroup, K and V in 128-byte swizzled "
+           "shared memory)" +
+           (off.empty() ? std::string() : " for head dims " + on + ", ");
+  if (!off.empty())
+    text += "on mma.sync for head dims " + off +
+            " (their swizzled tiles would end in a partial 64-column block)";
   return text;
 }
 
@@ -662,8 +690,9 @@ void cuda::planFusedAttention(KernelPlan &plan) {
       continue;
     }
     InFlightDiagnostic remark = online.emitRemark();
-    remark << "fused attention launch: head dims up to 128 (variants "
-           << headDimList([](int64_t) { return true; }) << "); "
+    remark << "fused attention launch: head dim variants "
+           << headDimList(m.fa, [](int64_t) { return true; })
+           << " (each runs E and F up to it); "
            << (m.fa.pDim < 0 ? std::string("1 row")
                : m.fa.group  ? std::to_string(m.fa.group) + " grouped heads"
                              : std::string("64 query rows"))
@@ -675,15 +704,7 @@ void cuda::planFusedAttention(KernelPlan &plan) {
     m.fa.wgmmaOverlap = m.fa.wgmma && plan.wgmmaOverlap;
     bool filtered = masksRows(m.fa);
     m.fa.overlapMaxHeadDim = filtered ? 64 : 128;
-    if (m.fa.wgmma)
-      remark << "; on wgmma (sm_90a: one warpgroup, K and V in 128-byte "
-                "swizzled shared memory) for head dims "
-             << headDimList(wgmmaFitsHeadDim) << "; on mma.sync for "
-             << headDimList([](int64_t d) { return !wgmmaFitsHeadDim(d); })
-             << " (their tiles would end in a partial 64-column swizzle "
-                "block)";
-    else
-      remark << "; on mma.sync, not wgmma: " << noWgmma;
+    remark << "; " << launchRemark(m.fa, noWgmma);
     if (m.fa.wgmmaOverlap) {
       remark << "; overlapped (the next key tile's Q K^T on the tensor cores "
                 "while this tile's softmax runs; 3 K/V buffers)";
