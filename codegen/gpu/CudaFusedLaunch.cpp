@@ -40,9 +40,9 @@ FusedLaunchEmitter::FusedLaunchEmitter(KernelEmitter &ke, FusedAttention &fa,
       threads(32 * warps), rowsPerBlock(fa.group ? fa.group : 16 * warps),
       // ldmatrix without bank conflicts, 16-byte aligned rows
       smemStride(headDim + 8), keyBlocks(tile / 8), outputBlocks(headDim / 8),
-      bufferElems(2 * tile *
-                  (fa.wgmma && wgmmaFitsHeadDim(headDim) ? headDim
-                                                         : smemStride)),
+      bufferElems(
+          2 * tile *
+          (fa.wgmma && wgmmaFitsHeadDim(headDim) ? headDim : smemStride)),
       wgmma(fa.wgmma && wgmmaFitsHeadDim(headDim)),
       overlap(wgmma && fa.wgmmaOverlap && headDim <= fa.overlapMaxHeadDim),
       stages(overlap ? 3 : 2) {
@@ -209,9 +209,9 @@ void FusedLaunchEmitter::loadQFragments() {
     SmallVector<bool> check = needsCheck(fa.qCoords, qs);
     // Checked at e = E - 1 (the last element a row reads), based at e = 0.
     SmallVector<Value> last(index);
-    last.back() = f.select(f.cmp(arith::CmpIPredicate::ugt, eSize, f.cst(0)),
-                           arith::SubIOp::create(b, loc, eSize, f.cst(1)),
-                           f.cst(0));
+    last.back() =
+        f.select(f.cmp(arith::CmpIPredicate::ugt, eSize, f.cst(0)),
+                 arith::SubIOp::create(b, loc, eSize, f.cst(1)), f.cst(0));
     auto [ok, code] =
         ke.rangeCheck(f, last, extents, check, qs, "by Q's map in " + where);
     if (ok) {
@@ -241,17 +241,16 @@ void FusedLaunchEmitter::loadQFragments() {
       int64_t col = kc * 16 + h * 8;
       auto ifOp = scf::IfOp::create(
           b, loc, TypeRange{i32, i32},
-          getenv("S7_A") ? arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1).getResult() : f.cmp(arith::CmpIPredicate::ult, f.cst(col), eSize), true);
+          f.cmp(arith::CmpIPredicate::ult, f.cst(col), eSize), true);
       {
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPointToStart(ifOp.thenBlock());
         SmallVector<Value> pairs;
         for (int i = 0; i < 2; ++i) {
-          Value off = f.add(qBase[i],
-                            f.add(f.cst(col), f.mul(laneInGroup, f.cst(2))));
+          Value off =
+              f.add(qBase[i], f.add(f.cst(col), f.mul(laneInGroup, f.cst(2))));
           off = f.select(qLive[i], off, f.cst(0));
-          pairs.push_back(
-              f.select(qLive[i], loadPair(qPtr, off), zeroI32));
+          pairs.push_back(f.select(qLive[i], loadPair(qPtr, off), zeroI32));
         }
         scf::YieldOp::create(b, loc, pairs);
         b.setInsertionPointToStart(ifOp.elseBlock());
@@ -313,12 +312,9 @@ Value FusedLaunchEmitter::keyLive() {
   return live;
 }
 
-void FusedLaunchEmitter::raiseIfOutOfRange(const TensorStorage &s,
-                                           ArrayRef<AffineExpr> coords,
-                                           ArrayRef<Value> index,
-                                           ArrayRef<Value> extents,
-                                           unsigned colDim, Value colLive,
-                                           const char *name) {
+void FusedLaunchEmitter::raiseIfOutOfRange(
+    const TensorStorage &s, ArrayRef<AffineExpr> coords, ArrayRef<Value> index,
+    ArrayRef<Value> extents, unsigned colDim, Value colLive, const char *name) {
   SmallVector<bool> check = needsCheck(coords, s);
   auto [inRange, code] =
       ke.rangeCheck(f, index, extents, check, s,
@@ -387,21 +383,18 @@ void FusedLaunchEmitter::copyChunkIf(Value inTile, Value dst, Value src,
   nvvm::copyAsync16(b, loc, dst, src, ok);
 }
 
-void FusedLaunchEmitter::copyTileStepped(const TensorStorage &s,
-                                         ArrayRef<AffineExpr> coords,
-                                         unsigned colDim, Value tileBase,
-                                         const char *name,
-                                         ArrayRef<Value> extents, Value base,
-                                         ArrayRef<int64_t> perRow,
-                                         Value colExtent) {
+void FusedLaunchEmitter::copyTileStepped(
+    const TensorStorage &s, ArrayRef<AffineExpr> coords, unsigned colDim,
+    Value tileBase, const char *name, ArrayRef<Value> extents, Value base,
+    ArrayRef<int64_t> perRow, Value colExtent) {
   // rowStep rows of chunks per step; where a row's chunk count does not
   // divide the threads (96 columns), the last threads copy nothing.
   int64_t chunksPerRow = headDim / 8;
   int64_t rowStep = threads / chunksPerRow;
-  Value idle = rowStep * chunksPerRow < threads
-                   ? f.cmp(arith::CmpIPredicate::uge, tid,
-                           f.cst(rowStep * chunksPerRow))
-                   : Value();
+  Value idle =
+      rowStep * chunksPerRow < threads
+          ? f.cmp(arith::CmpIPredicate::uge, tid, f.cst(rowStep * chunksPerRow))
+          : Value();
   Value row0 = divu(tid, chunksPerRow);
   Value col = f.mul(remu(tid, chunksPerRow), f.cst(8));
   canon[fa.m0] = row0;
@@ -409,7 +402,7 @@ void FusedLaunchEmitter::copyTileStepped(const TensorStorage &s,
   SmallVector<Value> index;
   for (AffineExpr x : coords)
     index.push_back(emitAffine(f, x, canon, syms));
-  Value colLive = getenv("S7_C") ? arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1).getResult() : f.cmp(arith::CmpIPredicate::ult, col, colExtent);
+  Value colLive = f.cmp(arith::CmpIPredicate::ult, col, colExtent);
   raiseIfOutOfRange(s, coords, index, extents, colDim, colLive, name);
   // Row-major strides; the coordinates fixed across the chunks.
   SmallVector<Value> strides(extents.size());

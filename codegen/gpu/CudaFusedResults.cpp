@@ -147,8 +147,8 @@ LogicalResult FusedLaunchEmitter::writeOutput() {
           index.push_back(canon[cast<AffineDimExpr>(e).getPosition()]);
         Value at = f.offset(index, outExtents);
         OpBuilder::InsertionGuard guard(b);
-        auto ifOp = scf::IfOp::create(b, loc,
-                                      f.andI(rowValid[i], columnLive(0)), false);
+        auto ifOp = scf::IfOp::create(
+            b, loc, f.andI(rowValid[i], columnLive(0)), false);
         b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
         f.store(f.valuesOf(outS), outS.elementType, at, v);
       }

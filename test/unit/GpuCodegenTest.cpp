@@ -144,12 +144,12 @@ TEST(GpuCodegen, HeadDimensionFactorsPickOneVariant) {
   std::string error;
   ASSERT_TRUE(rt::parseKernelManifest(a->manifest, "mha", m, error)) << error;
   const int64_t variants[] = {32, 64, 96, 128};
-  for (int64_t e : {0, 8, 16, 24, 32, 36, 40, 56, 64, 72, 80, 88, 96, 100,
-                    104, 112, 120, 128, 136, 192, 256})
+  for (int64_t e : {0,  8,  16,  24,  32,  36,  40,  56,  64,  72, 80,
+                    88, 96, 100, 104, 112, 120, 128, 136, 192, 256})
     for (int64_t f : {8, 32, 48, 64, 80, 96, 128, 130, 256}) {
       SCOPED_TRACE("E=" + std::to_string(e) + " F=" + std::to_string(f));
-      std::map<std::string, int64_t> values = {
-          {"B", 1}, {"H", 2}, {"P", 100}, {"M", 70}, {"E", e}, {"F", f}};
+      std::map<std::string, int64_t> values = {{"B", 1},  {"H", 2}, {"P", 100},
+                                               {"M", 70}, {"E", e}, {"F", f}};
       auto lookup = [&](const std::string &n) -> std::optional<int64_t> {
         auto it = values.find(n);
         if (it == values.end())
