@@ -55,6 +55,12 @@ CASES = [
          causal=True, softcap=30.0),
     dict(name="mha-d64-s4k", attn="mha.attn", kernel="mha", kind="prefill",
          B=8, Hq=16, Hkv=16, S=4096, D=64),
+    # Head dims between attnc's fused variants (32, 64, 96, 128): 80 runs
+    # on the 96 variant, the columns past 80 zero (codegen/gpu/README.md).
+    dict(name="mha-d80-s4k", attn="mha.attn", kernel="mha", kind="prefill",
+         B=8, Hq=16, Hkv=16, S=4096, D=80),
+    dict(name="mha-d96-s4k", attn="mha.attn", kernel="mha", kind="prefill",
+         B=8, Hq=16, Hkv=16, S=4096, D=96),
     dict(name="decode-mha-d128-kv8k", attn="decode.attn", kernel="decode",
          kind="decode", B=32, Hq=16, Hkv=16, S=8192, D=128),
 ]

@@ -13,10 +13,14 @@
 # examples lack (KERNEL_FILES: the scans), at four checked size sets
 # (small: odd sizes, every edge; tile: several tiles of 64 with partial ones,
 # head dimension 64; wide: head dimension 128; empty: no keys, M = 0) and
-# one timing size set. The directory is ignored by git: carry it
-# to the GPU machine (device tool: carry ["gpu-artifacts"]; < 64 MiB).
+# one timing size set; and for HEADDIM_EXAMPLES, head dimensions the fused
+# launch pads to its variants (d32, d72, d80: E = F; ef, fe: E != F). The
+# directory is ignored by git: carry it to the GPU machine (device tool:
+# carry ["gpu-artifacts"]; < 64 MiB).
 #
 #   scripts/gpu-artifacts.sh [OUT_DIR]       (default gpu-artifacts)
+#   ATTN_GPU_EXAMPLES="mha causal"  (only these examples; default all)
+#   ATTN_GPU_SETS="d80 ef"          (only these size sets; default all)
 #   ATTNC=path/to/attnc  (default build/tools/attnc/attnc)
 #   ATTN_GPU_TARGET=cuda:sm_90a
 #   ATTNC_FLAGS="--cuda-wgmma=false"  (more attnc flags for the bundles, e.g. --cuda-wgmma=false for the mma.sync launch)
@@ -43,6 +47,17 @@ SIZES_wide="B=1,H=2,KVH=1,P=77,M=150,N=77,T=77,E=128,F=128,R=226,PS=16,NB=10,NP=
 SIZES_bench="B=4,H=16,KVH=4,P=2048,M=2048,N=2048,T=2048,E=128,F=128,R=4095,PS=64,NB=32,NP=128,PB=128,MB=128"
 # no keys (M = 0): every output point is absent and takes the fill value
 SIZES_empty="B=2,H=4,KVH=1,P=13,M=0,N=0,T=0,E=64,F=64,R=12,PS=4,NB=3,NP=7,PB=1,MB=1"
+# Head dimensions between the fused launch's variants (32, 64, 96, 128),
+# the columns past E and F zero-filled and not stored: 32 (a variant), 72
+# (an odd multiple of 8, on 96), 80 (on 96), and E != F both ways, with
+# partial query and key tiles. Only for these examples (mha, a causal mask,
+# a window mask).
+HEADDIM_EXAMPLES="mha causal sliding_window"
+SIZES_d32="B=2,H=4,KVH=1,P=67,M=45,N=67,T=67,E=32,F=32,R=111,PS=4,NB=12,NP=16,PB=5,MB=3"
+SIZES_d72="B=1,H=4,KVH=1,P=130,M=200,N=130,T=131,E=72,F=72,R=329,PS=16,NB=13,NP=20,PB=9,MB=13"
+SIZES_d80="B=1,H=2,KVH=1,P=77,M=150,N=77,T=77,E=80,F=80,R=226,PS=16,NB=10,NP=16,PB=5,MB=10"
+SIZES_ef="B=1,H=2,KVH=1,P=77,M=150,N=77,T=77,E=80,F=48,R=226,PS=16,NB=10,NP=16,PB=5,MB=10"
+SIZES_fe="B=1,H=2,KVH=1,P=77,M=150,N=77,T=77,E=40,F=72,R=226,PS=16,NB=10,NP=16,PB=5,MB=10"
 # Kernels beyond examples/: the scans (cumulative sums and products, FoX,
 # stick-breaking).
 KERNEL_FILES="test/Tools/Inputs/scans.attn"
@@ -113,6 +128,11 @@ count=0
 # shellcheck disable=SC2086 # KERNEL_FILES: several paths
 for file in examples/*.attn $KERNEL_FILES; do
   example=$(basename "$file" .attn)
+  if [ -n "${ATTN_GPU_EXAMPLES:-}" ] && [[ " $ATTN_GPU_EXAMPLES " != *" $example "* ]]; then
+    continue
+  fi
+  sets="small tile wide empty bench"
+  [[ " $HEADDIM_EXAMPLES " == *" $example "* ]] && sets="$sets d32 d72 d80 ef fe"
   rm -rf "$bundle"/*
   # shellcheck disable=SC2086 # ATTNC_FLAGS: several flags (e.g. --cuda-wgmma)
   if ! msg=$("$ATTNC" "$file" --target="$TARGET" $ATTNC_FLAGS --emit=bundle -o "$bundle" 2>&1); then
@@ -126,7 +146,10 @@ runtime's own hand-written cases in test/Runtime/cuda/cases still run there)"
     [ -e "$manifest" ] || die "attnc wrote no manifest (*.attn.json) for $file into $bundle"
     kernel=$(basename "$manifest" .attn.json)
     [ -e "$bundle/$kernel.ptx" ] || die "attnc wrote $manifest but no $kernel.ptx"
-    for set in small tile wide empty bench; do
+    for set in $sets; do
+      if [ -n "${ATTN_GPU_SETS:-}" ] && [[ " $ATTN_GPU_SETS " != *" $set "* ]]; then
+        continue
+      fi
       sizes_var="SIZES_$set"
       sizes=${!sizes_var}
       case_dir="$OUT/$example-$kernel-$set"

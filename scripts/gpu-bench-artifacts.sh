@@ -19,7 +19,7 @@
 #   ATTN_GPU_TARGET=cuda:sm_90a
 #   ATTN_GPU_BENCH_BIND=1          compile with --bind E=D --bind F=D (default:
 #                                  head dims dynamic; the fused launch has
-#                                  variants for 64 and 128)
+#                                  variants for 32, 64, 96 and 128)
 #
 # Exit status: 0 when at least one case compiled (the others are listed,
 # and bench/gpu.py reports them as "not compiled"); 1 when none did: until

@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 OUT=${1:-gpu-variants}
 ATTNC=${ATTNC:-build/tools/attnc/attnc}
 TARGET=${ATTN_GPU_TARGET:-cuda:sm_90a}
-VARIANTS=${ATTN_GPU_VARIANTS-"overlap=--cuda-wgmma-overlap;wg2=--cuda-wgmma-warpgroups=2;wg2overlap=--cuda-wgmma-warpgroups=2 --cuda-wgmma-overlap;longest=--cuda-longest-first"}
+VARIANTS=${ATTN_GPU_VARIANTS-"overlap=--cuda-wgmma-overlap;wg2=--cuda-wgmma-warpgroups=2;wg2overlap=--cuda-wgmma-warpgroups=2 --cuda-wgmma-overlap;longest=--cuda-longest-first;anyhead=--cuda-any-head-dim"}
 KERNEL_FILES="examples/*.attn test/Tools/Inputs/scans.attn"
 die() { echo "gpu-variants: $*" >&2; exit 1; }
 [ -x "$ATTNC" ] || die "no attnc at $ATTNC (build it: ninja -C build attnc, or set ATTNC)"

@@ -49,6 +49,13 @@ struct CudaCodegenOptions {
   /// rows first, so the longest blocks do not start at the grid's end
   /// (attnc --cuda-longest-first). Off by default: not yet run on a GPU.
   bool longestFirst = false;
+  /// The fused launch for any head dimension up to 128: variants 32, 64,
+  /// 96 and 128, each running E and F up to it (K and V columns past them
+  /// zero-filled in shared memory, Q's fragments zero, the output columns
+  /// past F not stored); 32 and 96 on mma.sync. Off by default: not yet
+  /// run on a GPU, and it adds the column masks to the 64 and 128 variants
+  /// (attnc --cuda-any-head-dim).
+  bool paddedHeadDims = false;
   /// Recorded in the manifest ("compiler").
   std::string compilerVersion = "0.1.0";
 };

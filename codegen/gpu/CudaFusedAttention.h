@@ -62,6 +62,10 @@ struct FusedAttention {
   /// On wgmma, warpgroups per block (1 or 2: 64 or 128 query rows sharing
   /// each K/V tile).
   int64_t warpgroups = 1;
+  /// Variants 32 and 96 too, and each variant runs any E and F up to its
+  /// head dimension (columns past them zero): CudaCodegenOptions::
+  /// paddedHeadDims. Otherwise 64 and 128, each for exactly its own.
+  bool paddedHeadDims = false;
   /// The row blocks run last rows first (a filter relates the keys to the
   /// query rows, so later rows have more key tiles).
   bool longestFirst = false;
@@ -93,8 +97,9 @@ struct FusedAttention {
   SmallVector<AffineExpr> qCoords, kCoords, vCoords;
   Type elem;
 
-  /// Per head dimension (64, 128): the manifest's 0-or-1 factor "this
-  /// variant runs".
+  /// Per head-dimension variant D (kHeadDims): the manifest's 0-or-1
+  /// factor "this variant runs" (E and F at most D, above the next smaller
+  /// variant's, rows of a multiple of 8 elements).
   SmallVector<std::pair<int64_t, SizeText>> variants;
 
   /// The epilogue, when the launch can also finish the kernel (one split
@@ -127,6 +132,19 @@ struct FusedAttention {
   }
   unsigned numCanon() const { return numOnline + 2; }
 };
+
+/// The head dimensions D a fused launch has variants for: each runs any
+/// contracted (E) and weighted (F) head dimension up to D, the columns past
+/// them zero in shared memory and in Q's fragments, not stored. Multiples of
+/// 32: mma.sync's K fragments are read two 16-column chunks at a time
+/// (ldmatrix.x4).
+inline constexpr int64_t kHeadDims[] = {64, 128, 32, 96};
+
+/// Whether the variant of head dimension `d` runs on wgmma where the launch
+/// does (FusedAttention::wgmma): the swizzled K and V tiles are blocks of 64
+/// columns (128 bytes) and P V is one m64n64k16 per block; 32 and 96 run on
+/// mma.sync (their last block would need the 64-byte swizzle).
+inline bool wgmmaFitsHeadDim(int64_t d) { return d % 64 == 0; }
 
 /// Whether `v` is an argument of `kernel` (a tensor the launch reads from
 /// global memory).

@@ -46,7 +46,7 @@ private:
   Location loc;
 
   // The launch's shape (compile-time constants).
-  const int64_t headDim; // e's and f's extent
+  const int64_t headDim; // the variant: e's and f's extents at most this
   const int64_t tile;    // keys per tile (m0's extent)
   const unsigned warps;  // per block: 4, or 1 without a query rank
   const int64_t threads; // per block
@@ -75,6 +75,7 @@ private:
   const TensorStorage *qStorage = nullptr, *kStorage = nullptr,
                       *vStorage = nullptr;
   SizeText eExtent;
+  Value eSize, fSize; // e's and f's extents: the columns past them are zero
   /// Q's A fragments, per 16-column chunk of e: 4 registers (pairs).
   SmallVector<SmallVector<Value>> qFragments;
   /// Running state (allocas, registers after SROA), per row of the lane:
@@ -118,16 +119,17 @@ private:
   Value keyLive();
   void raiseIfOutOfRange(const TensorStorage &s, ArrayRef<AffineExpr> coords,
                          ArrayRef<Value> index, ArrayRef<Value> extents,
-                         const char *name);
+                         unsigned colDim, Value colLive, const char *name);
   void copyTile(const TensorStorage &s, ArrayRef<AffineExpr> coords,
                 unsigned colDim, Value tileBase, const char *name);
   void copyTileStepped(const TensorStorage &s, ArrayRef<AffineExpr> coords,
                        unsigned colDim, Value tileBase, const char *name,
                        ArrayRef<Value> extents, Value base,
-                       ArrayRef<int64_t> perRow);
+                       ArrayRef<int64_t> perRow, Value colExtent);
   void copyTileChunked(const TensorStorage &s, ArrayRef<AffineExpr> coords,
                        unsigned colDim, Value tileBase, const char *name,
-                       ArrayRef<Value> extents, Value base);
+                       ArrayRef<Value> extents, Value base, Value colExtent);
+  void copyChunkIf(Value inTile, Value dst, Value src, Value ok);
   Value tileOffset(Value row, Value col);
   Value kTileAt(Value buffer);
   Value vTileAt(Value buffer);
@@ -181,6 +183,8 @@ private:
   // CudaFusedResults.cpp
   LogicalResult emitResults();
   void reduceRowSums();
+  Value columnLive(int64_t n);
+  Value storedColumn(int64_t n, int c);
   void storeResult(Value result, AffineMap map, Value v, Value has, Value when);
   void writeInnerResults();
   LogicalResult writeOutput();

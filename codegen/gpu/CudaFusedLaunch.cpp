@@ -37,14 +37,18 @@ FusedLaunchEmitter::FusedLaunchEmitter(KernelEmitter &ke, FusedAttention &fa,
                                        DeviceFunction &f, int64_t headDim)
     : ke(ke), plan(ke.plan), fa(fa), f(f), b(f.b), loc(f.loc), headDim(headDim),
       tile(fa.tile),
-      warps(fa.pDim >= 0 && !fa.group ? 4 * (fa.wgmma ? fa.warpgroups : 1)
-                                      : 1),
+      warps(fa.pDim >= 0 && !fa.group
+                ? 4 * (fa.wgmma && wgmmaFitsHeadDim(headDim) ? fa.warpgroups
+                                                              : 1)
+                : 1),
       threads(32 * warps), rowsPerBlock(fa.group ? fa.group : 16 * warps),
       // ldmatrix without bank conflicts, 16-byte aligned rows
       smemStride(headDim + 8), keyBlocks(tile / 8), outputBlocks(headDim / 8),
-      bufferElems(2 * tile * (fa.wgmma ? headDim : smemStride)),
-      wgmma(fa.wgmma),
-      overlap(fa.wgmma && fa.wgmmaOverlap && headDim <= fa.overlapMaxHeadDim),
+      bufferElems(
+          2 * tile *
+          (fa.wgmma && wgmmaFitsHeadDim(headDim) ? headDim : smemStride)),
+      wgmma(fa.wgmma && wgmmaFitsHeadDim(headDim)),
+      overlap(wgmma && fa.wgmmaOverlap && headDim <= fa.overlapMaxHeadDim),
       stages(overlap ? 3 : 2) {
   where = "the fused attention launch of the attn.online at " +
           locationText(fa.online.getLoc());
@@ -186,7 +190,8 @@ SmallVector<bool> FusedLaunchEmitter::needsCheck(ArrayRef<AffineExpr> coords,
 
 /// Q's A fragments (registers for the whole launch): per 16-column chunk
 /// kc, {row g cols 2q.., row g+8, row g cols 8+2q.., row g+8} of the
-/// chunk, pairs as i32 (NvvmOps.h); zero for rows past the end.
+/// chunk, pairs as i32 (NvvmOps.h); zero for rows past the end and for
+/// columns past E (a multiple of 8: a pair is wholly in or out).
 void FusedLaunchEmitter::loadQFragments() {
   {
     std::string why;
@@ -194,6 +199,10 @@ void FusedLaunchEmitter::loadQFragments() {
         plan.sizeOf(fa.root.getSizes()[fa.root.getReducedDims()[0]], why);
     eExtent = n ? *n : SizeText::symbol("?");
   }
+  // Without padded variants, E and F are the variant's (the manifest's
+  // factor): the column masks fold away.
+  eSize = fa.paddedHeadDims ? f.size(eExtent) : f.cst(headDim);
+  fSize = fa.paddedHeadDims ? sizes[fa.fDim] : f.cst(headDim);
   qStorage = plan.storageOf(fa.q);
   kStorage = plan.storageOf(fa.k);
   vStorage = plan.storageOf(fa.v);
@@ -208,9 +217,11 @@ void FusedLaunchEmitter::loadQFragments() {
       index.push_back(emitAffine(f, c, canon, syms));
     SmallVector<Value> extents = f.shape(qs);
     SmallVector<bool> check = needsCheck(fa.qCoords, qs);
-    // Checked at e = D - 1 (the last element a row reads), based at e = 0.
+    // Checked at e = E - 1 (the last element a row reads), based at e = 0.
     SmallVector<Value> last(index);
-    last.back() = f.cst(headDim - 1);
+    last.back() =
+        f.select(f.cmp(arith::CmpIPredicate::ugt, eSize, f.cst(0)),
+                 arith::SubIOp::create(b, loc, eSize, f.cst(1)), f.cst(0));
     auto [ok, code] =
         ke.rangeCheck(f, last, extents, check, qs, "by Q's map in " + where);
     if (ok) {
@@ -231,16 +242,32 @@ void FusedLaunchEmitter::loadQFragments() {
     return LLVM::LoadOp::create(b, loc, b.getI32Type(), p, /*alignment=*/4)
         .getResult();
   };
+  // Per 8 columns, one uniform branch: the pairs of both rows where the
+  // columns are inside E, zeros past it.
   qFragments.assign(headDim / 16, {});
+  Type i32 = b.getI32Type();
   for (int64_t kc = 0; kc < headDim / 16; ++kc)
-    for (int h = 0; h < 2; ++h)
-      for (int i = 0; i < 2; ++i) {
-        Value off = f.add(qBase[i], f.add(f.cst(kc * 16 + h * 8),
-                                          f.mul(laneInGroup, f.cst(2))));
-        off = f.select(qLive[i], off, f.cst(0));
-        qFragments[kc].push_back(
-            f.select(qLive[i], loadPair(qPtr, off), zeroI32));
+    for (int h = 0; h < 2; ++h) {
+      int64_t col = kc * 16 + h * 8;
+      auto ifOp = scf::IfOp::create(
+          b, loc, TypeRange{i32, i32},
+          f.cmp(arith::CmpIPredicate::ult, f.cst(col), eSize), true);
+      {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(ifOp.thenBlock());
+        SmallVector<Value> pairs;
+        for (int i = 0; i < 2; ++i) {
+          Value off =
+              f.add(qBase[i], f.add(f.cst(col), f.mul(laneInGroup, f.cst(2))));
+          off = f.select(qLive[i], off, f.cst(0));
+          pairs.push_back(f.select(qLive[i], loadPair(qPtr, off), zeroI32));
+        }
+        scf::YieldOp::create(b, loc, pairs);
+        b.setInsertionPointToStart(ifOp.elseBlock());
+        scf::YieldOp::create(b, loc, ValueRange{zeroI32, zeroI32});
       }
+      qFragments[kc].append(ifOp.getResults().begin(), ifOp.getResults().end());
+    }
 }
 
 /// The running maximum (-inf), sums (0) and weighted-sum accumulators (0).
@@ -303,16 +330,21 @@ Value FusedLaunchEmitter::keyLive() {
   return live;
 }
 
-void FusedLaunchEmitter::raiseIfOutOfRange(const TensorStorage &s,
-                                           ArrayRef<AffineExpr> coords,
-                                           ArrayRef<Value> index,
-                                           ArrayRef<Value> extents,
-                                           const char *name) {
+void FusedLaunchEmitter::raiseIfOutOfRange(
+    const TensorStorage &s, ArrayRef<AffineExpr> coords, ArrayRef<Value> index,
+    ArrayRef<Value> extents, unsigned colDim, Value colLive, const char *name) {
   SmallVector<bool> check = needsCheck(coords, s);
   auto [inRange, code] =
       ke.rangeCheck(f, index, extents, check, s,
                     std::string("by ") + name + "'s map in " + where);
+  // Past E or F the chunk is padding: where a checked coordinate depends on
+  // the column, only a live column may raise.
   Value live = keyLive();
+  for (auto [k, c] : llvm::enumerate(coords))
+    if (live && check[k] && c.isFunctionOfDim(colDim)) {
+      live = f.andI(live, colLive);
+      break;
+    }
   if (inRange && live) {
     auto ifOp = scf::IfOp::create(b, loc, f.andI(live, f.notI(inRange)), false);
     OpBuilder::InsertionGuard guard(b);
@@ -323,7 +355,8 @@ void FusedLaunchEmitter::raiseIfOutOfRange(const TensorStorage &s,
 
 /// A tile of K or V into shared memory at `tileBase`: thread `tid` copies
 /// the 16-byte chunks tid, tid + threads, ... (row-major over the tile's
-/// rows; `colDim` is the canonical dimension of the row's elements).
+/// rows; `colDim` is the canonical dimension of the row's elements); the
+/// chunks past E (K) or F (V) are zero-filled, not read.
 void FusedLaunchEmitter::copyTile(const TensorStorage &s,
                                   ArrayRef<AffineExpr> coords, unsigned colDim,
                                   Value tileBase, const char *name) {
@@ -339,7 +372,7 @@ void FusedLaunchEmitter::copyTile(const TensorStorage &s,
   // coefficient (and no checked one depends on it): the address of the
   // first chunk, then one step per chunk.
   SmallVector<int64_t> perRow;
-  bool linear = threads % chunksPerRow == 0;
+  bool linear = true;
   SmallVector<bool> check = needsCheck(coords, s);
   for (auto [k, x] : llvm::enumerate(coords)) {
     AffineExpr next = x.replace(fa.dim(fa.m0), fa.dim(fa.m0) + 1);
@@ -349,20 +382,37 @@ void FusedLaunchEmitter::copyTile(const TensorStorage &s,
     linear &= c && !(check[k] && c.getValue() != 0);
     perRow.push_back(c ? c.getValue() : 0);
   }
+  Value colExtent = colDim == fa.e ? eSize : fSize;
   if (linear)
-    copyTileStepped(s, coords, colDim, tileBase, name, extents, base, perRow);
+    copyTileStepped(s, coords, colDim, tileBase, name, extents, base, perRow,
+                    colExtent);
   else
-    copyTileChunked(s, coords, colDim, tileBase, name, extents, base);
+    copyTileChunked(s, coords, colDim, tileBase, name, extents, base,
+                    colExtent);
 }
 
-void FusedLaunchEmitter::copyTileStepped(const TensorStorage &s,
-                                         ArrayRef<AffineExpr> coords,
-                                         unsigned colDim, Value tileBase,
-                                         const char *name,
-                                         ArrayRef<Value> extents, Value base,
-                                         ArrayRef<int64_t> perRow) {
-  int64_t chunksPerRow = headDim / 8, total = tile * chunksPerRow;
+/// One 16-byte chunk's cp.async (zero-filled unless `ok`), only where
+/// `inTile` (null: always), the chunk being inside the tile.
+void FusedLaunchEmitter::copyChunkIf(Value inTile, Value dst, Value src,
+                                     Value ok) {
+  OpBuilder::InsertionGuard guard(b);
+  if (inTile)
+    f.enterIf(inTile);
+  nvvm::copyAsync16(b, loc, dst, src, ok);
+}
+
+void FusedLaunchEmitter::copyTileStepped(
+    const TensorStorage &s, ArrayRef<AffineExpr> coords, unsigned colDim,
+    Value tileBase, const char *name, ArrayRef<Value> extents, Value base,
+    ArrayRef<int64_t> perRow, Value colExtent) {
+  // rowStep rows of chunks per step; where a row's chunk count does not
+  // divide the threads (96 columns), the last threads copy nothing.
+  int64_t chunksPerRow = headDim / 8;
   int64_t rowStep = threads / chunksPerRow;
+  Value idle =
+      rowStep * chunksPerRow < threads
+          ? f.cmp(arith::CmpIPredicate::uge, tid, f.cst(rowStep * chunksPerRow))
+          : Value();
   Value row0 = divu(tid, chunksPerRow);
   Value col = f.mul(remu(tid, chunksPerRow), f.cst(8));
   canon[fa.m0] = row0;
@@ -370,7 +420,8 @@ void FusedLaunchEmitter::copyTileStepped(const TensorStorage &s,
   SmallVector<Value> index;
   for (AffineExpr x : coords)
     index.push_back(emitAffine(f, x, canon, syms));
-  raiseIfOutOfRange(s, coords, index, extents, name);
+  Value colLive = f.cmp(arith::CmpIPredicate::ult, col, colExtent);
+  raiseIfOutOfRange(s, coords, index, extents, colDim, colLive, name);
   // Row-major strides; the coordinates fixed across the chunks.
   SmallVector<Value> strides(extents.size());
   Value str = f.cst(1), step = f.cst(0), fixedOk;
@@ -383,20 +434,24 @@ void FusedLaunchEmitter::copyTileStepped(const TensorStorage &s,
       fixedOk = f.andI(fixedOk,
                        f.cmp(arith::CmpIPredicate::ult, index[k], extents[k]));
   }
+  fixedOk = fixedOk ? f.andI(fixedOk, colLive) : colLive;
   Value offset0 = f.offset(index, extents);
-  for (int64_t c = 0; c < total / threads; ++c) {
+  for (int64_t c = 0; c * rowStep < tile; ++c) {
     Value ok = fixedOk;
     for (size_t k = 0; k < extents.size(); ++k)
       if (perRow[k])
         ok = f.andI(ok, f.cmp(arith::CmpIPredicate::ult,
                               f.add(index[k], f.cst(perRow[k] * rowStep * c)),
                               extents[k]));
-    if (!ok)
-      ok = arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1);
     Value off = f.select(ok, f.add(offset0, f.mul(step, f.cst(c))), f.cst(0));
     Value row = f.add(row0, f.cst(c * rowStep));
-    nvvm::copyAsync16(
-        b, loc,
+    Value inTile = (c + 1) * rowStep > tile
+                       ? f.cmp(arith::CmpIPredicate::ult, row, f.cst(tile))
+                       : Value();
+    if (idle)
+      inTile = inTile ? f.andI(inTile, f.notI(idle)) : f.notI(idle);
+    copyChunkIf(
+        inTile,
         nvvm::sharedElementAt(b, loc, fa.elem, tileBase, tileOffset(row, col)),
         f.elementPtr(base, fa.elem, off), ok);
   }
@@ -406,9 +461,10 @@ void FusedLaunchEmitter::copyTileChunked(const TensorStorage &s,
                                          ArrayRef<AffineExpr> coords,
                                          unsigned colDim, Value tileBase,
                                          const char *name,
-                                         ArrayRef<Value> extents, Value base) {
+                                         ArrayRef<Value> extents, Value base,
+                                         Value colExtent) {
   int64_t chunksPerRow = headDim / 8, total = tile * chunksPerRow;
-  for (int64_t c = 0; c < total / threads; ++c) {
+  for (int64_t c = 0; c * threads < total; ++c) {
     Value chunk = f.add(f.cst(c * threads), tid);
     Value row = divu(chunk, chunksPerRow);
     Value col = f.mul(remu(chunk, chunksPerRow), f.cst(8));
@@ -417,15 +473,20 @@ void FusedLaunchEmitter::copyTileChunked(const TensorStorage &s,
     SmallVector<Value> index;
     for (AffineExpr x : coords)
       index.push_back(emitAffine(f, x, canon, syms));
+    Value inTile = (c + 1) * threads > total
+                       ? f.cmp(arith::CmpIPredicate::ult, chunk, f.cst(total))
+                       : Value();
+    Value colLive = f.cmp(arith::CmpIPredicate::ult, col, colExtent);
     Value ok;
     for (auto [k, v] : llvm::enumerate(index))
       ok = f.andI(ok, f.cmp(arith::CmpIPredicate::ult, v, extents[k]));
-    raiseIfOutOfRange(s, coords, index, extents, name);
+    ok = ok ? f.andI(ok, colLive) : colLive;
+    raiseIfOutOfRange(s, coords, index, extents, colDim, colLive, name);
     SmallVector<Value> safe(index);
     for (Value &v : safe)
       v = f.select(ok, v, f.cst(0));
-    nvvm::copyAsync16(
-        b, loc,
+    copyChunkIf(
+        inTile,
         nvvm::sharedElementAt(b, loc, fa.elem, tileBase, tileOffset(row, col)),
         f.elementPtr(base, fa.elem, f.offset(safe, extents)), ok);
   }

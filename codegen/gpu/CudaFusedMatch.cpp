@@ -488,8 +488,23 @@ SizeText sizeMultipleOf(const SizeText &a, int64_t n) {
                             sizeBinary("%", a, SizeText::constant(n))));
 }
 
-/// The head dimensions the launch has variants for.
-constexpr int64_t kHeadDims[] = {64, 128};
+/// 1 when a > b, else 0.
+SizeText sizeAbove(const SizeText &a, int64_t b) {
+  return sizeBinary("min", SizeText::constant(1),
+                    sizeBinary("max", SizeText::constant(0),
+                               sizeSub(a, SizeText::constant(b))));
+}
+
+/// The variant of head dimension d runs the sizes whose wider head
+/// dimension `widest` is at most d and above the next smaller variant's.
+SizeText variantFits(const SizeText &widest, int64_t d) {
+  int64_t below = 0;
+  for (int64_t other : kHeadDims)
+    if (other < d)
+      below = std::max(below, other);
+  SizeText fits = sizeSub(SizeText::constant(1), sizeAbove(widest, d));
+  return below ? sizeMul(sizeAbove(widest, below), fits) : fits;
+}
 
 /// Adds the manifest's factors of a matched launch (attn_aligned<k>,
 /// attn_fused<k>_<D>, attn_naive<k>) and scales what it replaces; failure,
@@ -498,8 +513,9 @@ constexpr int64_t kHeadDims[] = {64, 128};
 LogicalResult planVariants(KernelPlan &plan, FusedAttention &fa,
                            std::string &why) {
   OnlineOp online = fa.online;
-  // The head dimension: e's extent and f's; the innermost extents of Q,
-  // K and V multiples of 8 (16-byte rows for cp.async).
+  // The head dimensions: e's extent and f's, the wider one picks the
+  // variant; the innermost extents of Q, K and V multiples of 8 (16-byte
+  // rows for cp.async).
   std::optional<SizeText> eSize =
       plan.sizeOf(fa.root.getSizes()[fa.root.getReducedDims()[0]], why);
   std::optional<SizeText> fSize = plan.sizeOf(online.getSizes()[fa.fDim], why);
@@ -515,14 +531,27 @@ LogicalResult planVariants(KernelPlan &plan, FusedAttention &fa,
   SizeText aligned = sizeMul(sizeMul(sizeMultipleOf(qs->shape.back(), 8),
                                      sizeMultipleOf(ks->shape.back(), 8)),
                              sizeMultipleOf(vs->shape.back(), 8));
-  if (llvm::all_of(kHeadDims, [&](int64_t d) {
-        return sizeMul(sizeMul(sizeEq(*eSize, d), sizeEq(*fSize, d)), aligned)
-                   .value == 0;
+  SizeText widest = sizeBinary("max", *eSize, *fSize);
+  // Without the padded variants (CudaCodegenOptions::paddedHeadDims), 64
+  // and 128 only, each for exactly its head dimension.
+  ArrayRef<int64_t> dims(kHeadDims);
+  if (!fa.paddedHeadDims)
+    dims = dims.take_front(2);
+  auto fits = [&](int64_t d) {
+    return fa.paddedHeadDims ? variantFits(widest, d)
+                             : sizeMul(sizeEq(*eSize, d), sizeEq(*fSize, d));
+  };
+  if (llvm::all_of(dims, [&](int64_t d) {
+        return sizeMul(fits(d), aligned).value == 0;
       })) {
     why = "the head dimension is " + eSize->text + " (contracted) and " +
           fSize->text +
-          " (weighted); the launch has variants for 64 and "
-          "128, with rows of a multiple of 8 elements";
+          (fa.paddedHeadDims
+               ? " (weighted); the launch runs head dimensions up to 128 "
+                 "(256 would not fit the registers: codegen/gpu/README.md), "
+                 "with rows of a multiple of 8 elements (16 bytes)"
+               : " (weighted); the launch has variants for 64 and 128, with "
+                 "rows of a multiple of 8 elements");
     return failure();
   }
   // Named in the manifest ("sizes"): attn_fused<k>_<D> is 1 when the
@@ -530,11 +559,13 @@ LogicalResult planVariants(KernelPlan &plan, FusedAttention &fa,
   std::string k = std::to_string(plan.fused.size());
   plan.definitions.push_back({"attn_aligned" + k, aligned});
   SizeText any = SizeText::constant(0);
-  for (int64_t d : kHeadDims) {
+  for (int64_t d : dims) {
+    // A padded variant that constant sizes rule out has no launch.
+    if (fa.paddedHeadDims && fits(d).value == 0)
+      continue;
     std::string name = "attn_fused" + k + "_" + std::to_string(d);
     plan.definitions.push_back(
-        {name, sizeMul(sizeMul(sizeEq(*eSize, d), sizeEq(*fSize, d)),
-                       SizeText::symbol("attn_aligned" + k))});
+        {name, sizeMul(fits(d), SizeText::symbol("attn_aligned" + k))});
     fa.variants.push_back({d, SizeText::symbol(name)});
     any = sizeAdd(any, SizeText::symbol(name));
   }
@@ -615,6 +646,46 @@ static bool masksRows(FusedAttention &fa) {
   return false;
 }
 
+/// The head dimensions of fa's variants that `pick` accepts, ascending:
+/// "32, 96".
+static std::string headDimList(const FusedAttention &fa,
+                               function_ref<bool(int64_t)> pick) {
+  SmallVector<int64_t> dims;
+  for (const auto &variant : fa.variants)
+    if (pick(variant.first))
+      dims.push_back(variant.first);
+  llvm::sort(dims);
+  std::string text;
+  for (int64_t d : dims)
+    text += (text.empty() ? "" : ", ") + std::to_string(d);
+  return text;
+}
+
+/// Which launch runs the variants: wgmma, mma.sync and why not wgmma, or
+/// both (a variant whose swizzled tiles would end in a partial block).
+static std::string launchRemark(const FusedAttention &fa,
+                                const std::string &noWgmma) {
+  if (!fa.wgmma)
+    return "on mma.sync, not wgmma: " + noWgmma;
+  std::string on = headDimList(fa, wgmmaFitsHeadDim);
+  std::string off =
+      headDimList(fa, [](int64_t d) { return !wgmmaFitsHeadDim(d); });
+  std::string text;
+  if (!on.empty())
+    text = (fa.warpgroups == 1
+                ? std::string("on wgmma (sm_90a: one warpgroup, K and V in "
+                              "128-byte swizzled shared memory)")
+                : "on wgmma (sm_90a: " + std::to_string(fa.warpgroups) +
+                      " warpgroups, " + std::to_string(64 * fa.warpgroups) +
+                      " query rows a block sharing each K and V tile in "
+                      "128-byte swizzled shared memory)") +
+           (off.empty() ? std::string() : " for head dims " + on + ", ");
+  if (!off.empty())
+    text += "on mma.sync for head dims " + off +
+            " (their swizzled tiles would end in a partial 64-column block)";
+  return text;
+}
+
 void cuda::planFusedAttention(KernelPlan &plan) {
   bool anyOnline = false;
   for (Operation &op : plan.kernel.getBody().front()) {
@@ -630,12 +701,20 @@ void cuda::planFusedAttention(KernelPlan &plan) {
       online.emitRemark() << "not fused: " << m.why;
       continue;
     }
+    m.fa.paddedHeadDims = plan.paddedHeadDims;
     if (failed(planVariants(plan, m.fa, why))) {
       online.emitRemark() << "not fused: " << why;
       continue;
     }
     InFlightDiagnostic remark = online.emitRemark();
-    remark << "fused attention launch: head dims 64, 128; "
+    remark << "fused attention launch: ";
+    if (m.fa.paddedHeadDims)
+      remark << "head dim variants "
+             << headDimList(m.fa, [](int64_t) { return true; })
+             << " (each runs E and F up to it); ";
+    else
+      remark << "head dims 64, 128; ";
+    remark
            << (m.fa.pDim < 0 ? std::string("1 row")
                : m.fa.group  ? std::to_string(m.fa.group) + " grouped heads"
                              : std::string("64 query rows"))
@@ -649,16 +728,7 @@ void cuda::planFusedAttention(KernelPlan &plan) {
     bool filtered = masksRows(m.fa);
     m.fa.overlapMaxHeadDim = filtered ? 64 : 128;
     m.fa.longestFirst = filtered && plan.longestFirst;
-    if (m.fa.wgmma && m.fa.warpgroups == 1)
-      remark << "; on wgmma (sm_90a: one warpgroup, K and V in 128-byte "
-                "swizzled shared memory)";
-    else if (m.fa.wgmma)
-      remark << "; on wgmma (sm_90a: " << m.fa.warpgroups
-             << " warpgroups, " << 64 * m.fa.warpgroups
-             << " query rows a block sharing each K and V tile in 128-byte "
-                "swizzled shared memory)";
-    else
-      remark << "; on mma.sync, not wgmma: " << noWgmma;
+    remark << "; " << launchRemark(m.fa, noWgmma);
     if (m.fa.wgmmaOverlap) {
       remark << "; overlapped (the next key tile's Q K^T on the tensor cores "
                 "while this tile's softmax runs; 3 K/V buffers)";

@@ -47,6 +47,21 @@ void FusedLaunchEmitter::reduceRowSums() {
       }
 }
 
+/// Whether the weighted sum's 8-column block n is inside F (a multiple of
+/// 8): the variant's columns past it are padding, not stored.
+Value FusedLaunchEmitter::columnLive(int64_t n) {
+  return f.cmp(arith::CmpIPredicate::ult, f.cst(n * 8), fSize);
+}
+
+/// The column that register c of block n stores to: its own inside F; past
+/// F, block 0's, whose store it repeats (the same thread and value), so
+/// the stores need no branch per block (branches there cost ptxas
+/// registers: spills at D = 128). Block 0 itself is stored where F > 0.
+Value FusedLaunchEmitter::storedColumn(int64_t n, int c) {
+  Value block = n ? f.select(columnLive(n), f.cst(n * 8), f.cst(0)) : f.cst(0);
+  return f.add(f.add(block, f.cst(c & 1)), f.mul(laneInGroup, f.cst(2)));
+}
+
 /// Stores `v` (0 where absent) and its presence `has` into `result` at the
 /// canonical coordinates `map` names, when `when`.
 void FusedLaunchEmitter::storeResult(Value result, AffineMap map, Value v,
@@ -85,10 +100,12 @@ void FusedLaunchEmitter::writeInnerResults() {
       }
       for (int64_t n = 0; n < outputBlocks; ++n)
         for (int c = 2 * i; c < 2 * i + 2; ++c) {
-          canon[fa.fDim] =
-              f.add(f.cst(n * 8 + (c & 1)), f.mul(laneInGroup, f.cst(2)));
-          storeResult(result, map, nvvm::loadF32(b, loc, outputAcc[n][c]), has,
-                      rowValid[i]);
+          canon[fa.fDim] = storedColumn(n, c);
+          Value v = nvvm::loadF32(b, loc, outputAcc[n][c]);
+          if (n)
+            v = f.select(columnLive(n), v,
+                         nvvm::loadF32(b, loc, outputAcc[0][c]));
+          storeResult(result, map, v, has, f.andI(rowValid[i], columnLive(0)));
         }
     }
   }
@@ -105,6 +122,7 @@ LogicalResult FusedLaunchEmitter::writeOutput() {
     Value m = nvvm::loadF32(b, loc, runningMax[i]);
     Value has = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, m,
                                       fconst(kNegInf));
+    std::array<Value, 2> firstBlock; // block 0's values, per register
     for (int64_t n = 0; n < outputBlocks; ++n)
       for (int c = 2 * i; c < 2 * i + 2; ++c) {
         canon[fa.fDim] =
@@ -119,12 +137,18 @@ LogicalResult FusedLaunchEmitter::writeOutput() {
           v = f.select(r->second, v,
                        constantOf(b, loc, v.getType(), fillValue));
         v = convert(b, loc, v, outS.elementType);
+        if (n)
+          v = f.select(columnLive(n), v, firstBlock[c & 1]);
+        else
+          firstBlock[c & 1] = v;
+        canon[fa.fDim] = storedColumn(n, c);
         SmallVector<Value> index;
         for (AffineExpr e : ep.outCoords)
           index.push_back(canon[cast<AffineDimExpr>(e).getPosition()]);
         Value at = f.offset(index, outExtents);
         OpBuilder::InsertionGuard guard(b);
-        auto ifOp = scf::IfOp::create(b, loc, rowValid[i], false);
+        auto ifOp = scf::IfOp::create(
+            b, loc, f.andI(rowValid[i], columnLive(0)), false);
         b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
         f.store(f.valuesOf(outS), outS.elementType, at, v);
       }

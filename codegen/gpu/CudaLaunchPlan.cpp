@@ -531,6 +531,7 @@ mlir::attn::buildCudaDeviceModule(func::FuncOp kernel,
   plan.wgmmaOverlap = options.wgmmaOverlap;
   plan.wgmmaWarpgroups = options.wgmmaWarpgroups;
   plan.longestFirst = options.longestFirst;
+  plan.paddedHeadDims = options.paddedHeadDims;
   if (failed(plan.build()))
     return failure();
 

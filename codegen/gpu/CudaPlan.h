@@ -127,6 +127,9 @@ public:
   /// Row blocks last rows first under a row mask
   /// (CudaCodegenOptions::longestFirst).
   bool longestFirst = false;
+  /// Head-dimension variants 32..128 with padding
+  /// (CudaCodegenOptions::paddedHeadDims).
+  bool paddedHeadDims = false;
   /// The attn.online ops that a fused launch computes; for the ops whose
   /// work a fused launch may take over, the run-time factor (0 or 1) that
   /// scales their launches (`launchScale`) and their results' workspace

@@ -38,6 +38,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 using namespace mlir;
@@ -126,6 +127,58 @@ TEST(GpuCodegen, EveryExampleCompilesToPtxTheRuntimeLoads) {
       attn_unload(k);
     unsetenv("ATTN_CUDA_DRIVER");
   }
+}
+
+// The fused launch's padded head-dimension variants (--cuda-any-head-dim,
+// codegen/gpu/README.md): for
+// any E and F, exactly one of the manifest's factors attn_fused0_<D> and
+// attn_naive0 is 1: the smallest variant D of 32, 64, 96, 128 at least
+// max(E, F) where E and F are multiples of 8 (16-byte rows), else naive.
+TEST(GpuCodegen, HeadDimensionFactorsPickOneVariant) {
+  auto c = compileForCuda("mha.attn");
+  ASSERT_TRUE(c->module) << c->diagnostics;
+  mlir::attn::CudaCodegenOptions options;
+  options.paddedHeadDims = true; // attnc --cuda-any-head-dim
+  FailureOr<mlir::attn::CudaArtifact> a =
+      mlir::attn::compileKernelForCuda(onlyKernel(*c->module), options);
+  ASSERT_TRUE(succeeded(a)) << c->diagnostics;
+  rt::KernelManifest m;
+  std::string error;
+  ASSERT_TRUE(rt::parseKernelManifest(a->manifest, "mha", m, error)) << error;
+  const int64_t variants[] = {32, 64, 96, 128};
+  for (int64_t e : {0,  8,  16,  24,  32,  36,  40,  56,  64,  72, 80,
+                    88, 96, 100, 104, 112, 120, 128, 136, 192, 256})
+    for (int64_t f : {8, 32, 48, 64, 80, 96, 128, 130, 256}) {
+      SCOPED_TRACE("E=" + std::to_string(e) + " F=" + std::to_string(f));
+      std::map<std::string, int64_t> values = {{"B", 1},  {"H", 2}, {"P", 100},
+                                               {"M", 70}, {"E", e}, {"F", f}};
+      auto lookup = [&](const std::string &n) -> std::optional<int64_t> {
+        auto it = values.find(n);
+        if (it == values.end())
+          return std::nullopt;
+        return it->second;
+      };
+      for (const auto &[name, expr] : m.definitions) {
+        int64_t v = 0;
+        ASSERT_TRUE(expr.evaluate(lookup, v, error)) << name << ": " << error;
+        values[name] = v;
+      }
+      std::string expected = "attn_naive0";
+      int64_t widest = std::max(e, f);
+      if (e % 8 == 0 && f % 8 == 0)
+        for (int64_t d : variants)
+          if (widest <= d) {
+            expected = "attn_fused0_" + std::to_string(d);
+            break;
+          }
+      int ones = 0;
+      for (const auto &[name, expr] : m.definitions)
+        if (name.rfind("attn_fused0_", 0) == 0 || name == "attn_naive0") {
+          EXPECT_EQ(values[name], name == expected ? 1 : 0) << name;
+          ones += values[name] == 1;
+        }
+      EXPECT_EQ(ones, 1);
+    }
 }
 
 TEST(GpuCodegen, Sm80) {

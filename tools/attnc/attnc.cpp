@@ -127,6 +127,12 @@ cl::opt<bool> cudaLongestFirst(
              "the fused launch's last row blocks (the longest) first "
              "(off by default: not yet run on a GPU)"),
     cl::init(false), cl::cat(attncCategory));
+cl::opt<bool> cudaAnyHeadDim(
+    "cuda-any-head-dim",
+    cl::desc("cuda: the fused attention launch for any head dimension up to "
+             "128 (variants 32, 64, 96, 128, padded; off by default: not yet "
+             "run on a GPU)"),
+    cl::init(false), cl::cat(attncCategory));
 cl::opt<bool> printPipeline("print-pipeline",
                             cl::desc("Print the target's default pass "
                                      "pipeline and exit"),
@@ -450,6 +456,7 @@ int emitCuda(ModuleOp module) {
   }
   options.wgmmaWarpgroups = cudaWgmmaWarpgroups;
   options.longestFirst = cudaLongestFirst;
+  options.paddedHeadDims = cudaAnyHeadDim;
   options.compilerVersion = mlir::attn::compilerVersion();
   for (func::FuncOp kernel : kernels) {
     auto progress = progressOf(kernel);
