@@ -276,9 +276,12 @@ void PipelineBuilder::boundTileLoop(OnlineLowering &s) {
         // does not narrow the block (one per output tile) per tile to
         // max(block, first block that sees the tile), a bound whose clamp
         // to the last row made loop partitioning split the tile loop at
-        // the diagonal's block and leave the full tiles masked.
-        blockDims[q] = H::unsafe_promise_clamped(H::Expr(s.qo), 0,
-                                                 (sizes[q] - 1) / blockRows);
+        // the diagonal's block and leave the full tiles masked. The pure
+        // (internal) promise is discarded after bounds inference, so loop
+        // trimming still bounds the tile loop per block (an unsafe
+        // promise, impure, would keep every tile a block cannot see).
+        blockDims[q] = HI::promise_clamped(H::Expr(s.qo), 0,
+                                           (sizes[q] - 1) / blockRows);
         where = block->contains(blockDims);
       }
     }
