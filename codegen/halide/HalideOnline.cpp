@@ -277,9 +277,10 @@ void PipelineBuilder::boundTileLoop(OnlineLowering &s) {
         // max(block, first block that sees the tile), a bound whose clamp
         // to the last row made loop partitioning split the tile loop at
         // the diagonal's block and leave the full tiles masked. The pure
-        // (internal) promise is discarded after bounds inference, so loop
-        // trimming still bounds the tile loop per block (an unsafe
-        // promise, impure, would keep every tile a block cannot see).
+        // (internal) promise is discarded after bounds inference (an
+        // unsafe one, impure, also kept loop partitioning from bounding
+        // the partitions). The tiles a block cannot see are then visited
+        // but skipped: the per-tile stages are guarded by the where-clause.
         blockDims[q] = HI::promise_clamped(H::Expr(s.qo), 0,
                                            (sizes[q] - 1) / blockRows);
         where = block->contains(blockDims);
