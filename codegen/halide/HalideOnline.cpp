@@ -271,7 +271,18 @@ void PipelineBuilder::boundTileLoop(OnlineLowering &s) {
           s.refDomain->pullBack(forms, n + 1).eliminate(n, blockRows);
       if (block) {
         SmallVector<H::Expr> blockDims(dims);
-        blockDims[q] = s.qo;
+        // The block enters through a promise (0 <= qo < blocks, true) that
+        // Halide's solver does not see through: bounds inference then
+        // does not narrow the block (one per output tile) per tile to
+        // max(block, first block that sees the tile), a bound whose clamp
+        // to the last row made loop partitioning split the tile loop at
+        // the diagonal's block and leave the full tiles masked. The pure
+        // (internal) promise is discarded after bounds inference (an
+        // unsafe one, impure, also kept loop partitioning from bounding
+        // the partitions). The tiles a block cannot see are then visited
+        // but skipped: the per-tile stages are guarded by the where-clause.
+        blockDims[q] = HI::promise_clamped(H::Expr(s.qo), 0,
+                                           (sizes[q] - 1) / blockRows);
         where = block->contains(blockDims);
       }
     }
