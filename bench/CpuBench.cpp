@@ -11,10 +11,10 @@
 #include "bench/UnfusedAttention.h"
 
 #include "codegen/halide/HalideEmitter.h"
-#include "passes/Pipelines.h"
 #include "codegen/ref/ReferenceInterpreter.h"
 #include "dialect/AttnOps.h"
 #include "frontend/Frontend.h"
+#include "passes/Pipelines.h"
 #include "runtime/DType.h"
 #include "runtime/Runtime.h"
 
@@ -89,8 +89,6 @@ struct BenchCase {
   /// Element type of Q, K, V and O: f32, or bf16 (the kernel accumulates in
   /// f32; the f32 baseline then only checks it and is not timed).
   DType dtype = DType::f32;
-  /// Timed runs: 0 takes --runs; the largest cases take fewer.
-  int runs = 0;
 };
 
 /// The largest error (max |x - ref| / max |ref|) an attnc kernel may show
@@ -120,14 +118,13 @@ double now() {
   return duration<double>(steady_clock::now().time_since_epoch()).count();
 }
 
-/// Median (and spread) of `count` calls (0: --runs) of `body` after
-/// `warmups` calls.
-Timing timeRuns(const std::function<void()> &body, int count = 0) {
+/// Median (and spread) of `runs` calls of `body` after `warmups` calls.
+Timing timeRuns(const std::function<void()> &body) {
   for (int i = 0; i < warmups; ++i)
     body();
   Timing t;
   double cpuStart = cpuNow(), wall = 0;
-  for (int i = 0; i < std::max(1, count ? count : runs.getValue()); ++i) {
+  for (int i = 0; i < std::max(1, runs.getValue()); ++i) {
     double start = now();
     body();
     t.all.push_back(now() - start);
@@ -173,8 +170,7 @@ mlir::attn::RefArg refArg(const std::vector<float> &values,
 
 /// max |a - b| / max |b|: one number per tensor, not blown up by outputs
 /// near zero.
-template <typename A, typename B>
-double relativeError(const A &a, const B &b) {
+template <typename A, typename B> double relativeError(const A &a, const B &b) {
   double diff = 0, scale = 0;
   for (size_t i = 0; i < b.size(); ++i) {
     double x = i < a.size() ? double(a[i]) : NAN;
@@ -218,9 +214,8 @@ struct CaseInputs {
                     bf16 ? (void *)vBits.data() : v.data(), o};
     std::vector<attn_tensor> t;
     for (size_t i = 0; i < 4; ++i)
-      t.push_back(
-          ::attn::rt::hostTensor(data[i], bf16 ? ATTN_BF16 : ATTN_F32,
-                                 shapes[i]));
+      t.push_back(::attn::rt::hostTensor(data[i], bf16 ? ATTN_BF16 : ATTN_F32,
+                                         shapes[i]));
     return t;
   }
 };
@@ -253,22 +248,22 @@ CaseInputs makeInputs(const BenchCase &c, const AttentionShape &s,
     qShape = {s.B, s.H, s.E};
     oShape = {s.B, s.H, s.F};
   }
-  in.shapes = {qShape, {s.B, kvHeads, s.M, s.E}, {s.B, kvHeads, s.M, s.F},
-               oShape};
+  in.shapes = {
+      qShape, {s.B, kvHeads, s.M, s.E}, {s.B, kvHeads, s.M, s.F}, oShape};
   for (size_t i = 0; i < 3; ++i)
-    in.args.push_back(refArg(i == 0 ? in.q : i == 1 ? in.k : in.v,
+    in.args.push_back(refArg(i == 0   ? in.q
+                             : i == 1 ? in.k
+                                      : in.v,
                              in.shapes[i]));
   return in;
 }
 
 std::vector<BenchCase> benchCases() {
-  // Modest for a 2-core machine: the whole run stays within minutes. The
-  // 4k cases take about a second a run at one thread, so they time fewer
-  // runs.
+  // Modest for a 2-core machine: the whole run stays within minutes (the 4k
+  // cases take under a second a run at one thread).
   int64_t n = quick ? 256 : 1024, decodeM = quick ? 1024 : 4096;
   int64_t longN = quick ? 512 : 4096, longDecodeM = quick ? 4096 : 32768;
   int64_t gqaN = quick ? 256 : 1024;
-  int bigRuns = quick ? 0 : std::min(5, runs.getValue());
   AttentionShape prefill{1, 4, n, n, 64, 64};
   AttentionShape decode{1, 4, 1, decodeM, 64, 64};
   AttentionShape prefillLong{1, 4, longN, longN, 128, 128};
@@ -289,15 +284,18 @@ std::vector<BenchCase> benchCases() {
                    false,
                    {{"W", std::to_string(window)}}});
   cases.push_back({"decode", k + "decode_f32.attn", full, decode, true, {}});
-  cases.push_back({"mha-4k", k + "mha_f32.attn", full, prefillLong, false, {},
-                   DType::f32, bigRuns});
-  cases.push_back({"causal-4k", k + "causal_f32.attn", causal, prefillLong,
-                   false, {}, DType::f32, bigRuns});
-  cases.push_back({"gqa32-8-causal", k + "gqa_causal_f32.attn", causal, gqa,
-                   false, {{"G", std::to_string(gqa.G)}}});
+  cases.push_back({"mha-4k", k + "mha_f32.attn", full, prefillLong, false, {}});
+  cases.push_back(
+      {"causal-4k", k + "causal_f32.attn", causal, prefillLong, false, {}});
+  cases.push_back({"gqa32-8-causal",
+                   k + "gqa_causal_f32.attn",
+                   causal,
+                   gqa,
+                   false,
+                   {{"G", std::to_string(gqa.G)}}});
   // The example itself: bf16 Q, K, V and O, f32 scores and sums.
-  cases.push_back({"mha-bf16", "examples/mha.attn", full, prefill, false, {},
-                   DType::bf16});
+  cases.push_back(
+      {"mha-bf16", "examples/mha.attn", full, prefill, false, {}, DType::bf16});
   cases.push_back(
       {"decode-32k", k + "decode_f32.attn", full, decodeLong, true, {}});
   cases.push_back({"mha-odd", k + "mha_f32.attn", full, odd, false, {}});
@@ -346,9 +344,9 @@ int main(int argc, char **argv) {
   }
 
   DialectRegistry registry;
-  registry.insert<mlir::attn::AttnDialect, arith::ArithDialect,
-                  math::MathDialect, tensor::TensorDialect,
-                  func::FuncDialect>();
+  registry
+      .insert<mlir::attn::AttnDialect, arith::ArithDialect, math::MathDialect,
+              tensor::TensorDialect, func::FuncDialect>();
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
   context.printOpOnDiagnostic(false);
@@ -437,27 +435,26 @@ int main(int argc, char **argv) {
         stmt << st.kernel->loweredStatement();
     }
     const AttentionShape &s = c.shape;
-    st.entry = json::Object{
-        {"variant", c.variant},
-        {"file", c.file},
-        {"dtype", ::attn::rt::dtypeName(c.dtype)},
-        {"tolerance", tolerance(c)},
-        {"runs", c.runs ? c.runs : runs.getValue()},
-        {"shape_text", shapeText(c)},
-        {"shape", json::Object{{"B", s.B},
-                               {"H", s.H},
-                               {"P", s.P},
-                               {"M", s.M},
-                               {"E", s.E},
-                               {"F", s.F},
-                               {"G", s.G},
-                               {"KVH", s.kvHeads()}}},
-        {"decode", c.decode},
-        {"mask", c.mask.kind == AttentionMask::None     ? "none"
-                 : c.mask.kind == AttentionMask::Causal ? "causal"
-                                                        : "window"},
-        {"window", c.mask.window},
-        {"compile_s", compileSeconds}};
+    st.entry = json::Object{{"variant", c.variant},
+                            {"file", c.file},
+                            {"dtype", ::attn::rt::dtypeName(c.dtype)},
+                            {"tolerance", tolerance(c)},
+                            {"shape_text", shapeText(c)},
+                            {"shape", json::Object{{"B", s.B},
+                                                   {"H", s.H},
+                                                   {"P", s.P},
+                                                   {"M", s.M},
+                                                   {"E", s.E},
+                                                   {"F", s.F},
+                                                   {"G", s.G},
+                                                   {"KVH", s.kvHeads()}}},
+                            {"decode", c.decode},
+                            {"mask", c.mask.kind == AttentionMask::None ? "none"
+                                     : c.mask.kind == AttentionMask::Causal
+                                         ? "causal"
+                                         : "window"},
+                            {"window", c.mask.window},
+                            {"compile_s", compileSeconds}};
     int64_t pairs = c.mask.pairs(s.P, s.M);
     st.entry["useful_flops"] = 2.0 * s.B * s.H * pairs * (s.E + s.F);
     st.entry["pairs"] = pairs;
@@ -517,14 +514,12 @@ int main(int argc, char **argv) {
       if (bf16)
         runBaseline();
       else
-        baseline = timeRuns(runBaseline, c.runs);
+        baseline = timeRuns(runBaseline);
       bool ok = true;
-      Timing attnc = timeRuns(
-          [&] {
-            if (failed(st.kernel->run(tensors, {}, error)))
-              ok = false;
-          },
-          c.runs);
+      Timing attnc = timeRuns([&] {
+        if (failed(st.kernel->run(tensors, {}, error)))
+          ok = false;
+      });
       for (size_t i = 0; i < attncBits.size(); ++i)
         attncOut[i] = ::attn::rt::bf16BitsToFloat(attncBits[i]);
       if (!ok) {
@@ -541,8 +536,8 @@ int main(int argc, char **argv) {
         allCorrect = false;
       llvm::errs() << llvm::format(
           "%-15s %-28s threads=%d attnc %9.2f ms (cpu/wall %.2f)  ",
-          c.variant.c_str(), shapeText(c).c_str(), threads,
-          attnc.median * 1e3, attnc.cpuPerWall);
+          c.variant.c_str(), shapeText(c).c_str(), threads, attnc.median * 1e3,
+          attnc.cpuPerWall);
       if (baseline)
         llvm::errs() << llvm::format("baseline %9.2f ms (cpu/wall %.2f)  ",
                                      baseline->median * 1e3,
