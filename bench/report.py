@@ -127,8 +127,8 @@ def main():
                     summary[f"{name}{suffix}@{n}"] = causal / full
                     parts.append(f"{name} {causal / full:.2f}")
             if parts:
-                print(f"  mha{suffix:3s} {n} thread{'s' if n > 1 else ' '}: "
-                      + ", ".join(parts))
+                print(f"  {'causal' + suffix:9s} / {'mha' + suffix:6s} "
+                      f"{n} thread{'s' if n > 1 else ' '}: " + ", ".join(parts))
 
     print("\ncorrectness (max |x - ref| / max |ref|):")
     for c in attnc["cases"]:
