@@ -18,7 +18,8 @@ PEERS = [("baseline", "blas-unfused (OpenBLAS f32)"),
 
 
 def ratios(doc):
-    """{threads: [(variant, attnc share of sgemm, {peer: ratio or None})]}"""
+    """{threads: [(variant, attnc share of sgemm, {peer: ratio or None})]},
+    {threads: sgemm GFLOP/s}"""
     sgemm = {s["threads"]: s["gflops"] for s in doc["attnc"]["sgemm"]}
     torch = {}
     for c in (doc.get("torch") or {}).get("cases", []):
@@ -35,7 +36,7 @@ def ratios(doc):
             panels.setdefault(n, []).append(
                 (c["variant"], share,
                  {k: (mine / s if s else None) for k, s in peer_s.items()}))
-    return panels
+    return panels, sgemm
 
 
 def main():
@@ -53,7 +54,7 @@ def main():
         sys.exit("plot_cpu.py: needs matplotlib (bench/.venv/bin/pip install "
                  "matplotlib)")
     doc = json.load(open(args.result))
-    panels = ratios(doc)
+    panels, sgemm = ratios(doc)
     if not panels:
         sys.exit("plot_cpu.py: no timed cases in %s" % args.result)
     threads = sorted(panels)
@@ -91,7 +92,10 @@ def main():
         ax.set_xticklabels(["%s\n%.0f%% of sgemm" % (v, 100 * share)
                             for v, share, _ in rows], fontsize=8)
         ax.set_ylabel("attnc time / peer time\n(below 1: attnc faster)")
-        ax.set_title("%d thread%s" % (n, "s" if n > 1 else ""), fontsize=10)
+        # The sgemm rate shows whether the cores were free (on a shared
+        # machine, 2 threads may run no faster than 1).
+        ax.set_title("%d thread%s (sgemm %.0f GFLOP/s)" % (
+            n, "s" if n > 1 else "", sgemm[n]), fontsize=10)
         ax.grid(True, axis="y", alpha=0.3)
     axes[0][0].legend(fontsize=8)
     machine = doc.get("machine", {})
