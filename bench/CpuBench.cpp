@@ -1,8 +1,8 @@
-// attn-bench-cpu: times attnc's CPU kernels (bench/kernels/*.attn and
-// examples/mha.attn through the frontend and HalideKernel) against the
-// unfused OpenBLAS baseline at several
-// thread counts, measures the machine's sgemm rate, checks every kernel's
-// output, and writes the measurements as JSON for bench/report.py.
+// attn-bench-cpu: times attnc's CPU kernels (bench/kernels/*.attn and the
+// bf16 examples/mha.attn, through the frontend and HalideKernel) against the
+// unfused OpenBLAS baseline at several thread counts, measures the machine's
+// sgemm rate, checks every kernel's output, and writes the measurements as
+// JSON for bench/report.py.
 //
 //   attn-bench-cpu --json OUT.json [--runs N] [--warmup N]
 //                  [--thread-counts 1,2] [--quick] [--lowered DIR]
@@ -170,7 +170,8 @@ mlir::attn::RefArg refArg(const std::vector<float> &values,
 
 /// max |a - b| / max |b|: one number per tensor, not blown up by outputs
 /// near zero.
-template <typename A, typename B> double relativeError(const A &a, const B &b) {
+template <typename A, typename B>
+double relativeError(const A &a, const B &b) {
   double diff = 0, scale = 0;
   for (size_t i = 0; i < b.size(); ++i) {
     double x = i < a.size() ? double(a[i]) : NAN;
@@ -251,9 +252,7 @@ CaseInputs makeInputs(const BenchCase &c, const AttentionShape &s,
   in.shapes = {
       qShape, {s.B, kvHeads, s.M, s.E}, {s.B, kvHeads, s.M, s.F}, oShape};
   for (size_t i = 0; i < 3; ++i)
-    in.args.push_back(refArg(i == 0   ? in.q
-                             : i == 1 ? in.k
-                                      : in.v,
+    in.args.push_back(refArg(i == 0 ? in.q : i == 1 ? in.k : in.v,
                              in.shapes[i]));
   return in;
 }
@@ -344,9 +343,9 @@ int main(int argc, char **argv) {
   }
 
   DialectRegistry registry;
-  registry
-      .insert<mlir::attn::AttnDialect, arith::ArithDialect, math::MathDialect,
-              tensor::TensorDialect, func::FuncDialect>();
+  registry.insert<mlir::attn::AttnDialect, arith::ArithDialect,
+                  math::MathDialect, tensor::TensorDialect,
+                  func::FuncDialect>();
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
   context.printOpOnDiagnostic(false);
@@ -435,26 +434,26 @@ int main(int argc, char **argv) {
         stmt << st.kernel->loweredStatement();
     }
     const AttentionShape &s = c.shape;
-    st.entry = json::Object{{"variant", c.variant},
-                            {"file", c.file},
-                            {"dtype", ::attn::rt::dtypeName(c.dtype)},
-                            {"tolerance", tolerance(c)},
-                            {"shape_text", shapeText(c)},
-                            {"shape", json::Object{{"B", s.B},
-                                                   {"H", s.H},
-                                                   {"P", s.P},
-                                                   {"M", s.M},
-                                                   {"E", s.E},
-                                                   {"F", s.F},
-                                                   {"G", s.G},
-                                                   {"KVH", s.kvHeads()}}},
-                            {"decode", c.decode},
-                            {"mask", c.mask.kind == AttentionMask::None ? "none"
-                                     : c.mask.kind == AttentionMask::Causal
-                                         ? "causal"
-                                         : "window"},
-                            {"window", c.mask.window},
-                            {"compile_s", compileSeconds}};
+    st.entry = json::Object{
+        {"variant", c.variant},
+        {"file", c.file},
+        {"dtype", ::attn::rt::dtypeName(c.dtype)},
+        {"tolerance", tolerance(c)},
+        {"shape_text", shapeText(c)},
+        {"shape", json::Object{{"B", s.B},
+                               {"H", s.H},
+                               {"P", s.P},
+                               {"M", s.M},
+                               {"E", s.E},
+                               {"F", s.F},
+                               {"G", s.G},
+                               {"KVH", s.kvHeads()}}},
+        {"decode", c.decode},
+        {"mask", c.mask.kind == AttentionMask::None     ? "none"
+                 : c.mask.kind == AttentionMask::Causal ? "causal"
+                                                        : "window"},
+        {"window", c.mask.window},
+        {"compile_s", compileSeconds}};
     int64_t pairs = c.mask.pairs(s.P, s.M);
     st.entry["useful_flops"] = 2.0 * s.B * s.H * pairs * (s.E + s.F);
     st.entry["pairs"] = pairs;
