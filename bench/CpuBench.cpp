@@ -342,6 +342,21 @@ int main(int argc, char **argv) {
     threadCounts.push_back(n);
   }
 
+  llvm::SmallVector<StringRef> only;
+  StringRef(onlyCases).split(only, ',', -1, /*KeepEmpty=*/false);
+  std::vector<BenchCase> allCases = benchCases();
+  for (StringRef name : only) {
+    if (llvm::none_of(allCases,
+                      [&](const BenchCase &c) { return c.variant == name; })) {
+      llvm::errs() << "attn-bench-cpu: unknown case '" << name
+                   << "' in --cases; the cases:";
+      for (const BenchCase &c : allCases)
+        llvm::errs() << " " << c.variant;
+      llvm::errs() << "\n";
+      return 1;
+    }
+  }
+
   DialectRegistry registry;
   registry.insert<mlir::attn::AttnDialect, arith::ArithDialect,
                   math::MathDialect, tensor::TensorDialect,
@@ -400,9 +415,7 @@ int main(int argc, char **argv) {
   };
   std::vector<CaseState> states;
   std::string error;
-  llvm::SmallVector<StringRef> only;
-  StringRef(onlyCases).split(only, ',', -1, /*KeepEmpty=*/false);
-  for (const BenchCase &c : benchCases()) {
+  for (const BenchCase &c : allCases) {
     if (!only.empty() && !llvm::is_contained(only, StringRef(c.variant)))
       continue;
     states.push_back(CaseState{c, nullptr, nullptr, {}, {}, {}});
