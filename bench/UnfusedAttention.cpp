@@ -95,8 +95,8 @@ void setBlasThreads(int threads) { openblas_set_num_threads(threads); }
 const char *blasConfig() { return openblas_get_config(); }
 
 void squareSgemm(int n, const float *a, const float *b, float *c) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b,
-              n, 0.0f, c, n);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n,
+              b, n, 0.0f, c, n);
 }
 
 } // namespace attn::bench
