@@ -1,18 +1,20 @@
-// attn-bench-cpu: times attnc's CPU kernels (bench/kernels/*.attn through the
-// frontend and HalideKernel) against the unfused OpenBLAS baseline at several
-// thread counts, measures the machine's sgemm rate, checks every kernel's
-// output, and writes the measurements as JSON for bench/report.py.
+// attn-bench-cpu: times attnc's CPU kernels (bench/kernels/*.attn and the
+// bf16 examples/mha.attn, through the frontend and HalideKernel) against the
+// unfused OpenBLAS baseline at several thread counts, measures the machine's
+// sgemm rate, checks every kernel's output, and writes the measurements as
+// JSON for bench/report.py.
 //
 //   attn-bench-cpu --json OUT.json [--runs N] [--warmup N]
 //                  [--thread-counts 1,2] [--quick] [--lowered DIR]
+//                  [--cases mha,causal]
 #include "bench/HalideThreads.h"
 #include "bench/UnfusedAttention.h"
 
 #include "codegen/halide/HalideEmitter.h"
-#include "passes/Pipelines.h"
 #include "codegen/ref/ReferenceInterpreter.h"
 #include "dialect/AttnOps.h"
 #include "frontend/Frontend.h"
+#include "passes/Pipelines.h"
 #include "runtime/DType.h"
 #include "runtime/Runtime.h"
 
@@ -38,6 +40,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -48,6 +51,7 @@ namespace cl = llvm::cl;
 namespace json = llvm::json;
 using ::attn::bench::AttentionMask;
 using ::attn::bench::AttentionShape;
+using ::attn::rt::DType;
 
 static cl::opt<std::string> jsonPath("json", cl::desc("Write results here"),
                                      cl::Required);
@@ -74,15 +78,26 @@ static cl::opt<bool> quick("quick", cl::desc("Small shapes (a smoke test)"),
 namespace {
 
 /// One benchmarked kernel: its source, its mask (for the baseline and the
-/// FLOP count) and its shape.
+/// FLOP count), its shape and element type.
 struct BenchCase {
   std::string variant; // table name
-  std::string file;    // under bench/kernels/
+  std::string file;    // relative to the source root
   AttentionMask mask;
   AttentionShape shape;
   bool decode = false; // Q is [B, H, E] (no query axis)
   std::map<std::string, std::string> params;
+  /// Element type of Q, K, V and O: f32, or bf16 (the kernel accumulates in
+  /// f32; the f32 baseline then only checks it and is not timed).
+  DType dtype = DType::f32;
 };
+
+/// The largest error (max |x - ref| / max |ref|) an attnc kernel may show
+/// against the f32 baseline: f32 sums in another order, or a bf16 output
+/// (8 bits of mantissa: 2^-9 relative rounding, plus the inputs' rounding
+/// inside the kernel's conversions).
+double tolerance(const BenchCase &c) {
+  return c.dtype == DType::bf16 ? 1e-2 : 1e-3;
+}
 
 struct Timing {
   double median = 0, min = 0, max = 0;
@@ -170,44 +185,72 @@ double relativeError(const A &a, const B &b) {
 
 std::string shapeText(const BenchCase &c) {
   const AttentionShape &s = c.shape;
-  std::string text = "B" + std::to_string(s.B) + " H" + std::to_string(s.H) +
-                     " P" + std::to_string(s.P) + " M" + std::to_string(s.M) +
-                     " E" + std::to_string(s.E);
+  std::string text = "B" + std::to_string(s.B) + " H" + std::to_string(s.H);
+  if (s.G > 1)
+    text += " KV" + std::to_string(s.kvHeads());
+  text += " P" + std::to_string(s.P) + " M" + std::to_string(s.M) + " E" +
+          std::to_string(s.E);
   if (c.mask.kind == AttentionMask::Window)
     text += " W" + std::to_string(c.mask.window);
+  if (c.dtype != DType::f32)
+    text += std::string(" ") + ::attn::rt::dtypeName(c.dtype);
   return text;
 }
 
-/// The inputs of one case, as f32 arrays (the baseline, and attnc's timed
-/// typed call) and RefArgs (attnc against the reference interpreter).
+/// The inputs of one case, as f32 arrays (the baseline; attnc's timed typed
+/// call of an f32 kernel), bf16 bit patterns of the same values (a bf16
+/// kernel's call) and RefArgs (attnc against the reference interpreter).
 struct CaseInputs {
   std::vector<float> q, k, v;
-  std::vector<std::vector<int64_t>> shapes; // Q, K, V, O
+  std::vector<uint16_t> qBits, kBits, vBits; // bf16 cases only
+  std::vector<std::vector<int64_t>> shapes;  // Q, K, V, O
   std::vector<mlir::attn::RefArg> args;
 
-  /// attnc's typed call over q, k, v and `o`, without conversion.
-  std::vector<attn_tensor> tensors(std::vector<float> &o) {
-    std::vector<float> *data[] = {&q, &k, &v, &o};
+  /// attnc's typed call over the inputs and `o` (f32 values, or bf16 bit
+  /// patterns for a bf16 kernel), without conversion.
+  std::vector<attn_tensor> tensors(DType dtype, void *o) {
+    bool bf16 = dtype == DType::bf16;
+    void *data[] = {bf16 ? (void *)qBits.data() : q.data(),
+                    bf16 ? (void *)kBits.data() : k.data(),
+                    bf16 ? (void *)vBits.data() : v.data(), o};
     std::vector<attn_tensor> t;
     for (size_t i = 0; i < 4; ++i)
-      t.push_back(::attn::rt::hostTensor(data[i]->data(), ATTN_F32, shapes[i]));
+      t.push_back(::attn::rt::hostTensor(data[i], bf16 ? ATTN_BF16 : ATTN_F32,
+                                         shapes[i]));
     return t;
   }
 };
 
+/// Rounds `values` to bf16 in place and returns their bit patterns.
+std::vector<uint16_t> roundToBF16(std::vector<float> &values) {
+  std::vector<uint16_t> bits(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    bits[i] = ::attn::rt::floatToBF16Bits(values[i]);
+    values[i] = ::attn::rt::bf16BitsToFloat(bits[i]);
+  }
+  return bits;
+}
+
 CaseInputs makeInputs(const BenchCase &c, const AttentionShape &s,
                       uint32_t seed) {
   CaseInputs in;
+  int64_t kvHeads = s.kvHeads();
   in.q = randomValues(s.B * s.H * s.P * s.E, seed);
-  in.k = randomValues(s.B * s.H * s.M * s.E, seed + 1);
-  in.v = randomValues(s.B * s.H * s.M * s.F, seed + 2);
+  in.k = randomValues(s.B * kvHeads * s.M * s.E, seed + 1);
+  in.v = randomValues(s.B * kvHeads * s.M * s.F, seed + 2);
+  if (c.dtype == DType::bf16) {
+    in.qBits = roundToBF16(in.q);
+    in.kBits = roundToBF16(in.k);
+    in.vBits = roundToBF16(in.v);
+  }
   std::vector<int64_t> qShape = {s.B, s.H, s.P, s.E},
                        oShape = {s.B, s.H, s.P, s.F};
   if (c.decode) {
     qShape = {s.B, s.H, s.E};
     oShape = {s.B, s.H, s.F};
   }
-  in.shapes = {qShape, {s.B, s.H, s.M, s.E}, {s.B, s.H, s.M, s.F}, oShape};
+  in.shapes = {
+      qShape, {s.B, kvHeads, s.M, s.E}, {s.B, kvHeads, s.M, s.F}, oShape};
   for (size_t i = 0; i < 3; ++i)
     in.args.push_back(refArg(i == 0 ? in.q : i == 1 ? in.k : in.v,
                              in.shapes[i]));
@@ -215,34 +258,54 @@ CaseInputs makeInputs(const BenchCase &c, const AttentionShape &s,
 }
 
 std::vector<BenchCase> benchCases() {
-  // Modest for a 2-core machine: the whole run stays within minutes.
+  // Modest for a 2-core machine: the whole run stays within minutes (the 4k
+  // cases take under a second a run at one thread).
   int64_t n = quick ? 256 : 1024, decodeM = quick ? 1024 : 4096;
+  int64_t longN = quick ? 512 : 4096, longDecodeM = quick ? 4096 : 32768;
+  int64_t gqaN = quick ? 256 : 1024;
   AttentionShape prefill{1, 4, n, n, 64, 64};
   AttentionShape decode{1, 4, 1, decodeM, 64, 64};
+  AttentionShape prefillLong{1, 4, longN, longN, 128, 128};
+  AttentionShape decodeLong{1, 4, 1, longDecodeM, 64, 64};
+  AttentionShape gqa{1, 32, gqaN, gqaN, 128, 128, /*G=*/4};
+  AttentionShape odd{1, 4, 521, 521, 72, 72};
+  AttentionMask full, causal{AttentionMask::Causal, 0};
   int64_t window = quick ? 64 : 256;
+  const std::string k = "bench/kernels/";
   std::vector<BenchCase> cases;
-  cases.push_back({"mha", "mha_f32.attn", {}, prefill, false, {}});
-  cases.push_back({"causal",
-                   "causal_f32.attn",
-                   {AttentionMask::Causal, 0},
-                   prefill,
-                   false,
-                   {}});
+  cases.push_back({"mha", k + "mha_f32.attn", full, prefill, false, {}});
+  cases.push_back(
+      {"causal", k + "causal_f32.attn", causal, prefill, false, {}});
   cases.push_back({"sliding_window",
-                   "sliding_window_f32.attn",
+                   k + "sliding_window_f32.attn",
                    {AttentionMask::Window, window},
                    prefill,
                    false,
                    {{"W", std::to_string(window)}}});
-  cases.push_back({"decode", "decode_f32.attn", {}, decode, true, {}});
+  cases.push_back({"decode", k + "decode_f32.attn", full, decode, true, {}});
+  cases.push_back({"mha-4k", k + "mha_f32.attn", full, prefillLong, false, {}});
+  cases.push_back(
+      {"causal-4k", k + "causal_f32.attn", causal, prefillLong, false, {}});
+  cases.push_back({"gqa32-8-causal",
+                   k + "gqa_causal_f32.attn",
+                   causal,
+                   gqa,
+                   false,
+                   {{"G", std::to_string(gqa.G)}}});
+  // The example itself: bf16 Q, K, V and O, f32 scores and sums.
+  cases.push_back(
+      {"mha-bf16", "examples/mha.attn", full, prefill, false, {}, DType::bf16});
+  cases.push_back(
+      {"decode-32k", k + "decode_f32.attn", full, decodeLong, true, {}});
+  cases.push_back({"mha-odd", k + "mha_f32.attn", full, odd, false, {}});
   return cases;
 }
 
-/// Parses bench/kernels/FILE and returns its only kernel (null on error,
+/// Parses the case's file and returns its only kernel (null on error,
 /// diagnostics on stderr).
 func::FuncOp loadKernel(MLIRContext &context, const BenchCase &c,
                         OwningOpRef<ModuleOp> &module) {
-  std::string path = std::string(ATTN_SOURCE_DIR) + "/bench/kernels/" + c.file;
+  std::string path = std::string(ATTN_SOURCE_DIR) + "/" + c.file;
   auto buffer = llvm::MemoryBuffer::getFile(path);
   if (!buffer) {
     llvm::errs() << "attn-bench-cpu: cannot read " << path << "\n";
@@ -277,6 +340,21 @@ int main(int argc, char **argv) {
       return 1;
     }
     threadCounts.push_back(n);
+  }
+
+  llvm::SmallVector<StringRef> only;
+  StringRef(onlyCases).split(only, ',', -1, /*KeepEmpty=*/false);
+  std::vector<BenchCase> allCases = benchCases();
+  for (StringRef name : only) {
+    if (llvm::none_of(allCases,
+                      [&](const BenchCase &c) { return c.variant == name; })) {
+      llvm::errs() << "attn-bench-cpu: unknown case '" << name
+                   << "' in --cases; the cases:";
+      for (const BenchCase &c : allCases)
+        llvm::errs() << " " << c.variant;
+      llvm::errs() << "\n";
+      return 1;
+    }
   }
 
   DialectRegistry registry;
@@ -337,9 +415,7 @@ int main(int argc, char **argv) {
   };
   std::vector<CaseState> states;
   std::string error;
-  llvm::SmallVector<StringRef> only;
-  StringRef(onlyCases).split(only, ',', -1, /*KeepEmpty=*/false);
-  for (const BenchCase &c : benchCases()) {
+  for (const BenchCase &c : allCases) {
     if (!only.empty() && !llvm::is_contained(only, StringRef(c.variant)))
       continue;
     states.push_back(CaseState{c, nullptr, nullptr, {}, {}, {}});
@@ -373,14 +449,18 @@ int main(int argc, char **argv) {
     const AttentionShape &s = c.shape;
     st.entry = json::Object{
         {"variant", c.variant},
-        {"file", "bench/kernels/" + c.file},
+        {"file", c.file},
+        {"dtype", ::attn::rt::dtypeName(c.dtype)},
+        {"tolerance", tolerance(c)},
         {"shape_text", shapeText(c)},
         {"shape", json::Object{{"B", s.B},
                                {"H", s.H},
                                {"P", s.P},
                                {"M", s.M},
                                {"E", s.E},
-                               {"F", s.F}}},
+                               {"F", s.F},
+                               {"G", s.G},
+                               {"KVH", s.kvHeads()}}},
         {"decode", c.decode},
         {"mask", c.mask.kind == AttentionMask::None     ? "none"
                  : c.mask.kind == AttentionMask::Causal ? "causal"
@@ -395,8 +475,8 @@ int main(int argc, char **argv) {
     // reference interpreter.
     {
       AttentionShape small = s;
-      small.P = c.decode ? 1 : std::min<int64_t>(s.P, 96);
-      small.M = std::min<int64_t>(s.M, c.decode ? 512 : 96);
+      small.P = c.decode ? 1 : std::min<int64_t>(s.P, 83);
+      small.M = std::min<int64_t>(s.M, c.decode ? 509 : 83);
       CaseInputs in = makeInputs(c, small, 7);
       std::vector<mlir::attn::RefTensor> reference, compiled;
       if (failed(mlir::attn::interpretKernel(kernelOp, in.args, reference,
@@ -429,17 +509,31 @@ int main(int argc, char **argv) {
       const AttentionShape &s = c.shape;
       std::vector<float> baselineOut(s.B * s.H * s.P * s.F), scores;
       std::vector<float> attncOut(baselineOut.size());
-      std::vector<attn_tensor> tensors = st.in.tensors(attncOut);
-      Timing baseline = timeRuns([&] {
+      std::vector<uint16_t> attncBits; // a bf16 kernel's output
+      bool bf16 = c.dtype == DType::bf16;
+      if (bf16)
+        attncBits.resize(attncOut.size());
+      std::vector<attn_tensor> tensors = st.in.tensors(
+          c.dtype, bf16 ? (void *)attncBits.data() : attncOut.data());
+      auto runBaseline = [&] {
         ::attn::bench::unfusedAttention(s, c.mask, st.in.q.data(),
                                         st.in.k.data(), st.in.v.data(),
                                         baselineOut.data(), scores, threads);
-      });
+      };
+      // A bf16 kernel has no bf16 BLAS peer: the f32 baseline on the same
+      // (bf16) values runs once, as the check, untimed.
+      std::optional<Timing> baseline;
+      if (bf16)
+        runBaseline();
+      else
+        baseline = timeRuns(runBaseline);
       bool ok = true;
       Timing attnc = timeRuns([&] {
         if (failed(st.kernel->run(tensors, {}, error)))
           ok = false;
       });
+      for (size_t i = 0; i < attncBits.size(); ++i)
+        attncOut[i] = ::attn::rt::bf16BitsToFloat(attncBits[i]);
       if (!ok) {
         llvm::errs() << "attn-bench-cpu: " << c.variant << ": " << error
                      << "\n";
@@ -450,18 +544,24 @@ int main(int argc, char **argv) {
                      << llvm::format("%.2f", attnc.cpuPerWall)
                      << " cores busy at threads=" << threads << "\n";
       double err = relativeError(attncOut, baselineOut);
-      if (!(err < 1e-3))
+      if (!(err < tolerance(c)))
         allCorrect = false;
       llvm::errs() << llvm::format(
-          "%-15s %-28s threads=%d attnc %9.2f ms (cpu/wall %.2f)  baseline "
-          "%9.2f ms (cpu/wall %.2f)  err %.2e\n",
-          c.variant.c_str(), shapeText(c).c_str(), threads,
-          attnc.median * 1e3, attnc.cpuPerWall, baseline.median * 1e3,
-          baseline.cpuPerWall, err);
-      st.perThreads.push_back(json::Object{{"threads", threads},
-                                           {"attnc", toJson(attnc)},
-                                           {"baseline", toJson(baseline)},
-                                           {"err_vs_baseline", err}});
+          "%-15s %-28s threads=%d attnc %9.2f ms (cpu/wall %.2f)  ",
+          c.variant.c_str(), shapeText(c).c_str(), threads, attnc.median * 1e3,
+          attnc.cpuPerWall);
+      if (baseline)
+        llvm::errs() << llvm::format("baseline %9.2f ms (cpu/wall %.2f)  ",
+                                     baseline->median * 1e3,
+                                     baseline->cpuPerWall);
+      else
+        llvm::errs() << "baseline untimed (f32 check)  ";
+      llvm::errs() << llvm::format("err %.2e\n", err);
+      st.perThreads.push_back(json::Object{
+          {"threads", threads},
+          {"attnc", toJson(attnc)},
+          {"baseline", baseline ? toJson(*baseline) : json::Value(nullptr)},
+          {"err_vs_baseline", err}});
     }
   }
   json::Array results;

@@ -64,9 +64,11 @@ void unfusedAttention(const AttentionShape &s, const AttentionMask &mask,
   scores.resize(static_cast<size_t>(s.P * s.M));
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.E));
   for (int64_t bh = 0; bh < s.B * s.H; ++bh) {
+    // Key/value head of query head h = bh % H in batch b = bh / H.
+    int64_t kvh = (bh / s.H) * s.kvHeads() + (bh % s.H) / s.G;
     const float *qh = q + bh * s.P * s.E;
-    const float *kh = k + bh * s.M * s.E;
-    const float *vh = v + bh * s.M * s.F;
+    const float *kh = k + kvh * s.M * s.E;
+    const float *vh = v + kvh * s.M * s.F;
     float *oh = o + bh * s.P * s.F;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s.P, s.M, s.E, scale,
                 qh, s.E, kh, s.E, 0.0f, scores.data(), s.M);

@@ -19,10 +19,13 @@ struct AttentionMask {
   int64_t pairs(int64_t p, int64_t m) const;
 };
 
-/// Sizes of one attention problem: Q[B,H,P,E] K[B,H,M,E] V[B,H,M,F]
-/// O[B,H,P,F], all row-major f32.
+/// Sizes of one attention problem: Q[B,H,P,E] K[B,H/G,M,E] V[B,H/G,M,F]
+/// O[B,H,P,F], all row-major f32. G query heads share one key/value head
+/// (grouped-query attention; G = 1 is multi-head attention): query head h
+/// reads key/value head h / G.
 struct AttentionShape {
-  int64_t B = 1, H = 1, P = 1, M = 1, E = 1, F = 1;
+  int64_t B = 1, H = 1, P = 1, M = 1, E = 1, F = 1, G = 1;
+  int64_t kvHeads() const { return H / G; }
 };
 
 /// O = softmax(Q K^T / sqrt(E), masked) V through cblas_sgemm, with the

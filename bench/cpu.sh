@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The CPU benchmark in one command: builds attn-bench-cpu, times attnc's CPU
 # kernels against the unfused OpenBLAS baseline and PyTorch's CPU SDPA at 1
-# and 2 threads, prints the table and writes bench/results/cpu-<date>.json.
+# and 2 threads, prints the table and writes bench/results/cpu-<date>.json,
+# and beside it a bar chart (cpu-<date>.png, bench/plot_cpu.py) when
+# bench/.venv has matplotlib.
 #
 #   bench/cpu.sh [--quick] [--runs N] [--warmup N] [--thread-counts 1,2]
 #                [--cases decode,mha]   (default: every case)
@@ -95,6 +97,14 @@ if [ -z "$TORCH_NOTE" ]; then
 fi
 echo
 python3 bench/report.py "$WORK/attnc.json" "$TORCH_JSON" bench/results \
-  --torch-note "$TORCH_NOTE"
+  --torch-note "$TORCH_NOTE" --path-file "$WORK/result-path"
+RESULT="$(cat "$WORK/result-path")"
+if "$VENV_PY" -c "import matplotlib" 2>/dev/null; then
+  "$VENV_PY" bench/plot_cpu.py "$RESULT" ||
+    echo "bench: the bar chart failed (the JSON is kept)"
+else
+  echo "bench: no matplotlib in bench/.venv: skipped the bar chart" \
+       "(bench/.venv/bin/pip install matplotlib; then bench/plot_cpu.py $RESULT)"
+fi
 # 3: an attnc kernel disagreed with the baseline (the table shows which).
 exit "$status"

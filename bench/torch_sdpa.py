@@ -1,5 +1,9 @@
-"""PyTorch's CPU scaled_dot_product_attention on the shapes and thread counts
-that attn-bench-cpu measured (read from its JSON); writes one JSON of timings.
+"""PyTorch's CPU scaled_dot_product_attention on the shapes, element types and
+thread counts that attn-bench-cpu measured (read from its JSON); writes one
+JSON of timings. Causal masks are is_causal, windows a boolean attn_mask,
+grouped-query cases enable_gqa (K and V with H / G heads), bf16 cases bf16
+tensors (PyTorch's bf16 CPU SDPA). Each result is checked once against
+float64 math on the same input values.
 
     torch_sdpa.py CASES.json OUT.json [--runs N] [--warmup N]
 """
@@ -34,10 +38,15 @@ def main():
     for case in bench["cases"]:
         s = case["shape"]
         B, H, P, M, E, Fd = s["B"], s["H"], s["P"], s["M"], s["E"], s["F"]
-        q = torch.rand(B, H, P, E, generator=gen) * 2 - 1
-        k = torch.rand(B, H, M, E, generator=gen) * 2 - 1
-        v = torch.rand(B, H, M, Fd, generator=gen) * 2 - 1
+        G = s.get("G", 1)
+        dtype = {"f32": torch.float32,
+                 "bf16": torch.bfloat16}[case.get("dtype", "f32")]
+        q = (torch.rand(B, H, P, E, generator=gen) * 2 - 1).to(dtype)
+        k = (torch.rand(B, H // G, M, E, generator=gen) * 2 - 1).to(dtype)
+        v = (torch.rand(B, H // G, M, Fd, generator=gen) * 2 - 1).to(dtype)
         kwargs = {}
+        if G > 1:
+            kwargs["enable_gqa"] = True
         p_idx = torch.arange(P).unsqueeze(1)
         m_idx = torch.arange(M).unsqueeze(0)
         if case["mask"] == "causal":
@@ -52,12 +61,18 @@ def main():
         def run():
             return F.scaled_dot_product_attention(q, k, v, **kwargs)
 
-        # Once, against the float64 math so a wrong result cannot hide.
-        s64 = (q.double() @ k.double().transpose(-1, -2)) / E ** 0.5
-        s64 = s64.masked_fill(~allowed, float("-inf"))
-        ref = torch.softmax(s64, dim=-1) @ v.double()
-        got = run().double()
-        err = ((got - ref).abs().max() / ref.abs().max()).item()
+        # Once, against the float64 math so a wrong result cannot hide; one
+        # head at a time (query head h reads K and V head h // G).
+        got = run()
+        diff = scale = 0.0
+        for b in range(B):
+            for h in range(H):
+                s64 = (q[b, h].double() @ k[b, h // G].double().T) / E ** 0.5
+                s64 = s64.masked_fill(~allowed, float("-inf"))
+                ref = torch.softmax(s64, dim=-1) @ v[b, h // G].double()
+                diff = max(diff, (got[b, h].double() - ref).abs().max().item())
+                scale = max(scale, ref.abs().max().item())
+        err = diff / scale
 
         per = []
         for t in case["threads"]:
