@@ -74,15 +74,16 @@ bool variesAlongReduced(EinsumOp op, Value v,
   return false;
 }
 
-/// Erases the ops of `body` that nothing uses any more (pure arith, math
-/// and attn.read ops left behind by the split).
+/// Erases the ops of `body` that nothing uses any more (the invariant
+/// factors' arith and math ops left behind by the split). An attn.read is
+/// kept even unused: its presence and range check are part of the point.
 void eraseDeadOps(Block &body) {
   bool changed = true;
   while (changed) {
     changed = false;
     for (Operation &op : llvm::make_early_inc_range(llvm::reverse(body)))
       if (!op.hasTrait<OpTrait::IsTerminator>() && op.use_empty() &&
-          isPure(&op)) {
+          !isa<ReadOp>(op) && isPure(&op)) {
         op.erase();
         changed = true;
       }
