@@ -8,10 +8,9 @@ attnc's rate as a share of the sgemm rate at that thread count.
     bench/.venv/bin/python bench/plot_cpu.py bench/results/cpu-DATE.json
                                              [-o PNG]      (needs matplotlib)
 """
-import argparse
-import json
-import os
 import sys
+
+import plotting
 
 PEERS = [("baseline", "blas-unfused (OpenBLAS f32)"),
          ("torch", "torch SDPA (the case's dtype)")]
@@ -40,20 +39,8 @@ def ratios(doc):
 
 
 def main():
-    ap = argparse.ArgumentParser(
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("result", help="a bench/cpu.sh result JSON")
-    ap.add_argument("-o", "--out", help="the PNG (default: beside the JSON)")
-    args = ap.parse_args()
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        sys.exit("plot_cpu.py: needs matplotlib (bench/.venv/bin/pip install "
-                 "matplotlib)")
-    doc = json.load(open(args.result))
+    args, matplotlib, plt, doc = plotting.start(
+        "plot_cpu.py", __doc__, "a bench/cpu.sh result JSON")
     panels, sgemm = ratios(doc)
     if not panels:
         sys.exit("plot_cpu.py: no timed cases in %s" % args.result)
@@ -106,9 +93,7 @@ def main():
                                   machine.get("cores", "?"), load, commit,
                                   doc.get("date", "")), fontsize=9)
     fig.tight_layout()
-    out = args.out or os.path.splitext(args.result)[0] + ".png"
-    fig.savefig(out, dpi=110)
-    print("plot_cpu.py: wrote %s" % out)
+    plotting.save("plot_cpu.py", fig, args)
     return 0
 
 

@@ -6,27 +6,15 @@ per system (attnc and its peers, all from the same run), next to the JSON.
     bench/.venv/bin/python bench/plot_gpu.py bench/results/gpu-sweep-DATE.json
                                              [-o PNG]      (needs matplotlib)
 """
-import argparse
-import json
-import os
 import re
 import sys
 
+import plotting
+
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("result", help="a bench/gpu.py --sweep JSON file")
-    ap.add_argument("-o", "--out", help="the PNG (default: beside the JSON)")
-    args = ap.parse_args()
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        sys.exit("plot_gpu.py: needs matplotlib (bench/.venv/bin/pip install "
-                 "matplotlib)")
-    doc = json.load(open(args.result))
+    args, _, plt, doc = plotting.start("plot_gpu.py", __doc__,
+                                       "a bench/gpu.py --sweep JSON file")
     # (kind, D) -> system -> [(S, TFLOP/s)]
     series = {}
     for r in doc["rows"]:
@@ -62,9 +50,7 @@ def main():
     fig.suptitle("attnc vs peers, one run: %s, %s" % (
         machine.get("gpu", "?"), doc.get("date", "")), fontsize=10)
     fig.tight_layout()
-    out = args.out or os.path.splitext(args.result)[0] + ".png"
-    fig.savefig(out, dpi=110)
-    print("plot_gpu.py: wrote %s" % out)
+    plotting.save("plot_gpu.py", fig, args)
     return 0
 
 

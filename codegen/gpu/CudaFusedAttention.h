@@ -62,10 +62,6 @@ struct FusedAttention {
   /// On wgmma, warpgroups per block (1 or 2: 64 or 128 query rows sharing
   /// each K/V tile).
   int64_t warpgroups = 1;
-  /// Variants 32 and 96 too, and each variant runs any E and F up to its
-  /// head dimension (columns past them zero): CudaCodegenOptions::
-  /// paddedHeadDims. Otherwise 64 and 128, each for exactly its own.
-  bool paddedHeadDims = false;
   /// The row blocks run last rows first (a filter relates the keys to the
   /// query rows, so later rows have more key tiles).
   bool longestFirst = false;

@@ -201,8 +201,8 @@ void FusedLaunchEmitter::loadQFragments() {
   }
   // Without padded variants, E and F are the variant's (the manifest's
   // factor): the column masks fold away.
-  eSize = fa.paddedHeadDims ? f.size(eExtent) : f.cst(headDim);
-  fSize = fa.paddedHeadDims ? sizes[fa.fDim] : f.cst(headDim);
+  eSize = plan.paddedHeadDims ? f.size(eExtent) : f.cst(headDim);
+  fSize = plan.paddedHeadDims ? sizes[fa.fDim] : f.cst(headDim);
   qStorage = plan.storageOf(fa.q);
   kStorage = plan.storageOf(fa.k);
   vStorage = plan.storageOf(fa.v);

@@ -535,10 +535,10 @@ LogicalResult planVariants(KernelPlan &plan, FusedAttention &fa,
   // Without the padded variants (CudaCodegenOptions::paddedHeadDims), 64
   // and 128 only, each for exactly its head dimension.
   ArrayRef<int64_t> dims(kHeadDims);
-  if (!fa.paddedHeadDims)
+  if (!plan.paddedHeadDims)
     dims = dims.take_front(2);
   auto fits = [&](int64_t d) {
-    return fa.paddedHeadDims ? variantFits(widest, d)
+    return plan.paddedHeadDims ? variantFits(widest, d)
                              : sizeMul(sizeEq(*eSize, d), sizeEq(*fSize, d));
   };
   if (llvm::all_of(dims, [&](int64_t d) {
@@ -546,7 +546,7 @@ LogicalResult planVariants(KernelPlan &plan, FusedAttention &fa,
       })) {
     why = "the head dimension is " + eSize->text + " (contracted) and " +
           fSize->text +
-          (fa.paddedHeadDims
+          (plan.paddedHeadDims
                ? " (weighted); the launch runs head dimensions up to 128 "
                  "(256 would not fit the registers: codegen/gpu/README.md), "
                  "with rows of a multiple of 8 elements (16 bytes)"
@@ -561,7 +561,7 @@ LogicalResult planVariants(KernelPlan &plan, FusedAttention &fa,
   SizeText any = SizeText::constant(0);
   for (int64_t d : dims) {
     // A padded variant that constant sizes rule out has no launch.
-    if (fa.paddedHeadDims && fits(d).value == 0)
+    if (plan.paddedHeadDims && fits(d).value == 0)
       continue;
     std::string name = "attn_fused" + k + "_" + std::to_string(d);
     plan.definitions.push_back(
@@ -701,20 +701,17 @@ void cuda::planFusedAttention(KernelPlan &plan) {
       online.emitRemark() << "not fused: " << m.why;
       continue;
     }
-    m.fa.paddedHeadDims = plan.paddedHeadDims;
     if (failed(planVariants(plan, m.fa, why))) {
       online.emitRemark() << "not fused: " << why;
       continue;
     }
     InFlightDiagnostic remark = online.emitRemark();
-    remark << "fused attention launch: ";
-    if (m.fa.paddedHeadDims)
-      remark << "head dim variants "
-             << headDimList(m.fa, [](int64_t) { return true; })
-             << " (each runs E and F up to it); ";
-    else
-      remark << "head dims 64, 128; ";
-    remark
+    std::string headDims = headDimList(m.fa, [](int64_t) { return true; });
+    remark << "fused attention launch: "
+           << (plan.paddedHeadDims
+                   ? "head dim variants " + headDims +
+                         " (each runs E and F up to it); "
+                   : "head dims " + headDims + "; ")
            << (m.fa.pDim < 0 ? std::string("1 row")
                : m.fa.group  ? std::to_string(m.fa.group) + " grouped heads"
                              : std::string("64 query rows"))
